@@ -1,0 +1,139 @@
+// Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
+// released by the kernel when the socket closes, however the process ends.
+import { binding, type FdWatch } from './binding';
+import { ForeignHolderError, LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
+import { abstractHolder, describeHolder } from './holder';
+import { Lock } from './lock';
+import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
+import { FALLBACK_POLL_MS, waitFor, type Waiter } from './wait';
+
+export interface AbstractLockOptions {
+  /** Listen on the socket (default true), so that waiters and whoHolds can connect to it. */
+  listen?: boolean;
+}
+
+const MAX_NAME_BYTES = 107;
+// Waiters queue in the holder's backlog until its socket closes; the kernel caps it at somaxconn.
+const BACKLOG = 4096;
+const NO_LISTEN = -1;
+const EADDRINUSE = errnoOf('EADDRINUSE');
+const SOCKET_ERRNOS = new Set([errnoOf('EMFILE'), errnoOf('ENFILE'), errnoOf('ENOBUFS'), errnoOf('ENOMEM')]);
+
+function checkName(name: unknown): string {
+  if (process.platform !== 'linux') {
+    throw new UnsupportedPlatformError('ENOTSUP', `abstract socket names exist only on Linux, not ${process.platform}`, { errno: errnoOf('ENOTSUP') });
+  }
+  if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'name', 'of type string', name);
+  const address = `@${name}`;
+  if (name.length === 0) throw invalidTarget('EINVAL', 'an abstract name cannot be empty (that would autobind a random name)', { address });
+  if (name.includes('\0')) throw invalidTarget('EINVAL', 'an abstract name cannot contain a NUL byte', { address });
+  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'an abstract name must be well-formed Unicode', { address });
+  // A UTF-16 unit is at least one UTF-8 byte, so only long strings need counting.
+  if (name.length > MAX_NAME_BYTES || (name.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(name) > MAX_NAME_BYTES)) {
+    throw invalidTarget('ENAMETOOLONG', `an abstract name is at most ${MAX_NAME_BYTES} bytes of UTF-8`, { address });
+  }
+  return name;
+}
+
+function backlogOf(options: AbstractLockOptions | undefined): number {
+  return parseBoolean('options.listen', optionsObject(options).listen, true) ? BACKLOG : NO_LISTEN;
+}
+
+/** One bind: the lock, null if the name is bound already, or a typed error. */
+function tryBind(name: string, backlog: number): Lock | null {
+  const fd = binding.abstractBind(name, backlog);
+  if (fd >= 0) return new Lock('abstract', name, fd);
+  if (fd === EADDRINUSE) return null;
+  throw fromErrno(fd, SOCKET_ERRNOS.has(fd) ? 'socket' : 'bind', { address: `@${name}` });
+}
+
+export function heldError(name: string): LockHeldError {
+  const address = `@${name}`;
+  const holder = abstractHolder(name);
+  const fields = { errno: EADDRINUSE, syscall: 'bind', address, cause: fromErrno(EADDRINUSE, 'bind', { address }) };
+  if (holder === undefined) return new LockHeldError(`bind ELOCKED: lock is held ${address}`, fields);
+  const message = `bind ELOCKED: lock is held ${address}${describeHolder(holder)}`;
+  return holder.uid !== undefined && holder.uid !== process.getuid?.()
+    ? new ForeignHolderError(`${message}, by another user`, { ...fields, holder })
+    : new LockHeldError(message, { ...fields, holder });
+}
+
+function bindOrThrow(name: string, backlog: number): Lock {
+  const lock = tryBind(name, backlog);
+  if (lock === null) throw heldError(name);
+  return lock;
+}
+
+export function lockAbstractSync(name: string, options?: AbstractLockOptions): Lock {
+  return bindOrThrow(checkName(name), backlogOf(options));
+}
+
+/** Contention is a value: null, and no Error is built. */
+export function tryLockAbstractSync(name: string, options?: AbstractLockOptions): Lock | null {
+  return tryBind(checkName(name), backlogOf(options));
+}
+
+export async function lockAbstract(name: string, options?: WaitOptions & AbstractLockOptions): Promise<Lock> {
+  const checked = checkName(name);
+  const wait = parseWait(optionsObject(options));
+  const backlog = backlogOf(options);
+  if (wait.timeout === 0 && !wait.signal?.aborted) return bindOrThrow(checked, backlog);
+  return waitFor(new AbstractWaiter(checked, backlog), wait, { address: `@${checked}` });
+}
+
+/**
+ * Waits connected to the holder's listening socket: the kernel resets the connection the moment
+ * the holder's socket closes, whatever ended it. A holder that does not listen (or not yet) is
+ * polled with a backoff up to the fallback interval.
+ */
+class AbstractWaiter implements Waiter<Lock> {
+  readonly #name: string;
+  readonly #backlog: number;
+  #connection = -1;
+  #watch: FdWatch | undefined;
+  #backoff: NodeJS.Timeout | undefined;
+  #backoffMs = 1;
+
+  constructor(name: string, backlog: number) {
+    this.#name = name;
+    this.#backlog = backlog;
+  }
+
+  attempt(): Lock | null {
+    return tryBind(this.#name, this.#backlog);
+  }
+
+  arm(wake: () => void): void {
+    if (this.#connection >= 0 || this.#backoff !== undefined) return;
+    const connection = binding.abstractConnect(this.#name);
+    if (connection < 0) {
+      // ECONNREFUSED: bound but not listening, or released meanwhile; EAGAIN: backlog full.
+      this.#backoff = setTimeout(() => {
+        this.#backoff = undefined;
+        wake();
+      }, this.#backoffMs);
+      this.#backoffMs = Math.min(this.#backoffMs * 2, FALLBACK_POLL_MS);
+      return;
+    }
+    this.#backoffMs = 1;
+    this.#connection = connection;
+    this.#watch ??= new binding.FdWatch(() => {
+      this.#hangUp();
+      wake();
+    });
+    if (this.#watch.start(connection) < 0) this.#hangUp();
+  }
+
+  disarm(): void {
+    this.#hangUp();
+    clearTimeout(this.#backoff);
+    this.#backoff = undefined;
+  }
+
+  #hangUp(): void {
+    if (this.#connection < 0) return;
+    this.#watch?.stop();
+    binding.close(this.#connection);
+    this.#connection = -1;
+  }
+}

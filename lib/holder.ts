@@ -1,0 +1,34 @@
+// Who holds a lock, learned without taking it.
+import { readFileSync } from 'node:fs';
+import { binding } from './binding';
+import type { Holder } from './errors';
+
+/** The command line of a process, or undefined if it is gone or hidden (hidepid). */
+export function commandOf(pid: number): string | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    return raw.replace(/\0+$/, '').split('\0').join(' ') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The holder of an abstract name that listens: its credentials, as the kernel recorded them. */
+export function abstractHolder(name: string): Holder | undefined {
+  const fd = binding.abstractConnect(name);
+  if (fd < 0) return undefined;
+  const cred = binding.peerCred(fd);
+  binding.close(fd);
+  if (typeof cred === 'number') return undefined;
+  const [pid, uid] = cred;
+  const command = commandOf(pid);
+  return command === undefined ? { pid, uid } : { pid, uid, command };
+}
+
+/** " (pid 12, uid 1000: node server.js)" for messages; empty when unknown. */
+export function describeHolder(holder: Holder | undefined): string {
+  if (holder?.pid === undefined) return '';
+  const uid = holder.uid === undefined ? '' : `, uid ${holder.uid}`;
+  const command = holder.command === undefined ? '' : `: ${holder.command}`;
+  return ` (pid ${holder.pid}${uid}${command})`;
+}

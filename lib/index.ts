@@ -1,0 +1,14 @@
+export { Lock, type LockKind } from './lock';
+export { lockAbstractSync, tryLockAbstractSync, lockAbstract, type AbstractLockOptions } from './abstract';
+export { lockFileSync, tryLockFileSync, lockFile, type FileLockOptions, type LockMethod } from './file';
+export type { WaitOptions } from './options';
+export {
+  SolelyError,
+  LockHeldError,
+  ForeignHolderError,
+  LockTimeoutError,
+  InvalidTargetError,
+  UnsupportedPlatformError,
+  AbortError,
+  type Holder,
+} from './errors';

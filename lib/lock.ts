@@ -1,0 +1,48 @@
+// The handle that owns a lock's fd: one owner at every moment, released explicitly or by exit.
+import { binding } from './binding';
+
+export type LockKind = 'abstract' | 'file' | 'pidfile';
+
+const NOT_A_FILE_LOCK = -1;
+
+export class Lock implements Disposable {
+  readonly kind: LockKind;
+  /** The abstract name, or the absolute path. */
+  readonly target: string;
+  #fd: number;
+  readonly #method: number;
+
+  /** @internal The new Lock owns fd from here on. */
+  constructor(kind: LockKind, target: string, fd: number, method = NOT_A_FILE_LOCK) {
+    this.kind = kind;
+    this.target = target;
+    this.#fd = fd;
+    this.#method = method;
+  }
+
+  /** The descriptor that holds the lock; -1 once released. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get released(): boolean {
+    return this.#fd < 0;
+  }
+
+  /**
+   * Releases the lock; idempotent. A file lock is unlocked before its fd is closed, so that a
+   * child sharing the open file description cannot prolong it. No finalizer calls this: a
+   * dropped handle keeps the lock until the process exits.
+   */
+  release(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    if (this.#method === NOT_A_FILE_LOCK) binding.close(fd);
+    else binding.unlockClose(fd, this.#method);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}

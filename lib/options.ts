@@ -1,0 +1,61 @@
+// Options in, plain values out: the native layer never sees a user option.
+import { invalidArgument } from './errors';
+
+export interface WaitOptions {
+  /** false (default): fail at once if held; true: wait without end; a number: wait up to ms. */
+  wait?: boolean | number;
+  signal?: AbortSignal;
+}
+
+export interface Wait {
+  /** 0: do not wait; Infinity: no timeout. */
+  timeout: number;
+  signal: AbortSignal | undefined;
+}
+
+/** The biggest delay a Node timer takes (about 24.8 days); longer waits are endless waits. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function optionsObject<T extends object>(options: T | undefined, name = 'options'): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw invalidArgument('ERR_INVALID_ARG_TYPE', name, 'of type object', options);
+  return options;
+}
+
+export function parseWait(options: WaitOptions): Wait {
+  const { wait = false, signal } = options;
+  let timeout: number;
+  if (typeof wait === 'boolean') timeout = wait ? Infinity : 0;
+  else if (typeof wait === 'number' && wait >= 0 && !Number.isNaN(wait)) timeout = wait > MAX_TIMER_MS ? Infinity : wait;
+  else throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.wait', 'a boolean or a number of milliseconds >= 0', wait);
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.signal', 'an instance of AbortSignal', signal);
+  }
+  return { timeout, signal };
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return typeof value === 'object' && value !== null && 'aborted' in value && typeof (value as AbortSignal).addEventListener === 'function';
+}
+
+export function parseMode(mode: unknown, fallback: number): number {
+  if (mode === undefined) return fallback;
+  if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'an integer from 0 to 0o7777', mode);
+  }
+  return mode;
+}
+
+export function parseChoice<T extends string>(name: string, value: unknown, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value as T)) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', name, `one of ${choices.map((c) => `'${c}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+export function parseBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidArgument('ERR_INVALID_ARG_TYPE', name, 'of type boolean', value);
+  return value;
+}

@@ -1,0 +1,14 @@
+// The module table. Context-aware: no static holds a JS value, so it loads in worker_threads.
+#include "solely.h"
+
+static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
+  solely::RegisterAbstractSocket(env, exports);
+  solely::RegisterPeerCred(env, exports);
+  solely::RegisterFileLock(env, exports);
+  solely::RegisterInotify(env, exports);
+  solely::RegisterFdWatch(env, exports);
+  solely::RegisterFd(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(solely, InitSolely)

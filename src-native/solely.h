@@ -1,0 +1,37 @@
+// Shared by every mechanism file: each exported function makes one syscall or one atomic group
+// of them and returns a value >= 0 or -errno. OS failures are values, never JS exceptions.
+#pragma once
+
+#include <napi.h>
+
+#include <cerrno>
+#include <cstddef>
+
+namespace solely {
+
+inline Napi::Number Result(const Napi::CallbackInfo& info, double value) {
+  return Napi::Number::New(info.Env(), value);
+}
+
+inline int IntArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+// Copies a JS string's UTF-8 bytes into buf with a terminating NUL. Returns the byte length, or
+// -ENAMETOOLONG when it may not fit (napi truncates silently), or -EINVAL for a non-string.
+template <size_t N>
+int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(info.Env(), info[i], buf, N, &length) != napi_ok) return -EINVAL;
+  if (length >= N - 1) return -ENAMETOOLONG;
+  return static_cast<int>(length);
+}
+
+void RegisterAbstractSocket(Napi::Env env, Napi::Object exports);
+void RegisterPeerCred(Napi::Env env, Napi::Object exports);
+void RegisterFileLock(Napi::Env env, Napi::Object exports);
+void RegisterInotify(Napi::Env env, Napi::Object exports);
+void RegisterFdWatch(Napi::Env env, Napi::Object exports);
+void RegisterFd(Napi::Env env, Napi::Object exports);
+
+}  // namespace solely

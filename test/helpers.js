@@ -1,0 +1,74 @@
+'use strict';
+// Shared by the suites: unique names, temporary directories, holder processes.
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const FIXTURES = path.join(__dirname, 'fixtures');
+let counter = 0;
+
+/** An abstract name no other test (or run) uses. */
+function uniqueName(prefix = 'solely-test') {
+  return `${prefix}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A fresh temporary directory, removed when the test ends. */
+function tempDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'solely-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Spawns a process and resolves with it once it printed a line (its "ready" signal); the line is
+ * child.firstLine. Killed with SIGKILL when the test ends.
+ */
+function spawnReady(t, command, args, options = {}) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.once('line', (line) => {
+      child.firstLine = line;
+      child.lines = lines;
+      resolve(child);
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready`)));
+  });
+}
+
+/** A node fixture from test/fixtures that holds a lock: `hold.js kind target [flags]`. */
+function holder(t, ...args) {
+  return spawnReady(t, process.execPath, [path.join(FIXTURES, 'hold.js'), ...args]);
+}
+
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
+async function kill(child, signal = 'SIGKILL') {
+  child.kill(signal);
+  await exited(child);
+}
+
+/** How many fds this process has open. */
+function fdCount() {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+function has(command) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, fdCount, has };
