@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// The `solely` command: run a job at most once (cron, daemons), or ask who holds a lock.
+// Loads only what the chosen command needs: a run costs little more than `node -e 0`.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import type { SolelyError } from './errors';
+import type { Lock } from './lock';
+
+const EX_USAGE = 64;
+const EX_TEMPFAIL = 75;
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+const USAGE = `usage: solely run (--abstract NAME | --file PATH | --pidfile PATH) [--wait[=SECONDS]]
+                  [--close] [--conflict-exit-code N] [--quiet] [--] COMMAND [ARGS...]
+       solely status [--json] (--abstract NAME | --file PATH | --pidfile PATH)
+       solely --help | --version`;
+
+const RUN_HELP = `usage: solely run (--abstract NAME | --file PATH | --pidfile PATH) [options] [--] COMMAND [ARGS...]
+
+Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if killed by signal N).
+
+  --abstract NAME          lock the Linux abstract socket name NAME (1 to 107 bytes)
+  --file PATH              flock(2) PATH (created with mode 0644 if absent; a directory is locked in place)
+  --pidfile PATH           lock PATH as a pidfile and write COMMAND's PID in it; removed when COMMAND exits
+  --wait                   wait for the lock without end (default: do not wait)
+  --wait=SECONDS           wait up to SECONDS, then exit with the conflict code
+  --close                  keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
+                           flock(1), so the lock lives as long as COMMAND even if solely is killed)
+  --conflict-exit-code N   exit status when the lock is held (default 75, EX_TEMPFAIL)
+  --quiet                  say nothing on stderr when the lock is held
+
+Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 126 COMMAND not
+executable; 127 COMMAND not found; 1 any other failure. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
+forwarded to COMMAND.`;
+
+const STATUS_HELP = `usage: solely status [--json] (--abstract NAME | --file PATH | --pidfile PATH)
+
+Prints whether the lock is held and by whom, never taking it.
+Exit status (LSB): 0 held; 1 a pidfile exists but is not locked (stale); 3 not held; 64 usage error.`;
+
+class UsageError extends Error {}
+
+type TargetKind = 'abstract' | 'file' | 'pidfile';
+
+interface Parsed {
+  target?: { kind: TargetKind; value: string };
+  wait: boolean | number;
+  close: boolean;
+  quiet: boolean;
+  json: boolean;
+  help: boolean;
+  conflictExitCode: number;
+  rest: string[];
+}
+
+/** Options before COMMAND; `--` or the first non-option argument starts COMMAND. */
+function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
+  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [] };
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') {
+      i++;
+      break;
+    }
+    if (!arg.startsWith('--')) break;
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (!allowed.has(name)) throw new UsageError(`unknown option ${name}`);
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = args[++i];
+      if (next === undefined) throw new UsageError(`${name} needs a value`);
+      return next;
+    };
+    switch (name) {
+      case '--abstract':
+      case '--file':
+      case '--pidfile':
+        if (parsed.target !== undefined) throw new UsageError('give exactly one of --abstract, --file, --pidfile');
+        parsed.target = { kind: name.slice(2) as TargetKind, value: value() };
+        break;
+      case '--wait': {
+        if (inline === undefined) {
+          parsed.wait = true;
+          break;
+        }
+        const seconds = Number(inline);
+        if (inline === '' || !Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--wait takes a number of seconds, not ${inline}`);
+        parsed.wait = seconds * 1000;
+        break;
+      }
+      case '--conflict-exit-code': {
+        const code = Number(value());
+        if (!Number.isInteger(code) || code < 0 || code > 255) throw new UsageError('--conflict-exit-code takes an integer from 0 to 255');
+        parsed.conflictExitCode = code;
+        break;
+      }
+      case '--close':
+      case '--quiet':
+      case '--json':
+      case '--help':
+        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+        parsed[name.slice(2) as 'close' | 'quiet' | 'json' | 'help'] = true;
+        break;
+    }
+  }
+  parsed.rest = args.slice(i);
+  return parsed;
+}
+
+const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
+const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--json', '--help']);
+
+function isLockHeld(error: unknown): error is SolelyError & { holder?: { pid?: number; command?: string } } {
+  const code = (error as SolelyError | undefined)?.code;
+  return code === 'ELOCKED' || code === 'ETIMEDOUT';
+}
+
+async function acquire(kind: TargetKind, target: string, wait: boolean | number): Promise<Lock> {
+  switch (kind) {
+    case 'abstract':
+      return (await import('./abstract')).lockAbstract(target, { wait });
+    case 'file':
+      return (await import('./file')).lockFile(target, { wait });
+    case 'pidfile':
+      throw new UsageError('--pidfile is not available yet');
+  }
+}
+
+function heldMessage(error: SolelyError & { holder?: { pid?: number; command?: string } }, target: string): string {
+  const holder = error.holder;
+  const by = holder?.pid === undefined ? '' : ` by pid ${holder.pid}${holder.command === undefined ? '' : ` (${holder.command})`}`;
+  return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${by}`;
+}
+
+async function run(args: string[]): Promise<number> {
+  const options = parse(args, RUN_OPTIONS);
+  if (options.help) {
+    process.stdout.write(`${RUN_HELP}\n`);
+    return 0;
+  }
+  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile');
+  const [command, ...commandArgs] = options.rest;
+  if (command === undefined) throw new UsageError('give the COMMAND to run');
+  const { kind, value } = options.target;
+
+  let lock: Lock;
+  try {
+    lock = await acquire(kind, value, options.wait);
+  } catch (error) {
+    if (!isLockHeld(error)) throw error;
+    if (!options.quiet) process.stderr.write(`${heldMessage(error, value)}\n`);
+    return options.conflictExitCode;
+  }
+
+  // Inherit: the child gets a dup of the lock fd as its fd 3, so the lock outlives this wrapper.
+  // Both copies share one open file description; this process never unlocks it while COMMAND
+  // runs, since that would unlock COMMAND's copy too. It only closes its own at exit.
+  const inherit = !options.close;
+  const child = spawn(command, commandArgs, {
+    stdio: inherit ? ['inherit', 'inherit', 'inherit', lock.fd] : 'inherit',
+    env: inherit ? { ...process.env, SOLELY_LOCK_FD: '3' } : process.env,
+  });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+
+  return new Promise<number>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      const notFound = error.code === 'ENOENT';
+      process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : error.message}\n`);
+      finish(notFound ? 127 : 126);
+    });
+    child.once('exit', (code, signal) => {
+      finish(signal === null ? (code ?? 1) : 128 + (constants.signals[signal] ?? 0));
+    });
+    let finished = false;
+    const finish = (status: number): void => {
+      if (finished) return;
+      finished = true;
+      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      if (!inherit) lock.release();
+      resolve(status);
+    };
+  });
+}
+
+async function status(args: string[]): Promise<number> {
+  const options = parse(args, STATUS_OPTIONS);
+  if (options.help) {
+    process.stdout.write(`${STATUS_HELP}\n`);
+    return 0;
+  }
+  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile');
+  if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0] as string}`);
+  throw new UsageError('status is not available yet');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await run(args);
+      case 'status':
+        return await status(args);
+      case '--version':
+      case '-v': {
+        const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+        process.stdout.write(`${version}\n`);
+        return 0;
+      }
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n\nsolely run --help and solely status --help say more.\n`);
+        return 0;
+      default:
+        throw new UsageError(command === undefined ? 'give a command' : `unknown command ${command}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`solely: ${error.message}\n${USAGE}\n`);
+      return EX_USAGE;
+    }
+    const e = error as SolelyError;
+    process.stderr.write(`solely: ${e.code ?? e.name}: ${e.message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+  // Pending forwarded-signal handlers or a dropped lock must not keep the wrapper alive.
+  process.exit(code);
+});
