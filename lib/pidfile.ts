@@ -38,10 +38,13 @@ export class Pidfile extends Lock {
     this.#name = basename(target.path);
   }
 
-  /** Writes "PID\n" over the whole file (ftruncate, then one pwrite at offset 0). */
+  /**
+   * Writes the PID over the whole file (ftruncate, then one pwrite at offset 0), in decimal with
+   * no newline, as BSD's pidfile_write: libbsd's pidfile_read refuses anything after the digits.
+   */
   write(pid: number = process.pid): void {
     if (!Number.isInteger(pid) || pid <= 0 || pid > MAX_PID) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'pid', 'a positive integer', pid);
-    const rc = binding.pidfileWrite(this.fd, `${pid}\n`);
+    const rc = binding.pidfileWrite(this.fd, String(pid));
     if (rc < 0) throw fromErrno(rc, 'write', { path: this.target });
   }
 
@@ -81,7 +84,7 @@ function adopt(target: FileTarget, fd: number): Pidfile {
   return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
 }
 
-/** The PID a pidfile claims: a positive decimal, alone on its line, or null. */
+/** The PID a pidfile claims: a positive decimal, alone (a newline after it is accepted), or null. */
 function parsePid(text: string): number | null {
   const match = /^(\d{1,10})\n?$/.exec(text);
   const pid = match === null ? 0 : Number(match[1]);
