@@ -137,6 +137,21 @@ test('held by another process: LockHeldError with the PID from the file; the fil
   assert.deepEqual(solely.readPidfile(file), { pid: null, locked: false });
 });
 
+test('a holder that has not written yet: the file is re-read briefly, and its claim is reported as is', async (t) => {
+  const dir = tempDir(t);
+  const claim = 4000000; // not the holder's PID: fdinfo could not have told it
+  const sync = path.join(dir, 's.pid');
+  await holdPidfile(t, sync, '--claim', String(claim), '--write-after', '30');
+  assert.throws(() => solely.openPidfileSync(sync), (error) => {
+    assertHeld(error, sync, claim);
+    assert.deepEqual(error.holder, { pid: claim }, 'an unconfirmed claim gets no uid or command');
+    return true;
+  });
+  const async = path.join(dir, 'a.pid');
+  await holdPidfile(t, async, '--claim', String(claim), '--write-after', '30');
+  await assert.rejects(solely.openPidfile(async), (error) => assertHeld(error, async, claim));
+});
+
 test('openPidfile waits for the holder, with a timeout and an AbortSignal', async (t) => {
   const file = path.join(tempDir(t), 'w.pid');
   const child = await holdPidfile(t, file, '--release-on-input');
