@@ -35,6 +35,10 @@ const fuseUsable = process.getuid() === 0 && fs.existsSync('/dev/fuse');
 async function mountFuse(t) {
   const mountpoint = fs.mkdtempSync(path.join(os.tmpdir(), 'solely-fuse-'));
   const server = await spawnReady(t, 'python3', [path.join(FIXTURES, 'fuse-fs.py'), mountpoint]);
+  if (server.firstLine.startsWith('unavailable')) {
+    fs.rmdirSync(mountpoint);
+    return null; // a container without FUSE mounts
+  }
   assert.equal(server.firstLine, 'mounted');
   t.after(() => {
     server.kill('SIGKILL');
@@ -50,7 +54,9 @@ async function mountFuse(t) {
 }
 
 test("onNetworkFilesystem: 'warn' once per path by default, 'error' throws, 'lock' is silent", { skip: !fuseUsable && 'needs root and /dev/fuse' }, async (t) => {
-  const { mountpoint } = await mountFuse(t);
+  const fuse = await mountFuse(t);
+  if (fuse === null) return t.skip('FUSE cannot be mounted here');
+  const { mountpoint } = fuse;
   assert.deepEqual(solely.filesystemOf(mountpoint), { magic: 0x65735546, name: 'fuse', network: true });
   const warnings = [];
   const onWarning = (warning) => warnings.push(warning);
@@ -83,7 +89,9 @@ test("onNetworkFilesystem: 'warn' once per path by default, 'error' throws, 'loc
 });
 
 test('on a network filesystem the async lock request runs off the event loop, for flock and fcntl', { skip: !fuseUsable && 'needs root and /dev/fuse' }, async (t) => {
-  const { mountpoint, server, line } = await mountFuse(t);
+  const fuse = await mountFuse(t);
+  if (fuse === null) return t.skip('FUSE cannot be mounted here');
+  const { mountpoint, server, line } = fuse;
   for (const method of ['flock', 'fcntl']) {
     server.stdin.write('hold\n');
     assert.equal(await line(), 'holding');
