@@ -19,7 +19,7 @@ const NO_LISTEN = -1;
 const EADDRINUSE = errnoOf('EADDRINUSE');
 const SOCKET_ERRNOS = new Set([errnoOf('EMFILE'), errnoOf('ENFILE'), errnoOf('ENOBUFS'), errnoOf('ENOMEM')]);
 
-function checkName(name: unknown): string {
+export function checkName(name: unknown): string {
   if (process.platform !== 'linux') {
     throw new UnsupportedPlatformError('ENOTSUP', `abstract socket names exist only on Linux, not ${process.platform}`, { errno: errnoOf('ENOTSUP') });
   }

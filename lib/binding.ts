@@ -19,6 +19,9 @@ export interface Binding {
   open(path: string, flags: number, mode: number): number;
   /** Lock without blocking, then check that path still names fd's inode (-ESTALE if not). */
   lockVerified(fd: number, path: string, method: number): number;
+  /** lockVerified on a thread of its own (network filesystems): 0, then callback(rc) on the loop;
+   *  or -errno if no thread started. fd must stay open until the callback. */
+  lockVerifiedOnThread(fd: number, path: string, method: number, callback: (rc: number) => void): number;
   /** Unlock, then close. 0 or -errno; the fd is closed either way. */
   unlockClose(fd: number, method: number): number;
   readonly lockMethods: { readonly flock: number; readonly fcntl: number };
@@ -27,6 +30,12 @@ export interface Binding {
   /** Discards queued inotify events. 0 or -errno. */
   inotifyDrain(fd: number): number;
   readonly FdWatch: new (callback: (status: number) => void) => FdWatch;
+  /** ftruncate(fd, 0), then one pwrite of text at offset 0: the bytes written, or -errno. */
+  pidfileWrite(fd: number, text: string): number;
+  /** unlinkat(dirfd, name) if name is still fd's file (dev/ino): 0, -ESTALE if another, or -errno. */
+  unlinkVerified(dirfd: number, name: string, fd: number): number;
+  /** statfs(path).f_type (unsigned magic number), or -errno. */
+  statfsType(path: string): number;
   /** close(fd), never retried. 0 or -errno. */
   close(fd: number): number;
 }

@@ -123,6 +123,13 @@ export function fromErrno(errno: number, syscall: string, target: ErrorTarget, c
   return new cls(code, text, fields);
 }
 
+/** Rebuilds a failed node:fs call's error as ours (same errno), keeping it as the cause. */
+export function fromFsError(error: unknown, syscall: string, target: ErrorTarget): SolelyError {
+  const errno = (error as NodeJS.ErrnoException | undefined)?.errno;
+  if (typeof errno !== 'number') throw error;
+  return fromErrno(errno, syscall, target, error);
+}
+
 /** A target refused before any syscall: `code` is the errno the kernel would have given. */
 export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR', reason: string, target: ErrorTarget): InvalidTargetError {
   const where = target.path ?? target.address;

@@ -2,11 +2,13 @@
 // After locking, the path must still name the locked inode (FreeBSD flopen); otherwise the file
 // was unlinked or replaced meanwhile, and a second holder could lock the new one.
 import { constants } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { binding, type FdWatch } from './binding';
-import { LockHeldError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
+import { LockHeldError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
+import { classifyFilesystem } from './filesystem';
+import { describeHolder, fileHolder } from './holder';
 import { Lock } from './lock';
-import { optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
+import { optionsObject, parseChoice, parseMode, parseWait, type Wait, type WaitOptions } from './options';
 import { waitFor, type Waiter } from './wait';
 
 export type LockMethod = 'flock' | 'fcntl';
@@ -17,14 +19,21 @@ export interface FileLockOptions {
   method?: LockMethod;
   /** Permission bits of a lock file this call creates (default 0o644, less the umask). */
   mode?: number;
-  onNetworkFilesystem?: 'lock' | 'warn' | 'error';
+  /** On a network or emulated filesystem (NFS, SMB, Ceph, FUSE, 9p...): 'warn' (default: one
+   *  process warning per path), 'error' (throw ERR_SOLELY_NETWORK_FILESYSTEM) or 'lock' (silently). */
+  onNetworkFilesystem?: NetworkFilesystemPolicy;
 }
+
+export type NetworkFilesystemPolicy = 'lock' | 'warn' | 'error';
 
 export interface FileTarget {
   readonly path: string;
   readonly method: LockMethod;
   readonly methodCode: number;
   readonly mode: number;
+  readonly onNetworkFilesystem: NetworkFilesystemPolicy;
+  /** A pidfile: opened for writing or not at all (no read-only or directory fallback). */
+  readonly writable: boolean;
 }
 
 const PATH_MAX_BYTES = 4095;
@@ -46,15 +55,46 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
   }
   const o = optionsObject(options);
   const method = parseChoice('options.method', o.method, ['flock', 'fcntl'] as const, 'flock');
-  parseChoice('options.onNetworkFilesystem', o.onNetworkFilesystem, ['warn', 'error', 'lock'] as const, 'warn');
-  return { path: absolute, method, methodCode: binding.lockMethods[method], mode: parseMode(o.mode, defaultMode) };
+  const onNetworkFilesystem = parseChoice('options.onNetworkFilesystem', o.onNetworkFilesystem, ['warn', 'error', 'lock'] as const, 'warn');
+  return {
+    path: absolute,
+    method,
+    methodCode: binding.lockMethods[method],
+    mode: parseMode(o.mode, defaultMode),
+    onNetworkFilesystem,
+    writable: false,
+  };
+}
+
+const warned = new Set<string>();
+
+/**
+ * statfs on the lock's directory: true on a network or emulated filesystem, after the policy's
+ * warning or error. A directory that cannot be examined is left to open() to report.
+ */
+export function onNetworkFilesystem(target: FileTarget): boolean {
+  const magic = binding.statfsType(dirname(target.path));
+  if (magic < 0) return false;
+  const fs = classifyFilesystem(magic);
+  if (!fs.network) return false;
+  const message = `${target.path} is on a network filesystem (${fs.name}): its lock may not exclude other machines, and can wait on the server`;
+  if (target.onNetworkFilesystem === 'error') {
+    throw new SolelyError('ERR_SOLELY_NETWORK_FILESYSTEM', message, { path: target.path });
+  }
+  if (target.onNetworkFilesystem === 'warn' && !warned.has(target.path)) {
+    warned.add(target.path);
+    process.emitWarning(message, { code: 'SOLELY_NETWORK_FILESYSTEM', detail: "Pass { onNetworkFilesystem: 'lock' } to lock without this warning." });
+  }
+  return true;
 }
 
 /** Opens the lock file (created if absent, never through a symlink), or a directory in place. */
 export function openTarget(target: FileTarget, flags = O_RDWR): number {
   const { path, method } = target;
   let fd = binding.open(path, flags | O_CREAT | O_NOFOLLOW, target.mode);
-  if ((fd === EACCES || fd === EROFS) && method === 'flock' && flags === O_RDWR) {
+  if (target.writable) {
+    if (fd === EISDIR) throw fromErrno(fd, 'open', { path });
+  } else if ((fd === EACCES || fd === EROFS) && method === 'flock' && flags === O_RDWR) {
     // flock needs no write access: lock a file we may only read, as flock(1) does.
     const readOnly = binding.open(path, O_RDONLY | O_NOFOLLOW, 0);
     if (readOnly >= 0) fd = readOnly;
@@ -75,7 +115,10 @@ function contended(rc: number, target: FileTarget): boolean {
  * on errors. -ESTALE (the path names another file now) is returned as 'replaced'.
  */
 export function lockOpened(fd: number, target: FileTarget): boolean | 'replaced' {
-  const rc = binding.lockVerified(fd, target.path, target.methodCode);
+  return lockResult(binding.lockVerified(fd, target.path, target.methodCode), target);
+}
+
+function lockResult(rc: number, target: FileTarget): boolean | 'replaced' {
   if (rc === 0) return true;
   if (rc === ESTALE) return 'replaced';
   if (contended(rc, target)) return false;
@@ -100,38 +143,60 @@ export function tryLockTarget(target: FileTarget, flags?: number): number {
   throw fromErrno(ESTALE, target.method, { path: target.path });
 }
 
-export function fileHeldError(target: FileTarget): LockHeldError {
+/** The lock is held: the holder comes from /proc/locks and fdinfo (claim: a PID to check first). */
+export function fileHeldError(target: FileTarget, holder = fileHolder(target.path)): LockHeldError {
   const { path, method } = target;
-  return new LockHeldError(`${method} ELOCKED: lock is held ${path}`, {
-    errno: EAGAIN,
-    syscall: method,
-    path,
-    cause: fromErrno(EAGAIN, method, { path }),
-  });
+  const fields = { errno: EAGAIN, syscall: method, path, cause: fromErrno(EAGAIN, method, { path }) };
+  const message = `${method} ELOCKED: lock is held ${path}${describeHolder(holder)}`;
+  return new LockHeldError(message, holder === undefined ? fields : { ...fields, holder });
 }
 
-function lockOrThrow(target: FileTarget): Lock {
-  const fd = tryLockTarget(target);
-  if (fd < 0) throw fileHeldError(target);
-  return new Lock('file', target.path, fd, target.methodCode);
+function fileLock(target: FileTarget): (fd: number) => Lock {
+  return (fd) => new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd from here
 }
 
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
-  return lockOrThrow(fileTarget(path, options));
+  const target = fileTarget(path, options);
+  onNetworkFilesystem(target);
+  const fd = tryLockTarget(target);
+  if (fd < 0) throw fileHeldError(target);
+  return fileLock(target)(fd);
 }
 
 /** Contention is a value: null, and no Error is built. */
 export function tryLockFileSync(path: string, options?: FileLockOptions): Lock | null {
   const target = fileTarget(path, options);
+  onNetworkFilesystem(target);
   const fd = tryLockTarget(target);
-  return fd < 0 ? null : new Lock('file', target.path, fd, target.methodCode);
+  return fd < 0 ? null : fileLock(target)(fd);
 }
 
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
   const target = fileTarget(path, options);
-  const wait = parseWait(optionsObject(options));
-  if (wait.timeout === 0 && !wait.signal?.aborted) return lockOrThrow(target);
-  return waitFor(new FileWaiter(target, (fd) => new Lock('file', target.path, fd, target.methodCode)), wait, { path: target.path });
+  const lock = await lockTarget(target, parseWait(optionsObject(options)), fileLock(target));
+  if (lock === null) throw fileHeldError(target);
+  return lock;
+}
+
+const HELD = Symbol('held');
+
+/**
+ * The async lock of a file target: wrap(fd) once locked, or null if held and not waiting. On a
+ * network filesystem every lock request runs on a thread of its own, never on the event loop.
+ */
+export async function lockTarget<T>(target: FileTarget, wait: Wait, wrap: (fd: number) => T, flags?: number): Promise<T | null> {
+  const where = { path: target.path };
+  const failFast = wait.timeout === 0 && !wait.signal?.aborted;
+  if (onNetworkFilesystem(target)) {
+    const waiter = new ThreadWaiter(target, wrap, flags, failFast);
+    const lock = await waitFor(waiter, failFast ? { timeout: Infinity, signal: undefined } : wait, where);
+    return lock === HELD ? null : lock;
+  }
+  if (failFast) {
+    const fd = tryLockTarget(target, flags);
+    return fd < 0 ? null : wrap(fd);
+  }
+  return waitFor(new FileWaiter(target, wrap, flags), wait, where);
 }
 
 /**
@@ -192,5 +257,82 @@ export class FileWaiter<T> implements Waiter<T> {
     this.#watch?.stop();
     binding.close(this.#notify);
     this.#notify = -1;
+  }
+}
+
+/**
+ * Lock attempts on a network filesystem, each on a thread of its own: attempt() starts one and
+ * reports its outcome at a later call. A granted lock or an error wakes the wait at once; a held
+ * one is tried again at the next poll (inotify sees no other machine's close). failFast: a held
+ * lock resolves the wait with HELD instead.
+ */
+class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
+  readonly #target: FileTarget;
+  readonly #wrap: (fd: number) => T;
+  readonly #flags: number;
+  readonly #failFast: boolean;
+  #fd = -1;
+  #running = false;
+  #rc: number | undefined;
+  #replaced = 0;
+  #wake: (() => void) | undefined;
+
+  constructor(target: FileTarget, wrap: (fd: number) => T, flags = O_RDWR, failFast = false) {
+    this.#target = target;
+    this.#wrap = wrap;
+    this.#flags = flags;
+    this.#failFast = failFast;
+  }
+
+  attempt(): T | typeof HELD | null {
+    if (this.#running) return null;
+    const rc = this.#rc;
+    this.#rc = undefined;
+    if (rc !== undefined) {
+      const locked = lockResult(rc, this.#target);
+      if (locked === true) {
+        const fd = this.#fd; // ownership passes to the caller's handle
+        this.#fd = -1;
+        return this.#wrap(fd);
+      }
+      if (locked === false && this.#failFast) return HELD;
+      if (locked === 'replaced') {
+        binding.close(this.#fd);
+        this.#fd = -1;
+        if (++this.#replaced >= MAX_REPLACED) throw fromErrno(ESTALE, this.#target.method, { path: this.#target.path });
+      }
+    }
+    this.#start();
+    return null;
+  }
+
+  arm(wake: () => void): void {
+    this.#wake = wake;
+  }
+
+  disarm(): void {
+    this.#wake = undefined;
+    // An attempt in flight still uses the fd: its callback closes it.
+    if (!this.#running && this.#fd >= 0) binding.close(this.#fd);
+    this.#fd = -1;
+  }
+
+  #start(): void {
+    if (this.#fd < 0) this.#fd = openTarget(this.#target, this.#flags);
+    const fd = this.#fd;
+    const target = this.#target;
+    const started = binding.lockVerifiedOnThread(fd, target.path, target.methodCode, (rc) => {
+      this.#running = false;
+      if (this.#fd !== fd) {
+        // abandoned (timeout, abort, error): this callback owns fd now
+        if (rc === 0) binding.unlockClose(fd, target.methodCode);
+        else binding.close(fd);
+        return;
+      }
+      this.#rc = rc;
+      if (this.#failFast || !contended(rc, target)) this.#wake?.();
+    });
+    if (started < 0) throw fromErrno(started, 'pthread_create', { path: target.path });
+    this.#running = true;
   }
 }

@@ -1,7 +1,7 @@
-// Who holds a lock, learned without taking it.
-import { readFileSync } from 'node:fs';
+// Who holds a lock, learned without taking it (a probe lock would make a legitimate acquirer fail).
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { binding } from './binding';
-import type { Holder } from './errors';
+import { fromFsError, type Holder } from './errors';
 
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
 export function commandOf(pid: number): string | undefined {
@@ -13,6 +13,25 @@ export function commandOf(pid: number): string | undefined {
   }
 }
 
+/** The effective uid of a process (what SO_PEERCRED reports), or undefined if it is gone. */
+function uidOf(pid: number): number | undefined {
+  try {
+    const uid = /^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1];
+    return uid === undefined ? undefined : Number(uid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** pid, uid and command of a process found through /proc. */
+function holderOf(pid: number, uid = uidOf(pid)): Holder {
+  const holder: Holder = { pid };
+  if (uid !== undefined) holder.uid = uid;
+  const command = commandOf(pid);
+  if (command !== undefined) holder.command = command;
+  return holder;
+}
+
 /** The holder of an abstract name that listens: its credentials, as the kernel recorded them. */
 export function abstractHolder(name: string): Holder | undefined {
   const fd = binding.abstractConnect(name);
@@ -21,8 +40,7 @@ export function abstractHolder(name: string): Holder | undefined {
   binding.close(fd);
   if (typeof cred === 'number') return undefined;
   const [pid, uid] = cred;
-  const command = commandOf(pid);
-  return command === undefined ? { pid, uid } : { pid, uid, command };
+  return holderOf(pid, uid);
 }
 
 /** " (pid 12, uid 1000: node server.js)" for messages; empty when unknown. */
@@ -31,4 +49,128 @@ export function describeHolder(holder: Holder | undefined): string {
   const uid = holder.uid === undefined ? '' : `, uid ${holder.uid}`;
   const command = holder.command === undefined ? '' : `: ${holder.command}`;
   return ` (pid ${holder.pid}${uid}${command})`;
+}
+
+function processes(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** The fds of a process, or none where /proc does not let us look (another uid, gone). */
+function fdsOf(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The holder of an abstract name that does not listen: the sockets bound to it in /proc/net/unix
+ * (this network namespace), then the process with one of them among its fds, where permitted.
+ * Undefined if the name is not bound; {} if bound by a process we may not see.
+ */
+export function abstractSocketHolder(name: string): Holder | undefined {
+  const wanted = `@${name}`;
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n')) {
+    // Num RefCount Protocol Flags Type St Inode Path: the path may contain spaces.
+    const match = /^\S+: \S+ \S+ \S+ \S+ \S+\s+(\d+) (.*)$/.exec(line);
+    if (match?.[2] === wanted) inodes.add(`socket:[${match[1]}]`);
+  }
+  if (inodes.size === 0) return undefined;
+  for (const pid of processes()) {
+    for (const fd of fdsOf(pid)) {
+      try {
+        if (inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) return holderOf(pid);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return {};
+}
+
+/** The dev/ino of a file as /proc/locks and fdinfo print it: "MAJ:MIN:INODE", major and minor in hex. */
+interface FileKey {
+  dev: bigint;
+  ino: bigint;
+  major: number;
+  minor: number;
+}
+
+function keyOf(stats: BigIntStats): FileKey {
+  const { dev, ino } = stats;
+  // glibc's encoding of st_dev (new_encode_dev), as the kernel's MAJOR()/MINOR() print it.
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  return { dev, ino, major, minor };
+}
+
+const LOCK_LINE = /^(?:lock:\s+)?\d+: (->\s+)?(\S+)\s+\S+\s+\S+\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/gm;
+
+/** The PIDs of the granted locks on key's file in /proc/locks or fdinfo text (waiters skipped). */
+function lockPids(text: string, key: FileKey): number[] {
+  const pids: number[] = [];
+  for (const [, blocked, type, pid, major, minor, ino] of text.matchAll(LOCK_LINE)) {
+    if (blocked !== undefined || type === 'LEASE' || type === 'DELEG') continue;
+    if (parseInt(major!, 16) === key.major && parseInt(minor!, 16) === key.minor && BigInt(ino!) === key.ino) pids.push(Number(pid));
+  }
+  return pids;
+}
+
+/** The PIDs /proc/locks shows for locks on the file: empty if it is not locked. */
+function claimedPids(key: FileKey): number[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/locks', 'latin1');
+  } catch (error) {
+    throw fromFsError(error, 'open', { path: '/proc/locks' });
+  }
+  return lockPids(text, key);
+}
+
+/** True if the locked file is open in pid with a lock on that open file ("lock:" in fdinfo). */
+function holdsLock(pid: number, key: FileKey): boolean {
+  for (const fd of fdsOf(pid)) {
+    try {
+      const stats = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
+      if (stats.dev !== key.dev || stats.ino !== key.ino) continue;
+      if (lockPids(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'), key).length > 0) return true;
+    } catch {
+      // closed meanwhile, or not ours to look at
+    }
+  }
+  return false;
+}
+
+/** Whether a file is locked right now (flock, OFD or POSIX), by anyone: /proc/locks, no lock taken. */
+export function isLocked(stats: BigIntStats): boolean {
+  return claimedPids(keyOf(stats)).length > 0;
+}
+
+/**
+ * The holder of a lock on the file that stats describes: undefined if it is not locked. The PID
+ * in /proc/locks is only a lead (a dead acquirer's for flock, -1 for OFD locks): the holder is the
+ * process whose fdinfo shows the lock. {} if locked by a process we may not see.
+ */
+export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undefined {
+  const key = keyOf(stats);
+  const claimed = claimedPids(key);
+  if (claimed.length === 0) return undefined;
+  const leads = [...new Set([...(claim === undefined ? [] : [claim]), ...claimed.filter((pid) => pid > 0)])];
+  for (const pid of leads) if (holdsLock(pid, key)) return holderOf(pid);
+  const seen = new Set(leads);
+  for (const pid of processes()) if (!seen.has(pid) && holdsLock(pid, key)) return holderOf(pid);
+  return {};
+}
+
+/** The holder of a lock file's lock, or undefined if unknown or not locked. Never throws. */
+export function fileHolder(path: string, claim?: number): Holder | undefined {
+  try {
+    return fileHolderOf(lstatSync(path, { bigint: true }), claim);
+  } catch {
+    return undefined;
+  }
 }

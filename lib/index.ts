@@ -1,6 +1,9 @@
 export { Lock, type LockKind } from './lock';
 export { lockAbstractSync, tryLockAbstractSync, lockAbstract, type AbstractLockOptions } from './abstract';
-export { lockFileSync, tryLockFileSync, lockFile, type FileLockOptions, type LockMethod } from './file';
+export { lockFileSync, tryLockFileSync, lockFile, type FileLockOptions, type LockMethod, type NetworkFilesystemPolicy } from './file';
+export { openPidfileSync, openPidfile, readPidfile, Pidfile, type PidfileOptions } from './pidfile';
+export { whoHolds, type HolderTarget } from './who-holds';
+export { classifyFilesystem, filesystemOf, type FilesystemInfo } from './filesystem';
 export type { WaitOptions } from './options';
 export {
   SolelyError,

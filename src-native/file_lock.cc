@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <climits>
 
 #include "solely.h"
@@ -50,23 +52,88 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return Result(info, fd < 0 ? -errno : fd);
 }
 
-// lockVerified(fd, path, method): lock, then check that path still names the locked inode
-// (FreeBSD flopen). If it was unlinked or replaced meanwhile, a second holder could lock the new
-// file: that is -ESTALE, and the caller closes fd and opens again. Returns 0 or -errno.
+// Lock, then check that path still names the locked inode (FreeBSD flopen). If it was unlinked
+// or replaced meanwhile, a second holder could lock the new file: that is -ESTALE, and the caller
+// closes fd and opens again. Returns 0 or -errno.
+int LockAndVerify(int fd, const char* path, int method) {
+  int rc = Lock(fd, method, false);
+  if (rc < 0) return rc;
+  struct stat held, named;
+  if (fstat(fd, &held) < 0) return -errno;
+  if (fstatat(AT_FDCWD, path, &named, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? -ESTALE : -errno;
+  return held.st_dev == named.st_dev && held.st_ino == named.st_ino ? 0 : -ESTALE;
+}
+
+// lockVerified(fd, path, method): LockAndVerify on the calling thread.
 Napi::Value LockVerified(const Napi::CallbackInfo& info) {
-  int fd = IntArg(info, 0);
   char path[PATH_MAX + 1];
   int length = CopyString(info, 1, path);
   if (length < 0) return Result(info, length);
-  int rc = Lock(fd, IntArg(info, 2), false);
-  if (rc < 0) return Result(info, rc);
-  struct stat held, named;
-  if (fstat(fd, &held) < 0) return Result(info, -errno);
-  if (fstatat(AT_FDCWD, path, &named, AT_SYMLINK_NOFOLLOW) < 0) {
-    return Result(info, errno == ENOENT ? -ESTALE : -errno);
+  return Result(info, LockAndVerify(IntArg(info, 0), path, IntArg(info, 2)));
+}
+
+// One LockAndVerify on a thread of its own, for network filesystems where even a non-blocking
+// lock request can wait on the server: never the event loop, never libuv's pool.
+struct ThreadAttempt {
+  napi_threadsafe_function done;
+  int fd;
+  int method;
+  int rc;
+  char path[PATH_MAX + 1];
+};
+
+void* RunAttempt(void* arg) {
+  auto* attempt = static_cast<ThreadAttempt*>(arg);
+  attempt->rc = LockAndVerify(attempt->fd, attempt->path, attempt->method);
+  napi_threadsafe_function done = attempt->done;
+  // Once queued, the attempt belongs to CallBack (which also runs, env-less, at teardown).
+  if (napi_call_threadsafe_function(done, attempt, napi_tsfn_blocking) != napi_ok) delete attempt;
+  napi_release_threadsafe_function(done, napi_tsfn_release);
+  return nullptr;
+}
+
+void CallBack(napi_env env, napi_value callback, void* /*context*/, void* data) {
+  auto* attempt = static_cast<ThreadAttempt*>(data);
+  int rc = attempt->rc;
+  delete attempt;
+  if (env == nullptr) return;  // the environment is going away: nobody is left to tell
+  napi_value argv[1];
+  napi_value undefined;
+  napi_create_int32(env, rc, &argv[0]);
+  napi_get_undefined(env, &undefined);
+  napi_call_function(env, undefined, callback, 1, argv, nullptr);
+}
+
+// lockVerifiedOnThread(fd, path, method, callback): starts the attempt and returns 0 (callback(rc)
+// follows on the event loop) or -errno if no thread could start. The fd stays the caller's, who
+// must not close it before the callback.
+Napi::Value LockVerifiedOnThread(const Napi::CallbackInfo& info) {
+  auto* attempt = new ThreadAttempt();
+  attempt->fd = IntArg(info, 0);
+  attempt->method = IntArg(info, 2);
+  int length = CopyString(info, 1, attempt->path);
+  if (length < 0) {
+    delete attempt;
+    return Result(info, length);
   }
-  bool same = held.st_dev == named.st_dev && held.st_ino == named.st_ino;
-  return Result(info, same ? 0 : -ESTALE);
+  napi_value name = Napi::String::New(info.Env(), "solely.lockOnThread");
+  if (napi_create_threadsafe_function(info.Env(), info[3], nullptr, name, 0, 1, nullptr, nullptr,
+                                      nullptr, CallBack, &attempt->done) != napi_ok) {
+    delete attempt;
+    return Result(info, -ENOMEM);
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t thread;
+  int err = pthread_create(&thread, &attr, RunAttempt, attempt);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    napi_release_threadsafe_function(attempt->done, napi_tsfn_release);
+    delete attempt;
+    return Result(info, -err);
+  }
+  return Result(info, 0);
 }
 
 // Unlock before close, so that a child sharing the open file description between fork and
@@ -83,6 +150,8 @@ Napi::Value UnlockClose(const Napi::CallbackInfo& info) {
 void RegisterFileLock(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("lockVerified", Napi::Function::New(env, LockVerified, "lockVerified"));
+  exports.Set("lockVerifiedOnThread",
+              Napi::Function::New(env, LockVerifiedOnThread, "lockVerifiedOnThread"));
   exports.Set("unlockClose", Napi::Function::New(env, UnlockClose, "unlockClose"));
   Napi::Object methods = Napi::Object::New(env);
   methods.Set("flock", static_cast<double>(kFlock));

@@ -8,6 +8,8 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterInotify(env, exports);
   solely::RegisterFdWatch(env, exports);
   solely::RegisterFd(env, exports);
+  solely::RegisterPidfile(env, exports);
+  solely::RegisterStatfs(env, exports);
   return exports;
 }
 

@@ -1,0 +1,176 @@
+// Pidfiles with BSD pidfile(3) semantics: the lock says whether the daemon runs, the contents say
+// which PID it claims. Truncated and written only under the lock; removed only while still held,
+// through the directory it was opened in, and only if the name still names the locked file.
+import { constants, fstatSync, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { binding } from './binding';
+import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument } from './errors';
+import { fileHeldError, fileTarget, lockTarget, onNetworkFilesystem, tryLockTarget, type FileLockOptions, type FileTarget } from './file';
+import { fileHolder, isLocked } from './holder';
+import { Lock } from './lock';
+import { optionsObject, parseWait, type WaitOptions } from './options';
+
+export interface PidfileOptions extends FileLockOptions {
+  /** Permission bits of a pidfile this call creates (default 0o644, less the umask: readers need
+   *  the PID; BSD's default is 0o600). */
+  mode?: number;
+}
+
+const DEFAULT_MODE = 0o644;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+const ENOENT = errnoOf('ENOENT');
+const EACCES = errnoOf('EACCES');
+const ESTALE = errnoOf('ESTALE');
+// A holder that has locked but not yet written is given this long, as BSD's pidfile_open does.
+const READ_TRIES = 20;
+const READ_PAUSE_MS = 5;
+const MAX_PID = 2 ** 31 - 1;
+
+export class Pidfile extends Lock {
+  #dirfd: number;
+  readonly #name: string;
+
+  /** @internal The Pidfile owns fd (locked) and dirfd (its directory) from here on. */
+  constructor(target: FileTarget, fd: number, dirfd: number) {
+    super('pidfile', target.path, fd, target.methodCode);
+    this.#dirfd = dirfd;
+    this.#name = basename(target.path);
+  }
+
+  /**
+   * Writes the PID over the whole file (ftruncate, then one pwrite at offset 0), in decimal with
+   * no newline, as BSD's pidfile_write: libbsd's pidfile_read refuses anything after the digits.
+   */
+  write(pid: number = process.pid): void {
+    if (!Number.isInteger(pid) || pid <= 0 || pid > MAX_PID) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'pid', 'a positive integer', pid);
+    const rc = binding.pidfileWrite(this.fd, String(pid));
+    if (rc < 0) throw fromErrno(rc, 'write', { path: this.target });
+  }
+
+  /**
+   * Unlinks the pidfile while the lock is still held, then releases. The name is left alone if it
+   * no longer names the locked file (removed or replaced by someone else). A no-op once released.
+   */
+  remove(): void {
+    if (this.released) return;
+    const rc = binding.unlinkVerified(this.#dirfd, this.#name, this.fd);
+    this.release();
+    if (rc < 0 && rc !== ESTALE && rc !== ENOENT) throw fromErrno(rc, 'unlinkat', { path: this.target });
+  }
+
+  /** Releases the lock and closes the kept directory; idempotent. */
+  override release(): void {
+    super.release();
+    if (this.#dirfd < 0) return;
+    binding.close(this.#dirfd);
+    this.#dirfd = -1;
+  }
+}
+
+function pidfileTarget(path: string, options: PidfileOptions | undefined): FileTarget {
+  return { ...fileTarget(path, options, DEFAULT_MODE), writable: true };
+}
+
+/** Truncates the freshly locked file (only now, under the lock) and opens its directory. */
+function adopt(target: FileTarget, fd: number): Pidfile {
+  let rc = binding.pidfileWrite(fd, '');
+  const syscall = rc < 0 ? 'ftruncate' : 'open';
+  if (rc >= 0) rc = binding.open(dirname(target.path), O_RDONLY | O_DIRECTORY, 0);
+  if (rc < 0) {
+    binding.unlockClose(fd, target.methodCode);
+    throw fromErrno(rc, syscall, { path: syscall === 'open' ? dirname(target.path) : target.path });
+  }
+  return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
+}
+
+/** The PID a pidfile claims: a positive decimal, alone (a newline after it is accepted), or null. */
+function parsePid(text: string): number | null {
+  const match = /^(\d{1,10})\n?$/.exec(text);
+  const pid = match === null ? 0 : Number(match[1]);
+  return pid > 0 && pid <= MAX_PID ? pid : null;
+}
+
+function readPid(path: string): number | null {
+  const fd = binding.open(path, O_RDONLY | O_NOFOLLOW, 0);
+  if (fd < 0) return null;
+  try {
+    return parsePid(readFileSync(fd, 'latin1'));
+  } catch {
+    return null;
+  } finally {
+    binding.close(fd);
+  }
+}
+
+function heldError(target: FileTarget, pid: number | null): LockHeldError {
+  if (pid === null) return fileHeldError(target);
+  // The PID is the file's claim; uid and command only when fdinfo confirms that it holds the lock.
+  const holder = fileHolder(target.path, pid);
+  return fileHeldError(target, holder?.pid === pid ? holder : { pid });
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+function heldErrorSync(target: FileTarget): LockHeldError {
+  let pid = readPid(target.path);
+  for (let tries = 1; pid === null && tries < READ_TRIES; tries++) {
+    Atomics.wait(pause, 0, 0, READ_PAUSE_MS);
+    pid = readPid(target.path);
+  }
+  return heldError(target, pid);
+}
+
+async function heldErrorAsync(target: FileTarget): Promise<LockHeldError> {
+  let pid = readPid(target.path);
+  for (let tries = 1; pid === null && tries < READ_TRIES; tries++) {
+    await sleep(READ_PAUSE_MS);
+    pid = readPid(target.path);
+  }
+  return heldError(target, pid);
+}
+
+/**
+ * Opens and locks a pidfile (created if absent, never through a symlink), then truncates it.
+ * Throws LockHeldError with the holder's PID, read from the file, if another process has it.
+ */
+export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile {
+  const target = pidfileTarget(path, options);
+  onNetworkFilesystem(target);
+  const fd = tryLockTarget(target);
+  if (fd < 0) throw heldErrorSync(target);
+  return adopt(target, fd);
+}
+
+export async function openPidfile(path: string, options?: PidfileOptions & WaitOptions): Promise<Pidfile> {
+  const target = pidfileTarget(path, options);
+  const pidfile = await lockTarget(target, parseWait(optionsObject(options)), (fd) => adopt(target, fd));
+  if (pidfile === null) throw await heldErrorAsync(target);
+  return pidfile;
+}
+
+/**
+ * What a pidfile says, without ever taking its lock: the PID it claims, and whether some process
+ * holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
+ */
+export function readPidfile(path: string): { pid: number | null; locked: boolean } {
+  const { path: absolute } = fileTarget(path, undefined);
+  const fd = binding.open(absolute, O_RDONLY | O_NOFOLLOW, 0);
+  if (fd === ENOENT) return { pid: null, locked: false };
+  if (fd < 0 && fd !== EACCES) throw fromErrno(fd, 'open', { path: absolute });
+  let stats: BigIntStats;
+  let pid: number | null = null;
+  try {
+    if (fd < 0) {
+      stats = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
+    } else {
+      stats = fstatSync(fd, { bigint: true });
+      pid = parsePid(readFileSync(fd, 'latin1'));
+    }
+  } catch (error) {
+    throw fromFsError(error, fd < 0 ? 'lstat' : 'read', { path: absolute });
+  } finally {
+    if (fd >= 0) binding.close(fd);
+  }
+  return { pid, locked: isLocked(stats) };
+}

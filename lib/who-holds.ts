@@ -1,0 +1,39 @@
+// whoHolds: the holder of any kind of lock, found without taking it.
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { checkName } from './abstract';
+import { fromFsError, invalidArgument, type Holder } from './errors';
+import { fileTarget } from './file';
+import { abstractHolder, abstractSocketHolder, fileHolderOf } from './holder';
+
+export type HolderTarget = string | { abstract: string } | { file: string };
+
+/**
+ * Who holds a lock, without taking it: null if it is free. A string containing '/' is a file
+ * path (write './name' for a relative one); "\0name" or any other string is an abstract name.
+ * Fields the kernel does not let us see are left out ({} means held by a process we cannot see).
+ */
+export function whoHolds(target: HolderTarget): Holder | null {
+  let abstract: unknown;
+  let file: unknown;
+  if (typeof target === 'string') {
+    if (target.startsWith('\0')) abstract = target.slice(1);
+    else if (target.includes('/')) file = target;
+    else abstract = target;
+  } else if (typeof target === 'object' && target !== null && ('abstract' in target || 'file' in target)) {
+    ({ abstract, file } = target as { abstract?: unknown; file?: unknown });
+  } else {
+    throw invalidArgument('ERR_INVALID_ARG_TYPE', 'target', 'a string, { abstract: string } or { file: string }', target);
+  }
+  if (abstract !== undefined) {
+    const name = checkName(abstract);
+    return abstractHolder(name) ?? abstractSocketHolder(name) ?? null;
+  }
+  const { path } = fileTarget(file, undefined);
+  let stats: BigIntStats | undefined;
+  try {
+    stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch (error) {
+    throw fromFsError(error, 'lstat', { path });
+  }
+  return stats === undefined ? null : (fileHolderOf(stats) ?? null);
+}

@@ -1,0 +1,91 @@
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const solely = require('..');
+const { uniqueName, tempDir, spawnReady, holder, kill } = require('./helpers');
+
+const root = process.getuid() === 0;
+
+test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks), null when free', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'f.lock');
+  assert.equal(solely.whoHolds({ file }), null, 'absent');
+  fs.writeFileSync(file, '');
+  assert.equal(solely.whoHolds({ file }), null, 'not locked');
+  const flock = await holder(t, 'file', file);
+  const held = solely.whoHolds({ file });
+  assert.equal(held.pid, flock.pid);
+  assert.equal(held.uid, process.getuid());
+  assert.match(held.command, /hold\.js file/);
+  assert.deepEqual(solely.whoHolds(file), held, 'a string with a slash is a file path');
+  assert.throws(() => solely.lockFileSync(file), (error) => error.code === 'ELOCKED' && error.holder.pid === flock.pid);
+  await kill(flock);
+  assert.equal(solely.whoHolds({ file }), null);
+
+  const ofd = await holder(t, 'fcntl', file);
+  assert.match(fs.readFileSync('/proc/locks', 'latin1'), /OFDLCK\s+ADVISORY\s+WRITE -1 /);
+  assert.equal(solely.whoHolds({ file }).pid, ofd.pid);
+  assert.throws(() => solely.lockFileSync(file, { method: 'fcntl' }), (error) => error.holder.pid === ofd.pid);
+});
+
+test('whoHolds a flock whose acquirer died: the process still holding it, not the PID /proc/locks keeps', async (t) => {
+  const file = path.join(tempDir(t), 'inherited.lock');
+  // flock(1) locks, then forks the command, which shares the lock; then flock(1) itself dies.
+  const acquirer = await spawnReady(t, 'flock', ['-n', file, 'sh', '-c', 'echo $$; exec sleep 30']);
+  const sleeper = Number(acquirer.firstLine);
+  t.after(() => process.kill(sleeper, 'SIGKILL'));
+  await kill(acquirer);
+  const { ino } = fs.statSync(file);
+  assert.match(fs.readFileSync('/proc/locks', 'latin1'), new RegExp(`FLOCK\\s+ADVISORY\\s+WRITE ${acquirer.pid} \\S+:${ino} `));
+  const held = solely.whoHolds({ file });
+  assert.equal(held.pid, sleeper);
+  assert.match(held.command, /^sleep 30/);
+});
+
+test('whoHolds an abstract name: a listening holder, a holder that does not listen, a free name', async (t) => {
+  const name = uniqueName();
+  assert.equal(solely.whoHolds(name), null);
+  assert.equal(solely.whoHolds({ abstract: name }), null);
+  const listening = await holder(t, 'abstract', name);
+  assert.equal(solely.whoHolds(name).pid, listening.pid);
+  assert.equal(solely.whoHolds(`\0${name}`).pid, listening.pid, '"\\0name" is an abstract name too');
+  await kill(listening);
+
+  const silent = await holder(t, 'abstract', name, '--no-listen');
+  const held = solely.whoHolds({ abstract: name });
+  assert.equal(held.pid, silent.pid, 'found through /proc/net/unix and /proc/<pid>/fd');
+  assert.equal(held.uid, process.getuid());
+  assert.match(held.command, /hold\.js abstract/);
+  assert.equal(solely.whoHolds({ abstract: `${name}-other` }), null);
+});
+
+test('whoHolds refuses bad targets', () => {
+  assert.throws(() => solely.whoHolds(42), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => solely.whoHolds({}), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => solely.whoHolds(''), { name: 'InvalidTargetError', code: 'EINVAL' });
+  assert.throws(() => solely.whoHolds({ file: '' }), { name: 'InvalidTargetError', code: 'EINVAL' });
+  assert.throws(() => solely.whoHolds({ abstract: 'x'.repeat(108) }), { code: 'ENAMETOOLONG' });
+});
+
+test('an abstract name bound by another uid (socat) is a ForeignHolderError', { skip: !root && 'needs root for setpriv' }, async (t) => {
+  const name = uniqueName();
+  const squatter = await spawnReady(t, 'setpriv', [
+    '--reuid=65534', '--regid=65534', '--clear-groups',
+    'sh', '-c', `echo ready; exec socat ABSTRACT-LISTEN:${name},fork EXEC:cat`,
+  ]);
+  // socat binds right after exec: wait until the name is taken.
+  while (solely.whoHolds(name) === null) await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.throws(() => solely.lockAbstractSync(name), (error) => {
+    assert.ok(error instanceof solely.ForeignHolderError);
+    assert.ok(error instanceof solely.LockHeldError);
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.address, `@${name}`);
+    assert.equal(error.holder.pid, squatter.pid);
+    assert.equal(error.holder.uid, 65534);
+    assert.match(error.holder.command, /^socat ABSTRACT-LISTEN/);
+    return true;
+  });
+  assert.equal(solely.whoHolds(name).uid, 65534);
+});
