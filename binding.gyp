@@ -9,7 +9,8 @@
         "src-native/file_lock.cc",
         "src-native/inotify.cc",
         "src-native/fd_watch.cc",
-        "src-native/fd.cc"
+        "src-native/fd.cc",
+        "src-native/unix_socket.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],

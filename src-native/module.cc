@@ -8,6 +8,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterInotify(env, exports);
   solely::RegisterFdWatch(env, exports);
   solely::RegisterFd(env, exports);
+  solely::RegisterUnixSocket(env, exports);
   return exports;
 }
 

@@ -33,5 +33,6 @@ void RegisterFileLock(Napi::Env env, Napi::Object exports);
 void RegisterInotify(Napi::Env env, Napi::Object exports);
 void RegisterFdWatch(Napi::Env env, Napi::Object exports);
 void RegisterFd(Napi::Env env, Napi::Object exports);
+void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

@@ -1,0 +1,174 @@
+// Unix-socket servers that never remove what is not theirs. A filesystem path is guarded by a
+// sidecar "<path>.lock" (flock, never unlinked): only its holder removes a stale socket, and a
+// server removes its socket on close only if the path still names the inode it bound. The addon
+// creates the listening socket and net adopts the fd: Node 20 cannot bind exact-length abstract
+// names, nor paths over 107 bytes, and its close() unlinks its path blindly.
+import { constants, existsSync } from 'node:fs';
+import net = require('node:net');
+import { basename, dirname } from 'node:path';
+import { bindAbstract, checkName, heldError } from './abstract';
+import { binding } from './binding';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
+import { fileTarget, tryLockTarget } from './file';
+import { connectedHolder, heldBy } from './holder';
+import { Lock } from './lock';
+import { optionsObject, parseInteger, parseMode } from './options';
+
+export interface UnixServerOptions {
+  /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names. */
+  mode?: number;
+  /** The listen(2) backlog (default 511, as net's; the kernel caps it at somaxconn). */
+  backlog?: number;
+}
+
+const SUN_PATH_MAX = 107;
+const DEFAULT_BACKLOG = 511;
+const MAX_BACKLOG = 2 ** 31 - 1;
+const NO_MODE = -1;
+// Rounds of lstat, probe, unlink and bind while intruders outside the protocol race us.
+const MAX_ATTEMPTS = 10;
+const { O_DIRECTORY, S_IFMT, S_IFSOCK, S_IFLNK, S_IFDIR } = constants;
+const ENOENT = errnoOf('ENOENT');
+const ESTALE = errnoOf('ESTALE');
+const EAGAIN = errnoOf('EAGAIN');
+const EADDRINUSE = errnoOf('EADDRINUSE');
+const ECONNREFUSED = errnoOf('ECONNREFUSED');
+
+/**
+ * A net.Server already listening on path: a filesystem path, or "\0name" for a Linux abstract
+ * name. server.address() returns path as given for "\0name", and the absolute path otherwise.
+ */
+export async function listenUnix(path: string, options?: UnixServerOptions): Promise<net.Server> {
+  const o = optionsObject(options);
+  const backlog = parseInteger('options.backlog', o.backlog, 0, MAX_BACKLOG, DEFAULT_BACKLOG);
+  if (typeof path === 'string' && path.startsWith('\0')) {
+    if (o.mode !== undefined) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'undefined for an abstract name (it has no permission bits)', o.mode);
+    const name = checkName(path.slice(1));
+    const fd = bindAbstract(name, backlog);
+    if (fd < 0) throw heldError(name);
+    return serve(fd, backlog, path, () => {});
+  }
+  return listenPath(path, parseMode(o.mode, NO_MODE), backlog);
+}
+
+async function listenPath(path: string, mode: number, backlog: number): Promise<net.Server> {
+  const socket = fileTarget(path, undefined).path;
+  const name = basename(socket);
+  if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
+  const lockTarget = fileTarget(`${socket}.lock`, undefined);
+  const lockFd = tryLockTarget(lockTarget);
+  if (lockFd < 0) {
+    // Held: its holder serves the path; it answers a probe if it listens. Nothing is touched.
+    const lockPath = lockTarget.path;
+    const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: lockPath }) };
+    const probe = Buffer.byteLength(socket) <= SUN_PATH_MAX ? binding.unixConnect(socket) : -1;
+    throw heldBy(`flock ELOCKED: lock is held ${lockPath}`, fields, connectedHolder(probe));
+  }
+  const lock = new Lock('file', lockTarget.path, lockFd, lockTarget.methodCode); // owns the lock fd
+  // The parent directory stays open: every check, the bind, the chmod and the final unlink go
+  // through it, so a directory renamed meanwhile cannot redirect them.
+  const parent = dirname(socket);
+  const dir = binding.open(parent, binding.O_PATH | O_DIRECTORY, 0);
+  if (dir < 0) {
+    lock.release();
+    throw fromErrno(dir, 'open', { path: parent });
+  }
+  let cleaned = false;
+  const cleanUp = (bound?: [number, bigint, bigint]): void => {
+    if (cleaned) return;
+    cleaned = true;
+    const rc = bound === undefined ? 0 : binding.unlinkAtIf(dir, name, bound[1], bound[2]);
+    binding.close(dir);
+    lock.release();
+    // ENOENT: removed by someone; ESTALE: a successor's socket, which stays.
+    if (rc < 0 && rc !== ENOENT && rc !== ESTALE) process.emitWarning(fromErrno(rc, 'unlink', { path: socket }));
+  };
+  let bound: [number, bigint, bigint];
+  try {
+    bound = bindFresh(socket, dir, name, mode, backlog);
+  } catch (error) {
+    cleanUp();
+    throw error;
+  }
+  return serve(bound[0], backlog, socket, () => cleanUp(bound));
+}
+
+/**
+ * The address bind and connect take: the path itself, or the name through the kept directory
+ * fd when the path is longer than sun_path.
+ */
+function addressOf(socket: string, dir: number, name: string): string {
+  if (Buffer.byteLength(socket) <= SUN_PATH_MAX) return socket;
+  const viaDir = `/proc/self/fd/${dir}/${name}`;
+  if (Buffer.byteLength(viaDir) > SUN_PATH_MAX || !existsSync(viaDir.slice(0, -name.length - 1))) {
+    const why = Buffer.byteLength(viaDir) > SUN_PATH_MAX ? 'its file name is too long too' : '/proc is not mounted';
+    throw invalidTarget('ENAMETOOLONG', `a socket path over ${SUN_PATH_MAX} bytes is bound through /proc/self/fd, but ${why}`, { path: socket });
+  }
+  return viaDir;
+}
+
+/** Clears the path of a stale socket and binds: [fd, dev, ino]. Refuses anything else there. */
+function bindFresh(socket: string, dir: number, name: string, mode: number, backlog: number): [number, bigint, bigint] {
+  const address = addressOf(socket, dir, name);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const found = binding.statAt(dir, name);
+    if (typeof found !== 'number') {
+      const [type, dev, ino] = found;
+      refuseNonSocket(type & S_IFMT, socket);
+      probe(address, socket);
+      // Nobody listens: a stale socket, and we hold the lock, so it is ours to remove.
+      const rc = binding.unlinkAtIf(dir, name, dev, ino);
+      if (rc === ESTALE) continue;
+      if (rc < 0 && rc !== ENOENT) throw fromErrno(rc, 'unlink', { path: socket });
+    } else if (found !== ENOENT) {
+      throw fromErrno(found, 'lstat', { path: socket });
+    }
+    const bound = binding.unixListen(address, dir, name, mode, backlog);
+    if (typeof bound !== 'number') return bound;
+    // Something appeared at the path between lstat and bind (outside the protocol): look again.
+    if (bound !== EADDRINUSE && bound !== ESTALE) throw fromErrno(bound, 'listen', { path: socket });
+  }
+  throw fromErrno(EADDRINUSE, 'listen', { path: socket });
+}
+
+function refuseNonSocket(type: number, socket: string): void {
+  if (type === S_IFSOCK) return;
+  if (type === S_IFLNK) throw invalidTarget('ELOOP', 'a symlink is never followed nor replaced; left untouched', { path: socket });
+  const what = type === S_IFDIR ? 'a directory' : 'a file that is not a socket';
+  throw invalidTarget('ENOTSOCK', `${what} is never replaced by a socket; left untouched`, { path: socket });
+}
+
+/** A live server outside our lock answers a connect: then the path is taken, and left alone. */
+function probe(address: string, socket: string): void {
+  const fd = binding.unixConnect(address);
+  if (fd === ECONNREFUSED) return;
+  if (fd >= 0 || fd === EAGAIN) throw liveServer(socket, connectedHolder(fd));
+  throw fromErrno(fd, 'connect', { path: socket });
+}
+
+function liveServer(socket: string, holder: Holder | undefined): LockHeldError {
+  const fields = { errno: EADDRINUSE, syscall: 'listen', path: socket, cause: fromErrno(EADDRINUSE, 'listen', { path: socket }) };
+  return heldBy(`listen ELOCKED: a server outside the lock listens on ${socket}`, fields, holder);
+}
+
+/** Hands fd to a new net.Server and resolves once it listens; onClose runs once, after net closed fd. */
+function serve(fd: number, backlog: number, address: string, onClose: () => void): Promise<net.Server> {
+  const server = net.createServer();
+  // net reports null for a server on an fd it did not bind (and pads abstract names).
+  server.address = () => address;
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      onClose();
+      reject(error);
+    };
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      server.once('close', onClose);
+      resolve(server);
+    });
+    // Ownership of fd passes to net here: it closes fd when the server closes. exclusive: a
+    // cluster worker listens on its own fd instead of asking the primary for a handle.
+    server.listen({ fd, backlog, exclusive: true });
+  });
+}
