@@ -14,7 +14,9 @@ import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseInteger, parseMode } from './options';
 
-export interface UnixServerOptions {
+export interface UnixServerOptions<S extends net.Server = net.Server> {
+  /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
+  server?: S;
   /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names. */
   mode?: number;
   /** The listen(2) backlog (default 511, as net's; the kernel caps it at somaxconn). */
@@ -38,20 +40,23 @@ const ECONNREFUSED = errnoOf('ECONNREFUSED');
  * A net.Server already listening on path: a filesystem path, or "\0name" for a Linux abstract
  * name. server.address() returns path as given for "\0name", and the absolute path otherwise.
  */
-export async function listenUnix(path: string, options?: UnixServerOptions): Promise<net.Server> {
+export async function listenUnix<S extends net.Server = net.Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
   const o = optionsObject(options);
   const backlog = parseInteger('options.backlog', o.backlog, 0, MAX_BACKLOG, DEFAULT_BACKLOG);
+  const server = o.server ?? (net.createServer() as S);
+  if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
+  if (server.listening) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.server', 'a server that is not listening', server);
   if (typeof path === 'string' && path.startsWith('\0')) {
     if (o.mode !== undefined) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'undefined for an abstract name (it has no permission bits)', o.mode);
     const name = checkName(path.slice(1));
     const fd = bindAbstract(name, backlog);
     if (fd < 0) throw heldError(name);
-    return serve(fd, backlog, path, () => {});
+    return serve(server, fd, backlog, path, () => {}, () => {});
   }
-  return listenPath(path, parseMode(o.mode, NO_MODE), backlog);
+  return listenPath(server, path, parseMode(o.mode, NO_MODE), backlog);
 }
 
-async function listenPath(path: string, mode: number, backlog: number): Promise<net.Server> {
+async function listenPath<S extends net.Server>(server: S, path: string, mode: number, backlog: number): Promise<S> {
   const socket = fileTarget(path, undefined).path;
   const name = basename(socket);
   if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
@@ -73,24 +78,28 @@ async function listenPath(path: string, mode: number, backlog: number): Promise<
     lock.release();
     throw fromErrno(dir, 'open', { path: parent });
   }
-  let cleaned = false;
-  const cleanUp = (bound?: [number, bigint, bigint]): void => {
-    if (cleaned) return;
-    cleaned = true;
-    const rc = bound === undefined ? 0 : binding.unlinkAtIf(dir, name, bound[1], bound[2]);
-    binding.close(dir);
-    lock.release();
-    // ENOENT: removed by someone; ESTALE: a successor's socket, which stays.
+  let bound: [number, bigint, bigint] | undefined;
+  // Unlinks the socket while our bound socket still pins its inode, so that the dev/ino check
+  // cannot be fooled by the number being reused. ENOENT: removed by someone; ESTALE: a
+  // successor's socket, which stays.
+  const unlinkOurs = (): void => {
+    if (bound === undefined) return;
+    const rc = binding.unlinkAtIf(dir, name, bound[1], bound[2]);
+    bound = undefined;
     if (rc < 0 && rc !== ENOENT && rc !== ESTALE) process.emitWarning(fromErrno(rc, 'unlink', { path: socket }));
   };
-  let bound: [number, bigint, bigint];
+  const release = (): void => {
+    unlinkOurs();
+    binding.close(dir);
+    lock.release();
+  };
   try {
     bound = bindFresh(socket, dir, name, mode, backlog);
   } catch (error) {
-    cleanUp();
+    release();
     throw error;
   }
-  return serve(bound[0], backlog, socket, () => cleanUp(bound));
+  return serve(server, bound[0], backlog, socket, unlinkOurs, release);
 }
 
 /**
@@ -151,20 +160,30 @@ function liveServer(socket: string, holder: Holder | undefined): LockHeldError {
   return heldBy(`listen ELOCKED: a server outside the lock listens on ${socket}`, fields, holder);
 }
 
-/** Hands fd to a new net.Server and resolves once it listens; onClose runs once, after net closed fd. */
-function serve(fd: number, backlog: number, address: string, onClose: () => void): Promise<net.Server> {
-  const server = net.createServer();
+/**
+ * Hands fd to server and resolves once it listens. closing() runs when close() is called, before
+ * net closes fd; closed() runs once, after net closed it (or when listen fails).
+ */
+function serve<S extends net.Server>(server: S, fd: number, backlog: number, address: string, closing: () => void, closed: () => void): Promise<S> {
   // net reports null for a server on an fd it did not bind (and pads abstract names).
   server.address = () => address;
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
-      onClose();
+      closed();
       reject(error);
     };
     server.once('error', onError);
     server.once('listening', () => {
       server.off('error', onError);
-      server.once('close', onClose);
+      const close = server.close;
+      server.close = (callback) => {
+        closing();
+        return close.call(server, callback);
+      };
+      server.once('close', () => {
+        server.close = close;
+        closed();
+      });
       resolve(server);
     });
     // Ownership of fd passes to net here: it closes fd when the server closes. exclusive: a
