@@ -3,10 +3,7 @@
 // directory; bind() itself takes the address the caller chose (the path, or
 // /proc/self/fd/N/name when the path is longer than sun_path).
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <climits>
 #include <cstdint>
@@ -77,13 +74,8 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   int mode = IntArg(info, 3);
   int backlog = IntArg(info, 4);
 
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Result(info, -errno);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), length) < 0) {
-    int err = errno;
-    close(fd);
-    return Result(info, -err);
-  }
+  int fd = BoundSocket(addr, length);
+  if (fd < 0) return Result(info, fd);
   struct stat st;
   int err = 0;
   if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -104,21 +96,12 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// A non-blocking connect to a socket path, as a probe: ECONNREFUSED means nobody listens
-// (or not yet), EAGAIN a live server whose backlog is full. Returns the fd or -errno.
+// A non-blocking connect to a socket path, as a probe (see ConnectedSocket). The fd or -errno.
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   sockaddr_un addr;
   int length = PathAddress(info, 0, &addr);
   if (length < 0) return Result(info, length);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Result(info, -errno);
-  // A non-blocking AF_UNIX connect never sleeps, so it cannot be interrupted (no EINTR).
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), length) < 0) {
-    int err = errno;
-    close(fd);
-    return Result(info, -err);
-  }
-  return Result(info, fd);
+  return Result(info, ConnectedSocket(addr, length));
 }
 
 // statAt(dirfd, name): lstat of a name in a kept directory: [mode, dev, ino] or -errno.
