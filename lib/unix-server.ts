@@ -5,6 +5,9 @@
 // names, nor paths over 107 bytes, and its close() unlinks its path blindly.
 import { constants, existsSync } from 'node:fs';
 import net = require('node:net');
+// node:cluster's types have only a default export, which CommonJS output does not see.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cluster = require('node:cluster') as { readonly isWorker: boolean };
 import { basename, dirname } from 'node:path';
 import { bindAbstract, checkName, heldError } from './abstract';
 import { binding } from './binding';
@@ -60,23 +63,19 @@ async function listenPath<S extends net.Server>(server: S, path: string, mode: n
   const socket = fileTarget(path, undefined).path;
   const name = basename(socket);
   if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
-  const lockTarget = fileTarget(`${socket}.lock`, undefined);
-  const lockFd = tryLockTarget(lockTarget);
-  if (lockFd < 0) {
-    // Held: its holder serves the path; it answers a probe if it listens. Nothing is touched.
-    const lockPath = lockTarget.path;
-    const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: lockPath }) };
-    const probe = Buffer.byteLength(socket) <= SUN_PATH_MAX ? binding.unixConnect(socket) : -1;
-    throw heldBy(`flock ELOCKED: lock is held ${lockPath}`, fields, connectedHolder(probe));
-  }
-  const lock = new Lock('file', lockTarget.path, lockFd, lockTarget.methodCode); // owns the lock fd
   // The parent directory stays open: every check, the bind, the chmod and the final unlink go
   // through it, so a directory renamed meanwhile cannot redirect them.
   const parent = dirname(socket);
   const dir = binding.open(parent, binding.O_PATH | O_DIRECTORY, 0);
-  if (dir < 0) {
-    lock.release();
-    throw fromErrno(dir, 'open', { path: parent });
+  if (dir < 0) throw fromErrno(dir, 'open', { path: parent });
+  let lock: Lock;
+  let address: string;
+  try {
+    address = addressOf(socket, dir, name);
+    lock = lockSidecar(socket, address);
+  } catch (error) {
+    binding.close(dir);
+    throw error;
   }
   let bound: [number, bigint, bigint] | undefined;
   // Unlinks the socket while our bound socket still pins its inode, so that the dev/ino check
@@ -94,12 +93,22 @@ async function listenPath<S extends net.Server>(server: S, path: string, mode: n
     lock.release();
   };
   try {
-    bound = bindFresh(socket, dir, name, mode, backlog);
+    bound = bindFresh(socket, address, dir, name, mode, backlog);
   } catch (error) {
     release();
     throw error;
   }
   return serve(server, bound[0], backlog, socket, unlinkOurs, release);
+}
+
+/** Takes "<socket>.lock"; if it is held, its holder serves the path, and nothing is touched. */
+function lockSidecar(socket: string, address: string): Lock {
+  const target = fileTarget(`${socket}.lock`, undefined);
+  const fd = tryLockTarget(target);
+  if (fd >= 0) return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd
+  const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: target.path }) };
+  // The holder answers a probe when it listens: its credentials are cheap to know then.
+  throw heldBy(`flock ELOCKED: lock is held ${target.path}`, fields, connectedHolder(binding.unixConnect(address)));
 }
 
 /**
@@ -117,8 +126,7 @@ function addressOf(socket: string, dir: number, name: string): string {
 }
 
 /** Clears the path of a stale socket and binds: [fd, dev, ino]. Refuses anything else there. */
-function bindFresh(socket: string, dir: number, name: string, mode: number, backlog: number): [number, bigint, bigint] {
-  const address = addressOf(socket, dir, name);
+function bindFresh(socket: string, address: string, dir: number, name: string, mode: number, backlog: number): [number, bigint, bigint] {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const found = binding.statAt(dir, name);
     if (typeof found !== 'number') {
@@ -160,6 +168,11 @@ function liveServer(socket: string, holder: Holder | undefined): LockHeldError {
   return heldBy(`listen ELOCKED: a server outside the lock listens on ${socket}`, fields, holder);
 }
 
+/** net.Server's setupListenHandle, under its legacy alias (Node 0.x to 24). */
+interface LegacyListen {
+  _listen2(address: null, port: null, addressType: null, backlog: number, fd: number): void;
+}
+
 /**
  * Hands fd to server and resolves once it listens. closing() runs when close() is called, before
  * net closes fd; closed() runs once, after net closed it (or when listen fails).
@@ -186,8 +199,11 @@ function serve<S extends net.Server>(server: S, fd: number, backlog: number, add
       });
       resolve(server);
     });
-    // Ownership of fd passes to net here: it closes fd when the server closes. exclusive: a
-    // cluster worker listens on its own fd instead of asking the primary for a handle.
-    server.listen({ fd, backlog, exclusive: true });
+    // Ownership of fd passes to net here: it closes fd when the server closes. In a cluster
+    // worker, net sends listen({ fd }) to the primary, which would listen on its own fd of that
+    // number (as documented, and exclusive does not apply to fds): there the worker sets the
+    // handle up itself, with the function net's listen() calls in a primary.
+    if (cluster.isWorker) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
+    else server.listen({ fd, backlog });
   });
 }

@@ -61,8 +61,9 @@ function lockIsFree(socketPath) {
 }
 
 /** A foreign server (socat, no lock) on socketPath, answering "foreign"; resolves once it accepts. */
-async function socatServer(t, socketPath) {
-  const child = spawn('socat', [`UNIX-LISTEN:${socketPath},fork`, 'SYSTEM:echo foreign'], { stdio: 'ignore' });
+async function socatServer(t, socketPath, asUser = []) {
+  const argv = [...asUser, 'socat', `UNIX-LISTEN:${socketPath},fork`, 'SYSTEM:echo foreign'];
+  const child = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
   for (let tries = 0; tries < 500; tries++) {
     const answer = await new Promise((resolve) => {
@@ -118,6 +119,16 @@ test('mode is applied to the socket, also beyond the umask; without it the umask
   const child = await serverProcess(t, path.join(dir, 'umask.sock'), '--umask=027');
   assert.equal(child.firstLine, 'listening');
   assert.equal(fs.statSync(path.join(dir, 'umask.sock')).mode & 0o7777, 0o750);
+});
+
+test('a cluster worker listens on its own socket, not through the primary', async (t) => {
+  const socketPath = path.join(tempDir(t), 'worker.sock');
+  const primary = await spawnReady(t, process.execPath, [path.join(FIXTURES, 'cluster-server.js'), socketPath]);
+  const [state, workerPid] = primary.firstLine.split(' ');
+  assert.equal(state, 'listening');
+  assert.notEqual(Number(workerPid), primary.pid);
+  assert.equal(await get(socketPath), `${workerPid}\n`);
+  await kill(primary);
 });
 
 test('a stale socket left by a SIGKILLed server is replaced', async (t) => {
@@ -250,6 +261,21 @@ test('a live foreign server (socat UNIX-LISTEN, no lock) is detected and its soc
   assert.equal(await get(socketPath), 'ours now');
 });
 
+test('a live foreign server of another uid is a ForeignHolderError', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o777);
+  const socketPath = path.join(dir, 'other-uid.sock');
+  const socat = await socatServer(t, socketPath, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+  await assert.rejects(solely.listenUnix(socketPath), (error) => {
+    assert.ok(error instanceof solely.ForeignHolderError);
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.holder.uid, 65534);
+    assert.equal(error.holder.pid, socat.pid);
+    return true;
+  });
+  assert.equal(await readAll(socketPath), 'foreign\n');
+});
+
 test('a path longer than sun_path works end to end, stale socket included', async (t) => {
   const dir = path.join(tempDir(t), 'd'.repeat(60), 'e'.repeat(60));
   fs.mkdirSync(dir, { recursive: true });
@@ -260,7 +286,11 @@ test('a path longer than sun_path works end to end, stale socket included', asyn
   const child = await serverProcess(t, socketPath);
   assert.equal(child.firstLine, 'listening');
   await client(`${child.pid}\n`);
-  await assert.rejects(solely.listenUnix(socketPath), { code: 'ELOCKED' });
+  await assert.rejects(solely.listenUnix(socketPath), (error) => {
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.holder.pid, child.pid, 'the holder is probed through /proc/self/fd too');
+    return true;
+  });
   await kill(child);
   const server = await httpServer(t, socketPath, 'long');
   assert.equal(server.address(), socketPath);
