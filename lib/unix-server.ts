@@ -5,9 +5,6 @@
 // names, nor paths over 107 bytes, and its close() unlinks its path blindly.
 import { constants, existsSync } from 'node:fs';
 import net = require('node:net');
-// node:cluster's types have only a default export, which CommonJS output does not see.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cluster = require('node:cluster') as { readonly isWorker: boolean };
 import { basename, dirname } from 'node:path';
 import { bindAbstract, checkName, heldError } from './abstract';
 import { binding } from './binding';
@@ -16,6 +13,10 @@ import { fileTarget, tryLockTarget } from './file';
 import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseInteger, parseMode } from './options';
+
+// node:cluster's types have only a default export, which CommonJS output does not see.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cluster = require('node:cluster') as { readonly isWorker: boolean };
 
 export interface UnixServerOptions<S extends net.Server = net.Server> {
   /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
