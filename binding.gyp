@@ -11,7 +11,8 @@
         "src-native/fd_watch.cc",
         "src-native/fd.cc",
         "src-native/pidfile.cc",
-        "src-native/statfs.cc"
+        "src-native/statfs.cc",
+        "src-native/unix_socket.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],

@@ -1,8 +1,8 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './binding';
-import { ForeignHolderError, LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
-import { abstractHolder, describeHolder } from './holder';
+import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
+import { abstractHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
 import { FALLBACK_POLL_MS, waitFor, type Waiter } from './wait';
@@ -39,23 +39,24 @@ function backlogOf(options: AbstractLockOptions | undefined): number {
   return parseBoolean('options.listen', optionsObject(options).listen, true) ? BACKLOG : NO_LISTEN;
 }
 
+/** One bind (+ listen when backlog >= 0): the fd, -1 if the name is bound already, or a typed error. */
+export function bindAbstract(name: string, backlog: number): number {
+  const fd = binding.abstractBind(name, backlog);
+  if (fd >= 0) return fd;
+  if (fd === EADDRINUSE) return -1;
+  throw fromErrno(fd, SOCKET_ERRNOS.has(fd) ? 'socket' : 'bind', { address: `@${name}` });
+}
+
 /** One bind: the lock, null if the name is bound already, or a typed error. */
 function tryBind(name: string, backlog: number): Lock | null {
-  const fd = binding.abstractBind(name, backlog);
-  if (fd >= 0) return new Lock('abstract', name, fd);
-  if (fd === EADDRINUSE) return null;
-  throw fromErrno(fd, SOCKET_ERRNOS.has(fd) ? 'socket' : 'bind', { address: `@${name}` });
+  const fd = bindAbstract(name, backlog);
+  return fd < 0 ? null : new Lock('abstract', name, fd); // the Lock owns fd
 }
 
 export function heldError(name: string): LockHeldError {
   const address = `@${name}`;
-  const holder = abstractHolder(name);
   const fields = { errno: EADDRINUSE, syscall: 'bind', address, cause: fromErrno(EADDRINUSE, 'bind', { address }) };
-  if (holder === undefined) return new LockHeldError(`bind ELOCKED: lock is held ${address}`, fields);
-  const message = `bind ELOCKED: lock is held ${address}${describeHolder(holder)}`;
-  return holder.uid !== undefined && holder.uid !== process.getuid?.()
-    ? new ForeignHolderError(`${message}, by another user`, { ...fields, holder })
-    : new LockHeldError(message, { ...fields, holder });
+  return heldBy(`bind ELOCKED: lock is held ${address}`, fields, abstractHolder(name));
 }
 
 function bindOrThrow(name: string, backlog: number): Lock {

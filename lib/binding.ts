@@ -36,6 +36,17 @@ export interface Binding {
   unlinkVerified(dirfd: number, name: string, fd: number): number;
   /** statfs(path).f_type (unsigned magic number), or -errno. */
   statfsType(path: string): number;
+  /** socket + bind(address) + stat dirFd/name (must be the socket) + chmod if mode >= 0 + listen:
+   *  [fd, dev, ino], or -errno; a socket file it bound is removed again on failure. */
+  unixListen(address: string, dirFd: number, name: string, mode: number, backlog: number): [number, bigint, bigint] | number;
+  /** A non-blocking connected socket to a socket path (at most 107 bytes): the fd, or -errno. */
+  unixConnect(address: string): number;
+  /** lstat of name in the directory dirFd: [mode, dev, ino], or -errno. */
+  statAt(dirFd: number, name: string): [number, bigint, bigint] | number;
+  /** Unlinks name in dirFd if it is still the inode dev/ino: 0, -ESTALE if not, or -errno. */
+  unlinkAtIf(dirFd: number, name: string, dev: bigint, ino: bigint): number;
+  /** The O_PATH open flag, or 0 where it does not exist. */
+  readonly O_PATH: number;
   /** close(fd), never retried. 0 or -errno. */
   close(fd: number): number;
 }

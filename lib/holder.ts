@@ -1,7 +1,7 @@
 // Who holds a lock, learned without taking it (a probe lock would make a legitimate acquirer fail).
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { binding } from './binding';
-import { fromFsError, type Holder } from './errors';
+import { ForeignHolderError, LockHeldError, fromFsError, type Holder, type SolelyErrorFields } from './errors';
 
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
 export function commandOf(pid: number): string | undefined {
@@ -34,7 +34,11 @@ function holderOf(pid: number, uid = uidOf(pid)): Holder {
 
 /** The holder of an abstract name that listens: its credentials, as the kernel recorded them. */
 export function abstractHolder(name: string): Holder | undefined {
-  const fd = binding.abstractConnect(name);
+  return connectedHolder(binding.abstractConnect(name));
+}
+
+/** The process at the other end of a probe connection fd (or undefined if fd is -errno); closes fd. */
+export function connectedHolder(fd: number): Holder | undefined {
   if (fd < 0) return undefined;
   const cred = binding.peerCred(fd);
   binding.close(fd);
@@ -173,4 +177,13 @@ export function fileHolder(path: string, claim?: number): Holder | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The error for a lock held by holder: a ForeignHolderError when it runs as another uid. */
+export function heldBy(message: string, fields: SolelyErrorFields, holder: Holder | undefined): LockHeldError {
+  if (holder === undefined) return new LockHeldError(message, fields);
+  const described = `${message}${describeHolder(holder)}`;
+  return holder.uid !== undefined && holder.uid !== process.getuid?.()
+    ? new ForeignHolderError(`${described}, by another user`, { ...fields, holder })
+    : new LockHeldError(described, { ...fields, holder });
 }

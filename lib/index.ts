@@ -4,6 +4,7 @@ export { lockFileSync, tryLockFileSync, lockFile, type FileLockOptions, type Loc
 export { openPidfileSync, openPidfile, readPidfile, Pidfile, type PidfileOptions } from './pidfile';
 export { whoHolds, type HolderTarget } from './who-holds';
 export { classifyFilesystem, filesystemOf, type FilesystemInfo } from './filesystem';
+export { listenUnix, type UnixServerOptions } from './unix-server';
 export type { WaitOptions } from './options';
 export {
   SolelyError,

@@ -59,3 +59,11 @@ export function parseBoolean(name: string, value: unknown, fallback: boolean): b
   if (typeof value !== 'boolean') throw invalidArgument('ERR_INVALID_ARG_TYPE', name, 'of type boolean', value);
   return value;
 }
+
+export function parseInteger(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}

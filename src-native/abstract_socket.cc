@@ -28,16 +28,13 @@ int AbstractAddress(const Napi::CallbackInfo& info, sockaddr_un* addr) {
 }
 
 // socket + bind (+ listen when backlog >= 0). Returns the fd or -errno.
-// NONBLOCK so that the same fd can be handed to net; no call here blocks either way.
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   sockaddr_un addr;
   int length = AbstractAddress(info, &addr);
   if (length < 0) return Result(info, length);
   int backlog = IntArg(info, 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Result(info, -errno);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), length) < 0 ||
-      (backlog >= 0 && listen(fd, backlog) < 0)) {
+  int fd = BoundSocket(addr, length);
+  if (fd >= 0 && backlog >= 0 && listen(fd, backlog) < 0) {
     int err = errno;
     close(fd);
     return Result(info, -err);
@@ -45,21 +42,12 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   return Result(info, fd);
 }
 
-// socket + connect, non-blocking: a full backlog is EAGAIN, a bound but not listening name
-// is ECONNREFUSED, an unbound one ECONNREFUSED too. Returns the fd or -errno.
+// socket + connect, non-blocking (see ConnectedSocket). Returns the fd or -errno.
 Napi::Value Connect(const Napi::CallbackInfo& info) {
   sockaddr_un addr;
   int length = AbstractAddress(info, &addr);
   if (length < 0) return Result(info, length);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Result(info, -errno);
-  // A non-blocking AF_UNIX connect never sleeps, so it cannot be interrupted (no EINTR).
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), length) < 0) {
-    int err = errno;
-    close(fd);
-    return Result(info, -err);
-  }
-  return Result(info, fd);
+  return Result(info, ConnectedSocket(addr, length));
 }
 
 #else

@@ -10,6 +10,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterFd(env, exports);
   solely::RegisterPidfile(env, exports);
   solely::RegisterStatfs(env, exports);
+  solely::RegisterUnixSocket(env, exports);
   return exports;
 }
 

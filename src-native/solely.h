@@ -3,6 +3,9 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -27,6 +30,37 @@ int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   return static_cast<int>(length);
 }
 
+#ifdef __linux__
+
+// A non-blocking, close-on-exec AF_UNIX stream socket bound to addr: the fd, or -errno.
+// NONBLOCK so that the fd can be handed to net.
+inline int BoundSocket(const sockaddr_un& addr, int length) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -errno;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), length) < 0) {
+    int err = errno;
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+// A non-blocking socket connected to addr, as a probe: a full backlog is EAGAIN; a name bound
+// but not listening, or not bound, is ECONNREFUSED. Returns the fd or -errno.
+inline int ConnectedSocket(const sockaddr_un& addr, int length) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -errno;
+  // A non-blocking AF_UNIX connect never sleeps, so it cannot be interrupted (no EINTR).
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), length) < 0) {
+    int err = errno;
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+#endif
+
 void RegisterAbstractSocket(Napi::Env env, Napi::Object exports);
 void RegisterPeerCred(Napi::Env env, Napi::Object exports);
 void RegisterFileLock(Napi::Env env, Napi::Object exports);
@@ -35,5 +69,6 @@ void RegisterFdWatch(Napi::Env env, Napi::Object exports);
 void RegisterFd(Napi::Env env, Napi::Object exports);
 void RegisterPidfile(Napi::Env env, Napi::Object exports);
 void RegisterStatfs(Napi::Env env, Napi::Object exports);
+void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

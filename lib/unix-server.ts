@@ -1,0 +1,210 @@
+// Unix-socket servers that never remove what is not theirs. A filesystem path is guarded by a
+// sidecar "<path>.lock" (flock, never unlinked): only its holder removes a stale socket, and a
+// server removes its socket on close only if the path still names the inode it bound. The addon
+// creates the listening socket and net adopts the fd: Node 20 cannot bind exact-length abstract
+// names, nor paths over 107 bytes, and its close() unlinks its path blindly.
+import { constants, existsSync } from 'node:fs';
+import net = require('node:net');
+import { basename, dirname } from 'node:path';
+import { bindAbstract, checkName, heldError } from './abstract';
+import { binding } from './binding';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
+import { fileTarget, tryLockTarget } from './file';
+import { connectedHolder, heldBy } from './holder';
+import { Lock } from './lock';
+import { optionsObject, parseInteger, parseMode } from './options';
+
+// node:cluster's types have only a default export, which CommonJS output does not see.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cluster = require('node:cluster') as { readonly isWorker: boolean };
+
+export interface UnixServerOptions<S extends net.Server = net.Server> {
+  /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
+  server?: S;
+  /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names. */
+  mode?: number;
+  /** The listen(2) backlog (default 511, as net's; the kernel caps it at somaxconn). */
+  backlog?: number;
+}
+
+const SUN_PATH_MAX = 107;
+const DEFAULT_BACKLOG = 511;
+const MAX_BACKLOG = 2 ** 31 - 1;
+const NO_MODE = -1;
+// Rounds of lstat, probe, unlink and bind while intruders outside the protocol race us.
+const MAX_ATTEMPTS = 10;
+const { O_DIRECTORY, S_IFMT, S_IFSOCK, S_IFLNK, S_IFDIR } = constants;
+const ENOENT = errnoOf('ENOENT');
+const ESTALE = errnoOf('ESTALE');
+const EAGAIN = errnoOf('EAGAIN');
+const EADDRINUSE = errnoOf('EADDRINUSE');
+const ECONNREFUSED = errnoOf('ECONNREFUSED');
+
+/**
+ * A net.Server already listening on path: a filesystem path, or "\0name" for a Linux abstract
+ * name. server.address() returns path as given for "\0name", and the absolute path otherwise.
+ */
+export async function listenUnix<S extends net.Server = net.Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
+  const o = optionsObject(options);
+  const backlog = parseInteger('options.backlog', o.backlog, 0, MAX_BACKLOG, DEFAULT_BACKLOG);
+  const server = o.server ?? (net.createServer() as S);
+  if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
+  if (server.listening) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.server', 'a server that is not listening', server);
+  if (typeof path === 'string' && path.startsWith('\0')) {
+    if (o.mode !== undefined) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'undefined for an abstract name (it has no permission bits)', o.mode);
+    const name = checkName(path.slice(1));
+    const fd = bindAbstract(name, backlog);
+    if (fd < 0) throw heldError(name);
+    return serve(server, fd, backlog, path, () => {}, () => {});
+  }
+  return listenPath(server, path, parseMode(o.mode, NO_MODE), backlog);
+}
+
+async function listenPath<S extends net.Server>(server: S, path: string, mode: number, backlog: number): Promise<S> {
+  const socket = fileTarget(path, undefined).path;
+  const name = basename(socket);
+  if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
+  // The parent directory stays open: every check, the bind, the chmod and the final unlink go
+  // through it, so a directory renamed meanwhile cannot redirect them.
+  const parent = dirname(socket);
+  const dir = binding.open(parent, binding.O_PATH | O_DIRECTORY, 0);
+  if (dir < 0) throw fromErrno(dir, 'open', { path: parent });
+  let lock: Lock;
+  let address: string;
+  try {
+    address = addressOf(socket, dir, name);
+    lock = lockSidecar(socket, address);
+  } catch (error) {
+    binding.close(dir);
+    throw error;
+  }
+  let bound: [number, bigint, bigint] | undefined;
+  // Unlinks the socket while our bound socket still pins its inode, so that the dev/ino check
+  // cannot be fooled by the number being reused. ENOENT: removed by someone; ESTALE: a
+  // successor's socket, which stays.
+  const unlinkOurs = (): void => {
+    if (bound === undefined) return;
+    const rc = binding.unlinkAtIf(dir, name, bound[1], bound[2]);
+    bound = undefined;
+    if (rc < 0 && rc !== ENOENT && rc !== ESTALE) process.emitWarning(fromErrno(rc, 'unlink', { path: socket }));
+  };
+  const release = (): void => {
+    unlinkOurs();
+    binding.close(dir);
+    lock.release();
+  };
+  try {
+    bound = bindFresh(socket, address, dir, name, mode, backlog);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return serve(server, bound[0], backlog, socket, unlinkOurs, release);
+}
+
+/** Takes "<socket>.lock"; if it is held, its holder serves the path, and nothing is touched. */
+function lockSidecar(socket: string, address: string): Lock {
+  const target = fileTarget(`${socket}.lock`, undefined);
+  const fd = tryLockTarget(target);
+  if (fd >= 0) return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd
+  const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: target.path }) };
+  // The holder answers a probe when it listens: its credentials are cheap to know then.
+  throw heldBy(`flock ELOCKED: lock is held ${target.path}`, fields, connectedHolder(binding.unixConnect(address)));
+}
+
+/**
+ * The address bind and connect take: the path itself, or the name through the kept directory
+ * fd when the path is longer than sun_path.
+ */
+function addressOf(socket: string, dir: number, name: string): string {
+  if (Buffer.byteLength(socket) <= SUN_PATH_MAX) return socket;
+  const viaDir = `/proc/self/fd/${dir}/${name}`;
+  if (Buffer.byteLength(viaDir) > SUN_PATH_MAX || !existsSync(viaDir.slice(0, -name.length - 1))) {
+    const why = Buffer.byteLength(viaDir) > SUN_PATH_MAX ? 'its file name is too long too' : '/proc is not mounted';
+    throw invalidTarget('ENAMETOOLONG', `a socket path over ${SUN_PATH_MAX} bytes is bound through /proc/self/fd, but ${why}`, { path: socket });
+  }
+  return viaDir;
+}
+
+/** Clears the path of a stale socket and binds: [fd, dev, ino]. Refuses anything else there. */
+function bindFresh(socket: string, address: string, dir: number, name: string, mode: number, backlog: number): [number, bigint, bigint] {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const found = binding.statAt(dir, name);
+    if (typeof found !== 'number') {
+      const [type, dev, ino] = found;
+      refuseNonSocket(type & S_IFMT, socket);
+      probe(address, socket);
+      // Nobody listens: a stale socket, and we hold the lock, so it is ours to remove.
+      const rc = binding.unlinkAtIf(dir, name, dev, ino);
+      if (rc === ESTALE) continue;
+      if (rc < 0 && rc !== ENOENT) throw fromErrno(rc, 'unlink', { path: socket });
+    } else if (found !== ENOENT) {
+      throw fromErrno(found, 'lstat', { path: socket });
+    }
+    const bound = binding.unixListen(address, dir, name, mode, backlog);
+    if (typeof bound !== 'number') return bound;
+    // Something appeared at the path between lstat and bind (outside the protocol): look again.
+    if (bound !== EADDRINUSE && bound !== ESTALE) throw fromErrno(bound, 'listen', { path: socket });
+  }
+  throw fromErrno(EADDRINUSE, 'listen', { path: socket });
+}
+
+function refuseNonSocket(type: number, socket: string): void {
+  if (type === S_IFSOCK) return;
+  if (type === S_IFLNK) throw invalidTarget('ELOOP', 'a symlink is never followed nor replaced; left untouched', { path: socket });
+  const what = type === S_IFDIR ? 'a directory' : 'a file that is not a socket';
+  throw invalidTarget('ENOTSOCK', `${what} is never replaced by a socket; left untouched`, { path: socket });
+}
+
+/** A live server outside our lock answers a connect: then the path is taken, and left alone. */
+function probe(address: string, socket: string): void {
+  const fd = binding.unixConnect(address);
+  if (fd === ECONNREFUSED) return;
+  if (fd >= 0 || fd === EAGAIN) throw liveServer(socket, connectedHolder(fd));
+  throw fromErrno(fd, 'connect', { path: socket });
+}
+
+function liveServer(socket: string, holder: Holder | undefined): LockHeldError {
+  const fields = { errno: EADDRINUSE, syscall: 'listen', path: socket, cause: fromErrno(EADDRINUSE, 'listen', { path: socket }) };
+  return heldBy(`listen ELOCKED: a server outside the lock listens on ${socket}`, fields, holder);
+}
+
+/** net.Server's setupListenHandle, under its legacy alias (Node 0.x to 24). */
+interface LegacyListen {
+  _listen2(address: null, port: null, addressType: null, backlog: number, fd: number): void;
+}
+
+/**
+ * Hands fd to server and resolves once it listens. closing() runs when close() is called, before
+ * net closes fd; closed() runs once, after net closed it (or when listen fails).
+ */
+function serve<S extends net.Server>(server: S, fd: number, backlog: number, address: string, closing: () => void, closed: () => void): Promise<S> {
+  // net reports null for a server on an fd it did not bind (and pads abstract names).
+  server.address = () => address;
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      closed();
+      reject(error);
+    };
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      const close = server.close;
+      server.close = (callback) => {
+        closing();
+        return close.call(server, callback);
+      };
+      server.once('close', () => {
+        server.close = close;
+        closed();
+      });
+      resolve(server);
+    });
+    // Ownership of fd passes to net here: it closes fd when the server closes. In a cluster
+    // worker, net sends listen({ fd }) to the primary, which would listen on its own fd of that
+    // number (as documented, and exclusive does not apply to fds): there the worker sets the
+    // handle up itself, with the function net's listen() calls in a primary.
+    if (cluster.isWorker) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
+    else server.listen({ fd, backlog });
+  });
+}
