@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the N-API prebuild shipped in the tarball: prebuilds/linux-x64/ for this machine, or with
 # "arm64", prebuilds/linux-arm64/ cross-compiled with Debian's aarch64 toolchain
-# (apt-get install g++-aarch64-linux-gnu). Then checks it with readelf (check-prebuild.js).
+# (apt-get install g++-aarch64-linux-gnu). Then checks it with readelf (check-prebuild.js) and tests
+# its glibc shim (test-glibc-floor.sh; arm64 under qemu-user when installed).
 set -eu
 cd "$(dirname "$0")/.."
 # Node-API needs no per-version build; the target only picks the headers, pinned to the oldest
@@ -14,7 +15,9 @@ case "${1:-host}" in
   host)
     # shellcheck disable=SC2086
     prebuildify $flags
-    node scripts/check-prebuild.js "linux-$(node -p process.arch)"
+    arch=$(node -p process.arch)
+    node scripts/check-prebuild.js "linux-$arch"
+    if [ "$arch" = x64 ]; then sh scripts/test-glibc-floor.sh x64; fi
     ;;
   arm64)
     triple=aarch64-linux-gnu
@@ -31,6 +34,7 @@ case "${1:-host}" in
     CC=$triple-gcc CXX=$triple-g++ LINK=$triple-g++ AR=$triple-ar \
       prebuildify $flags --cwd "$scratch" --out "$PWD" --arch arm64 --strip-bin "$triple-strip"
     node scripts/check-prebuild.js linux-arm64
+    sh scripts/test-glibc-floor.sh arm64
     ;;
   *)
     echo "usage: scripts/prebuildify.sh [host|arm64]" >&2
