@@ -27,8 +27,9 @@ function tempDir(t) {
  */
 function spawnReady(t, command, args, options = {}) {
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
+  child.detached = options.detached === true;
   t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) kill(child);
   });
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout });
@@ -52,9 +53,20 @@ function exited(child) {
   return new Promise((resolve) => child.once('exit', resolve));
 }
 
+/** Kills the child, or its whole process group if it was spawned detached. */
 async function kill(child, signal = 'SIGKILL') {
-  child.kill(signal);
+  if (child.spawnargs && child.detached) process.kill(-child.pid, signal);
+  else child.kill(signal);
   await exited(child);
+}
+
+/** Resolves once some process has bound the abstract name (seen in /proc/net/unix, never by locking). */
+async function abstractBound(name, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  while (!fs.readFileSync('/proc/net/unix', 'utf8').includes(` @${name}\n`)) {
+    if (Date.now() > end) throw new Error(`@${name} was not bound within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** How many fds this process has open. */
@@ -71,4 +83,4 @@ function has(command) {
   }
 }
 
-module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, fdCount, has };
+module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, fdCount, has };

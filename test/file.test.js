@@ -1,0 +1,177 @@
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const solely = require('..');
+const { tempDir, holder, kill } = require('./helpers');
+
+for (const method of ['flock', 'fcntl']) {
+  test(`${method}: a file lock is exclusive across processes and freed by SIGKILL`, async (t) => {
+    const file = path.join(tempDir(t), 'job.lock');
+    const child = await holder(t, method === 'flock' ? 'file' : 'fcntl', file);
+    assert.equal(child.firstLine, 'locked');
+    assert.equal(solely.tryLockFileSync(file, { method }), null);
+    assert.throws(() => solely.lockFileSync(file, { method }), (error) => {
+      assert.ok(error instanceof solely.LockHeldError);
+      assert.equal(error.code, 'ELOCKED');
+      assert.equal(error.path, file);
+      assert.equal(error.syscall, method);
+      assert.ok(['EAGAIN', 'EACCES'].includes(error.cause.code));
+      return true;
+    });
+    await kill(child);
+    const lock = solely.lockFileSync(file, { method });
+    assert.equal(lock.kind, 'file');
+    assert.equal(lock.target, file);
+    lock.release();
+  });
+
+  test(`${method}: two opens in one process conflict (never classic POSIX locks)`, (t) => {
+    const file = path.join(tempDir(t), 'same-process.lock');
+    const lock = solely.lockFileSync(file, { method });
+    assert.equal(solely.tryLockFileSync(file, { method }), null);
+    lock.release();
+    // A classic fcntl lock would vanish when any fd of the file closes: this open+close must not free it.
+    const again = solely.lockFileSync(file, { method });
+    fs.closeSync(fs.openSync(file, 'r'));
+    assert.equal(solely.tryLockFileSync(file, { method }), null);
+    again.release();
+  });
+}
+
+test('the target is the absolute path; the file is created with the mode, less the umask', (t) => {
+  const dir = tempDir(t);
+  const previous = process.umask(0o022);
+  t.after(() => process.umask(previous));
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  const lock = solely.lockFileSync('relative.lock', { mode: 0o664 });
+  assert.equal(lock.target, path.join(dir, 'relative.lock'));
+  assert.equal(fs.statSync(lock.target).mode & 0o7777, 0o644);
+  lock.release();
+  const other = solely.lockFileSync('other.lock', { mode: 0o600 });
+  assert.equal(fs.statSync(other.target).mode & 0o7777, 0o600);
+  other.release();
+});
+
+test('a directory is locked in place and nothing is created', async (t) => {
+  const dir = tempDir(t);
+  const child = await holder(t, 'file', dir);
+  assert.equal(child.firstLine, 'locked');
+  assert.equal(solely.tryLockFileSync(dir), null);
+  assert.deepEqual(fs.readdirSync(dir), []);
+  assert.throws(() => solely.lockFileSync(dir, { method: 'fcntl' }), { name: 'InvalidTargetError', code: 'EISDIR', path: dir });
+  await kill(child);
+  solely.lockFileSync(dir).release();
+});
+
+test('a symlink at the path is refused with ELOOP; nothing is followed, created or truncated', (t) => {
+  const dir = tempDir(t);
+  const victim = path.join(dir, 'victim');
+  fs.writeFileSync(victim, 'precious');
+  const link = path.join(dir, 'link.lock');
+  fs.symlinkSync(victim, link);
+  const dangling = path.join(dir, 'dangling.lock');
+  fs.symlinkSync(path.join(dir, 'would-be-created'), dangling);
+  for (const target of [link, dangling]) {
+    for (const method of ['flock', 'fcntl']) {
+      assert.throws(() => solely.lockFileSync(target, { method }), (error) => {
+        assert.ok(error instanceof solely.InvalidTargetError);
+        assert.equal(error.code, 'ELOOP');
+        assert.equal(error.errno, -40);
+        assert.equal(error.syscall, 'open');
+        assert.equal(error.path, target);
+        return true;
+      });
+    }
+  }
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'precious');
+  assert.equal(fs.existsSync(path.join(dir, 'would-be-created')), false);
+});
+
+test('a missing parent directory is ENOENT from open', (t) => {
+  const file = path.join(tempDir(t), 'missing', 'x.lock');
+  assert.throws(() => solely.lockFileSync(file), { name: 'SolelyError', code: 'ENOENT', errno: -2, syscall: 'open', path: file });
+});
+
+test('a directory the caller may not write is EACCES (run as another uid)', (t) => {
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o755);
+  const file = path.join(dir, 'x.lock');
+  const script = `
+    try { require(${JSON.stringify(path.join(__dirname, '..'))}).lockFileSync(${JSON.stringify(file)}); console.log('locked'); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path })); }`;
+  const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'open', path: file });
+});
+
+test('flock locks a file the caller may only read, as flock(1) does', (t) => {
+  const file = path.join(tempDir(t), 'readonly.lock');
+  fs.writeFileSync(file, '');
+  fs.chmodSync(file, 0o444);
+  fs.chmodSync(path.dirname(file), 0o755);
+  const script = `
+    const s = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const l = s.lockFileSync(${JSON.stringify(file)}); console.log(l.kind);
+    try { s.lockFileSync(${JSON.stringify(file)}, { method: 'fcntl' }) } catch (e) { console.log(e.code) }`;
+  const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(out.trim().split('\n'), ['file', 'EACCES']);
+});
+
+test('a read-only filesystem: EROFS to create, and an existing file still locks with flock', (t) => {
+  // A private mount namespace with a tmpfs made read-only after one file was created in it.
+  const dir = tempDir(t);
+  const script = `
+    const s = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const out = [];
+    try { s.lockFileSync('${dir}/new.lock') } catch (e) { out.push([e.name, e.code, e.errno, e.syscall, e.path].join(' ')) }
+    const l = s.lockFileSync('${dir}/existing.lock'); out.push(l.kind); l.release();
+    console.log(out.join('|'));`;
+  const shell = `mount -t tmpfs none ${dir} && touch ${dir}/existing.lock && mount -o remount,ro ${dir} && exec "$0" -e "$1"`;
+  const out = require('node:child_process').execFileSync('unshare', ['-m', 'sh', '-c', shell, process.execPath, script], { encoding: 'utf8' });
+  assert.equal(out.trim(), `SolelyError EROFS -30 open ${dir}/new.lock|file`);
+});
+
+test('release() unlocks before closing, so a child sharing the description cannot prolong it', async (t) => {
+  const file = path.join(tempDir(t), 'shared.lock');
+  const lock = solely.lockFileSync(file);
+  // The child inherits a dup of the locked description, as a fork before exec would.
+  const { spawn } = require('node:child_process');
+  const child = spawn('sleep', ['30'], { stdio: ['ignore', 'ignore', 'ignore', lock.fd] });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((resolve) => child.once('spawn', resolve));
+  lock.release();
+  const next = solely.tryLockFileSync(file);
+  assert.ok(next, 'the lock is free although the child still has the description open');
+  next.release();
+});
+
+test('flopen: a waiter whose file is replaced follows the path, so two holders never coexist', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'replaced.lock');
+  const first = solely.lockFileSync(file);
+  const waiting = solely.lockFile(file, { wait: 5000 });
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the waiter has opened the old inode
+  // Someone replaces the lock file (rename over it), then the old holder releases.
+  fs.writeFileSync(path.join(dir, 'new'), '');
+  fs.renameSync(path.join(dir, 'new'), file);
+  const onNewFile = solely.lockFileSync(file);
+  first.release();
+  // The waiter must not report the old, unlinked inode as the lock: it now waits on the new file.
+  const raced = await Promise.race([waiting.then(() => 'acquired'), new Promise((r) => setTimeout(r, 300, 'waiting'))]);
+  assert.equal(raced, 'waiting');
+  onNewFile.release();
+  const lock = await waiting;
+  assert.equal(fs.fstatSync(lock.fd).ino, fs.statSync(file).ino);
+  lock.release();
+});
+
+test('Symbol.dispose releases the lock', (t) => {
+  const file = path.join(tempDir(t), 'dispose.lock');
+  const lock = solely.lockFileSync(file);
+  lock[Symbol.dispose]();
+  assert.equal(lock.released, true);
+  solely.lockFileSync(file).release();
+});
