@@ -1,4 +1,8 @@
 {
+  "variables": {
+    # 1 when building the shipped prebuilds (scripts/prebuildify.sh sets GYP_DEFINES).
+    "solely_prebuild%": 0
+  },
   "targets": [
     {
       "target_name": "solely",
@@ -19,7 +23,17 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
       "xcode_settings": {
         "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
-      }
+      },
+      "conditions": [
+        # Prebuilds must load on glibc 2.28 (Node 20's floor): see src-native/glibc_floor.cc.
+        ["solely_prebuild==1 and OS=='linux' and target_arch in ('x64', 'arm64')", {
+          "sources": ["src-native/glibc_floor.cc"],
+          "ldflags": [
+            "-Wl,--wrap=fstat,--wrap=fstat64,--wrap=fstatat,--wrap=fstatat64",
+            "-Wl,--wrap=stat,--wrap=stat64,--wrap=lstat,--wrap=lstat64"
+          ]
+        }]
+      ]
     }
   ]
 }

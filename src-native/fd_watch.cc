@@ -10,9 +10,9 @@ namespace {
 class FdWatch : public Napi::ObjectWrap<FdWatch> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "FdWatch",
-                       {InstanceMethod<&FdWatch::Start>("start"),
-                        InstanceMethod<&FdWatch::Stop>("stop")});
+    return DefineClass(
+        env, "FdWatch",
+        {InstanceMethod<&FdWatch::Start>("start"), InstanceMethod<&FdWatch::Stop>("stop")});
   }
 
   // new FdWatch(callback): callback(status) runs on every readiness between start() and stop().
@@ -80,8 +80,8 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     Napi::HandleScope scope(env);
     napi_value argv[] = {Napi::Number::New(env, status)};
     napi_value result;
-    napi_status s = napi_make_callback(env, nullptr, self->Value(), self->callback_.Value(), 1,
-                                       argv, &result);
+    napi_status s =
+        napi_make_callback(env, nullptr, self->Value(), self->callback_.Value(), 1, argv, &result);
     if (s == napi_pending_exception) {  // surface it as Node does for any callback
       napi_value error;
       napi_get_and_clear_last_exception(env, &error);

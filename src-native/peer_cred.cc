@@ -8,7 +8,7 @@ namespace {
 
 // Returns [pid, uid, gid], or -errno.
 Napi::Value PeerCred(const Napi::CallbackInfo& info) {
-#ifdef SO_PEERCRED
+#ifdef __linux__
   ucred cred;
   socklen_t length = sizeof cred;
   if (getsockopt(IntArg(info, 0), SOL_SOCKET, SO_PEERCRED, &cred, &length) < 0) {

@@ -51,7 +51,7 @@ test('abstract: Python socket.bind(b"\\0name") conflicts both ways', async (t) =
   lock.release();
 });
 
-test('abstract: the name has its exact length (no trailing NULs), as other languages bind it', async (t) => {
+test('abstract: the name has its exact length (no trailing NULs), as other languages bind it', async () => {
   const name = uniqueName();
   const lock = solely.lockAbstractSync(name);
   const unix = require('node:fs').readFileSync('/proc/net/unix', 'utf8');

@@ -55,7 +55,7 @@ test('a Worker terminated while waiting exits cleanly; its wait handles are clos
   f.release();
 });
 
-test('a lock taken in a Worker that exits without release() stays held: fds belong to the process', async (t) => {
+test('a lock taken in a Worker that exits without release() stays held: fds belong to the process', async () => {
   const name = uniqueName();
   const { worker, next } = runWorker(`
     const { parentPort, workerData } = require('node:worker_threads');
