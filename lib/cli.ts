@@ -2,11 +2,12 @@
 // The `solely` command: run a job at most once (cron, daemons), or ask who holds a lock.
 // Loads only what the chosen command needs: a run costs little more than `node -e 0`.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import type { SolelyError } from './errors';
+import type { Holder, SolelyError } from './errors';
 import type { Lock } from './lock';
+import type { Pidfile } from './pidfile';
 
 const EX_USAGE = 64;
 const EX_TEMPFAIL = 75;
@@ -60,7 +61,7 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
   const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [] };
   let i = 0;
   for (; i < args.length; i++) {
-    const arg = args[i] as string;
+    const arg = args[i];
     if (arg === '--') {
       i++;
       break;
@@ -127,7 +128,7 @@ async function acquire(kind: TargetKind, target: string, wait: boolean | number)
     case 'file':
       return (await import('./file')).lockFile(target, { wait });
     case 'pidfile':
-      throw new UsageError('--pidfile is not available yet');
+      return (await import('./pidfile')).openPidfile(target, { wait });
   }
 }
 
@@ -165,6 +166,7 @@ async function run(args: string[]): Promise<number> {
     stdio: inherit ? ['inherit', 'inherit', 'inherit', lock.fd] : 'inherit',
     env: inherit ? { ...process.env, SOLELY_LOCK_FD: '3' } : process.env,
   });
+  const pidfile = lock.kind === 'pidfile' ? (lock as Pidfile) : undefined;
   const forward = (signal: NodeJS.Signals): void => {
     child.kill(signal);
   };
@@ -176,6 +178,14 @@ async function run(args: string[]): Promise<number> {
       process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : error.message}\n`);
       finish(notFound ? 127 : 126);
     });
+    child.once('spawn', () => {
+      try {
+        if (child.pid !== undefined) pidfile?.write(child.pid); // COMMAND's PID, not this wrapper's
+      } catch (error) {
+        process.stderr.write(`solely: ${(error as SolelyError).message}\n`);
+        child.kill('SIGTERM');
+      }
+    });
     child.once('exit', (code, signal) => {
       finish(signal === null ? (code ?? 1) : 128 + (constants.signals[signal] ?? 0));
     });
@@ -184,10 +194,54 @@ async function run(args: string[]): Promise<number> {
       if (finished) return;
       finished = true;
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
-      if (!inherit) lock.release();
+      if (pidfile !== undefined) pidfile.remove(); // COMMAND is gone: its PID is stale
+      else if (!inherit) lock.release();
       resolve(status);
     };
   });
+}
+
+interface StatusReport {
+  target: string;
+  kind: TargetKind;
+  state: 'held' | 'stale' | 'free';
+  holder?: Holder;
+  /** The PID a pidfile claims. */
+  pid?: number | null;
+}
+
+const STATUS_EXIT = { held: 0, stale: 1, free: 3 } as const;
+
+/** Never takes the lock: /proc (and the pidfile's contents) only. */
+async function statusOf(kind: TargetKind, target: string): Promise<StatusReport> {
+  const { whoHolds } = await import('./who-holds');
+  if (kind === 'abstract') {
+    const holder = whoHolds({ abstract: target });
+    return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
+  }
+  const holder = whoHolds({ file: target });
+  if (kind === 'file') return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
+  const { readPidfile } = await import('./pidfile');
+  const { pid, locked } = readPidfile(target);
+  if (locked) return { target, kind, state: 'held', pid, ...(holder === null ? {} : { holder }) };
+  return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
+}
+
+function describeStatus(report: StatusReport): string {
+  const where = report.kind === 'abstract' ? `@${report.target}` : report.target;
+  const holder = report.holder;
+  switch (report.state) {
+    case 'held': {
+      const pid = holder?.pid ?? report.pid;
+      const who = pid === undefined || pid === null ? '' : ` by pid ${pid}`;
+      const uid = holder?.uid === undefined ? '' : ` (uid ${holder.uid})`;
+      return `${where}: held${who}${uid}${holder?.command === undefined ? '' : `: ${holder.command}`}`;
+    }
+    case 'stale':
+      return `${where}: stale (not locked${report.pid === null || report.pid === undefined ? '' : `; it names pid ${report.pid}`})`;
+    case 'free':
+      return `${where}: not held`;
+  }
 }
 
 async function status(args: string[]): Promise<number> {
@@ -197,8 +251,10 @@ async function status(args: string[]): Promise<number> {
     return 0;
   }
   if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile');
-  if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0] as string}`);
-  throw new UsageError('status is not available yet');
+  if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
+  const report = await statusOf(options.target.kind, options.target.value);
+  process.stdout.write(`${options.json ? JSON.stringify(report) : describeStatus(report)}\n`);
+  return STATUS_EXIT[report.state];
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -233,8 +289,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-  // Pending forwarded-signal handlers or a dropped lock must not keep the wrapper alive.
+void main(process.argv.slice(2)).then((code) => {
+  // Exit now: a lock handle left open must not keep the wrapper alive.
   process.exit(code);
 });

@@ -119,7 +119,7 @@ function lockPids(text: string, key: FileKey): number[] {
   const pids: number[] = [];
   for (const [, blocked, type, pid, major, minor, ino] of text.matchAll(LOCK_LINE)) {
     if (blocked !== undefined || type === 'LEASE' || type === 'DELEG') continue;
-    if (parseInt(major!, 16) === key.major && parseInt(minor!, 16) === key.minor && BigInt(ino!) === key.ino) pids.push(Number(pid));
+    if (parseInt(major, 16) === key.major && parseInt(minor, 16) === key.minor && BigInt(ino) === key.ino) pids.push(Number(pid));
   }
   return pids;
 }

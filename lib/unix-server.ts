@@ -189,10 +189,10 @@ function serve<S extends net.Server>(server: S, fd: number, backlog: number, add
     server.once('error', onError);
     server.once('listening', () => {
       server.off('error', onError);
-      const close = server.close;
+      const close = server.close.bind(server);
       server.close = (callback) => {
         closing();
-        return close.call(server, callback);
+        return close(callback);
       };
       server.once('close', () => {
         server.close = close;

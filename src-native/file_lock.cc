@@ -2,11 +2,10 @@
 // Classic POSIX fcntl locks are never used on Linux: they do not conflict inside one process and
 // vanish when any descriptor of the file is closed.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <pthread.h>
 
 #include <climits>
 
@@ -60,7 +59,8 @@ int LockAndVerify(int fd, const char* path, int method) {
   if (rc < 0) return rc;
   struct stat held, named;
   if (fstat(fd, &held) < 0) return -errno;
-  if (fstatat(AT_FDCWD, path, &named, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? -ESTALE : -errno;
+  if (fstatat(AT_FDCWD, path, &named, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? -ESTALE : -errno;
   return held.st_dev == named.st_dev && held.st_ino == named.st_ino ? 0 : -ESTALE;
 }
 

@@ -82,7 +82,8 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
     err = errno;
   } else if (!S_ISSOCK(st.st_mode)) {
     err = ESTALE;  // replaced between bind and stat: not ours to remove
-  } else if ((mode >= 0 && fchmodat(dir, name, static_cast<mode_t>(mode), AT_SYMLINK_NOFOLLOW) < 0) ||
+  } else if ((mode >= 0 &&
+              fchmodat(dir, name, static_cast<mode_t>(mode), AT_SYMLINK_NOFOLLOW) < 0) ||
              listen(fd, backlog) < 0) {
     err = errno;
     UnlinkIfSame(dir, name, st.st_dev, st.st_ino);

@@ -143,3 +143,56 @@ test('interop: flock(1) and solely run exclude each other on one file', async (t
   await kill(flock);
   assert.equal(cli(['run', '--file', file, '--', 'true']).status, 0);
 });
+
+test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when it exits', async (t) => {
+  const pidfile = path.join(tempDir(t), 'job.pid');
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--pidfile', pidfile, '--', 'sh', '-c', 'echo $$; exec sleep 30']);
+  const commandPid = Number(wrapper.firstLine);
+  assert.notEqual(commandPid, wrapper.pid);
+  let contents = '';
+  for (let i = 0; i < 200 && contents === ''; i++) {
+    contents = fs.readFileSync(pidfile, 'utf8');
+    if (contents === '') await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.equal(contents, String(commandPid));
+  assert.deepEqual(solely.readPidfile(pidfile), { pid: commandPid, locked: true });
+  const held = cli(['run', '--pidfile', pidfile, '--', 'true']);
+  assert.equal(held.status, 75);
+  assert.match(held.stderr, new RegExp(`held by pid ${commandPid}`));
+  const status = cli(['status', '--json', '--pidfile', pidfile]);
+  assert.equal(status.status, 0);
+  assert.equal(JSON.parse(status.stdout).pid, commandPid);
+  wrapper.kill('SIGTERM'); // forwarded: COMMAND exits, the wrapper removes the pidfile
+  await exited(wrapper);
+  assert.equal(wrapper.exitCode, 128 + 15);
+  assert.equal(fs.existsSync(pidfile), false);
+});
+
+test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --json; never takes the lock', async (t) => {
+  const dir = tempDir(t);
+  const name = uniqueName();
+  const file = path.join(dir, 'status.lock');
+  const abstractHolder = await holder(t, 'abstract', name);
+  const fileHolder = await holder(t, 'fcntl', file);
+  for (const [args, pid] of [[['--abstract', name], abstractHolder.pid], [['--file', file], fileHolder.pid]]) {
+    const text = cli(['status', ...args]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`held by pid ${pid} \\(uid ${process.getuid()}\\): .*hold\\.js`));
+    const json = JSON.parse(cli(['status', '--json', ...args]).stdout);
+    assert.equal(json.state, 'held');
+    assert.deepEqual([json.holder.pid, json.holder.uid], [pid, process.getuid()]);
+  }
+  await kill(abstractHolder);
+  await kill(fileHolder);
+  assert.equal(cli(['status', '--abstract', name]).status, 3);
+  assert.equal(cli(['status', '--file', file]).status, 3);
+  assert.equal(cli(['status', '--file', path.join(dir, 'absent')]).status, 3);
+  const stale = path.join(dir, 'stale.pid');
+  fs.writeFileSync(stale, '12345');
+  const result = cli(['status', '--pidfile', stale]);
+  assert.equal(result.status, 1);
+  assert.match(result.stdout, /stale .*12345/);
+  assert.deepEqual(JSON.parse(cli(['status', '--json', '--pidfile', stale]).stdout), { target: stale, kind: 'pidfile', state: 'stale', pid: 12345 });
+  assert.equal(cli(['status', '--pidfile', path.join(dir, 'absent.pid')]).status, 3);
+  assert.equal(cli(['status', '--file', file, 'extra']).status, 64);
+});
