@@ -49,6 +49,8 @@ export interface Binding {
   readonly O_PATH: number;
   /** close(fd), never retried. 0 or -errno. */
   close(fd: number): number;
+  /** close(fd) on a short-lived thread, for fds whose close blocks (inotify). 0 or -errno. */
+  closeDetached(fd: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -255,7 +255,8 @@ export class FileWaiter<T> implements Waiter<T> {
   #unwatch(): void {
     if (this.#notify < 0) return;
     this.#watch?.stop();
-    binding.close(this.#notify);
+    // Closing an inotify fd waits for a kernel grace period (milliseconds): not on the event loop.
+    binding.closeDetached(this.#notify);
     this.#notify = -1;
   }
 }
