@@ -38,6 +38,8 @@ export interface FileTarget {
 
 const PATH_MAX_BYTES = 4095;
 const MAX_REPLACED = 100;
+// Relative, or with '//', '/./', '/../' or a trailing '/': resolve() makes it absolute and normal.
+const NOT_NORMAL = /^[^/]|\/(\.{1,2})?(\/|$)/;
 const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY } = constants;
 const EAGAIN = errnoOf('EAGAIN');
 const EACCES = errnoOf('EACCES');
@@ -49,7 +51,7 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
   if (typeof path !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'path', 'of type string', path);
   if (path.length === 0) throw invalidTarget('EINVAL', 'a lock path cannot be empty', { path });
   if (path.includes('\0')) throw invalidTarget('EINVAL', 'a path cannot contain a NUL byte', { path });
-  const absolute = resolve(path);
+  const absolute = NOT_NORMAL.test(path) ? resolve(path) : path;
   if (Buffer.byteLength(absolute) > PATH_MAX_BYTES) {
     throw invalidTarget('ENAMETOOLONG', `a path is at most ${PATH_MAX_BYTES} bytes`, { path: absolute });
   }
@@ -67,14 +69,23 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
 }
 
 const warned = new Set<string>();
+// statfs f_type by directory: classified once per process, not on every lock.
+const filesystems = new Map<string, number>();
+const MAX_REMEMBERED = 1024;
 
 /**
  * statfs on the lock's directory: true on a network or emulated filesystem, after the policy's
  * warning or error. A directory that cannot be examined is left to open() to report.
  */
 export function onNetworkFilesystem(target: FileTarget): boolean {
-  const magic = binding.statfsType(dirname(target.path));
-  if (magic < 0) return false;
+  const dir = dirname(target.path);
+  let magic = filesystems.get(dir);
+  if (magic === undefined) {
+    magic = binding.statfsType(dir);
+    if (magic < 0) return false;
+    if (filesystems.size >= MAX_REMEMBERED) filesystems.clear();
+    filesystems.set(dir, magic);
+  }
   const fs = classifyFilesystem(magic);
   if (!fs.network) return false;
   const message = `${target.path} is on a network filesystem (${fs.name}): its lock may not exclude other machines, and can wait on the server`;
@@ -90,8 +101,13 @@ export function onNetworkFilesystem(target: FileTarget): boolean {
 
 /** Opens the lock file (created if absent, never through a symlink), or a directory in place. */
 export function openTarget(target: FileTarget, flags = O_RDWR): number {
+  return openFallback(target, flags, binding.open(target.path, flags | O_CREAT | O_NOFOLLOW, target.mode));
+}
+
+/** After a first open that gave fd (or -errno): the read-only and directory fallbacks, or the error. */
+function openFallback(target: FileTarget, flags: number, first: number): number {
   const { path, method } = target;
-  let fd = binding.open(path, flags | O_CREAT | O_NOFOLLOW, target.mode);
+  let fd = first;
   if (target.writable) {
     if (fd === EISDIR) throw fromErrno(fd, 'open', { path });
   } else if ((fd === EACCES || fd === EROFS) && method === 'flock' && flags === O_RDWR) {
@@ -126,21 +142,30 @@ function lockResult(rc: number, target: FileTarget): boolean | 'replaced' {
 }
 
 /** open + lock + verify, retried while the path is being replaced. The fd on success, or -1 if held. */
-export function tryLockTarget(target: FileTarget, flags?: number): number {
+export function tryLockTarget(target: FileTarget, flags = O_RDWR): number {
   for (let tries = 0; tries < MAX_REPLACED; tries++) {
-    const fd = openTarget(target, flags);
-    let locked: boolean | 'replaced';
-    try {
-      locked = lockOpened(fd, target);
-    } catch (error) {
-      binding.close(fd);
-      throw error;
-    }
-    if (locked === true) return fd;
-    binding.close(fd);
+    const rc = binding.openLocked(target.path, flags | O_CREAT | O_NOFOLLOW, target.mode, target.methodCode);
+    if (rc >= 0) return rc;
+    const locked = rc <= -binding.lockStage ? lockResult(rc + binding.lockStage, target) : lockFallback(target, flags, rc);
     if (locked === false) return -1;
+    if (typeof locked === 'number') return locked;
   }
   throw fromErrno(ESTALE, target.method, { path: target.path });
+}
+
+/** The attempt after a failed first open: the fd, false if held, 'replaced' to start again. */
+function lockFallback(target: FileTarget, flags: number, first: number): number | false | 'replaced' {
+  const fd = openFallback(target, flags, first);
+  let locked: boolean | 'replaced';
+  try {
+    locked = lockOpened(fd, target);
+  } catch (error) {
+    binding.close(fd);
+    throw error;
+  }
+  if (locked === true) return fd;
+  binding.close(fd);
+  return locked;
 }
 
 /** The lock is held: the holder comes from /proc/locks and fdinfo (claim: a PID to check first). */

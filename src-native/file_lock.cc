@@ -64,6 +64,31 @@ int LockAndVerify(int fd, const char* path, int method) {
   return held.st_dev == named.st_dev && held.st_ino == named.st_ino ? 0 : -ESTALE;
 }
 
+// Failures of the lock step are reported past this offset, so that the caller knows which call
+// failed: errno values end at the kernel's MAX_ERRNO, 4095.
+constexpr int kLockStage = 4096;
+
+// openLocked(path, flags, mode, method): open(flags | O_CLOEXEC) + LockAndVerify in one call, the
+// common attempt. The fd; -errno if open failed; -(kLockStage + errno) if locking or the check
+// failed (the fd is closed then).
+Napi::Value OpenLocked(const Napi::CallbackInfo& info) {
+  char path[PATH_MAX + 1];
+  int length = CopyString(info, 0, path);
+  if (length < 0) return Result(info, length);
+  int flags = IntArg(info, 1) | O_CLOEXEC;
+  mode_t mode = static_cast<mode_t>(IntArg(info, 2));
+  int fd;
+  do fd = open(path, flags, mode);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Result(info, -errno);
+  int rc = LockAndVerify(fd, path, IntArg(info, 3));
+  if (rc < 0) {
+    close(fd);
+    return Result(info, rc - kLockStage);
+  }
+  return Result(info, fd);
+}
+
 // lockVerified(fd, path, method): LockAndVerify on the calling thread.
 Napi::Value LockVerified(const Napi::CallbackInfo& info) {
   char path[PATH_MAX + 1];
@@ -149,6 +174,8 @@ Napi::Value UnlockClose(const Napi::CallbackInfo& info) {
 
 void RegisterFileLock(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("openLocked", Napi::Function::New(env, OpenLocked, "openLocked"));
+  exports.Set("lockStage", static_cast<double>(kLockStage));
   exports.Set("lockVerified", Napi::Function::New(env, LockVerified, "lockVerified"));
   exports.Set("lockVerifiedOnThread",
               Napi::Function::New(env, LockVerifiedOnThread, "lockVerifiedOnThread"));

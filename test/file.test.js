@@ -175,3 +175,17 @@ test('Symbol.dispose releases the lock', (t) => {
   assert.equal(lock.released, true);
   solely.lockFileSync(file).release();
 });
+
+test('paths are made absolute and normal before use: the target names the real file', (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'sub'));
+  for (const spelled of [`${dir}/sub/../n.lock`, `${dir}//n.lock`, `${dir}/./n.lock`, `${dir}/sub/../sub/../n.lock`]) {
+    const lock = solely.lockFileSync(spelled);
+    assert.equal(lock.target, path.join(dir, 'n.lock'), spelled);
+    assert.equal(solely.tryLockFileSync(path.join(dir, 'n.lock')), null);
+    lock.release();
+  }
+  const trailing = solely.lockFileSync(`${dir}/sub/`);
+  assert.equal(trailing.target, path.join(dir, 'sub'));
+  trailing.release();
+});
