@@ -31,10 +31,14 @@ export interface Binding {
   /** Unlock, then close. 0 or -errno; the fd is closed either way. */
   unlockClose(fd: number, method: number): number;
   readonly lockMethods: { readonly flock: number; readonly fcntl: number };
-  /** A non-blocking inotify fd woken when fd's file is closed, unlinked or renamed. */
-  inotifyWatch(fd: number): number;
-  /** Discards queued inotify events. 0 or -errno. */
-  inotifyDrain(fd: number): number;
+  /** A non-blocking inotify instance, closed when this thread's environment ends: fd or -errno. */
+  inotifyInit(): number;
+  /** Watches the inode fd refers to for close, unlink and rename: the watch descriptor, or -errno. */
+  inotifyAddWatch(notify: number, fd: number): number;
+  /** 0 or -errno. */
+  inotifyRmWatch(notify: number, wd: number): number;
+  /** Reads every queued event: the watch descriptors they name, or -errno. */
+  inotifyRead(notify: number): number[] | number;
   readonly FdWatch: new (callback: (status: number) => void) => FdWatch;
   /** ftruncate(fd, 0), then one pwrite of text at offset 0: the bytes written, or -errno. */
   pidfileWrite(fd: number, text: string): number;
@@ -55,8 +59,6 @@ export interface Binding {
   readonly O_PATH: number;
   /** close(fd), never retried. 0 or -errno. */
   close(fd: number): number;
-  /** close(fd) on a short-lived thread, for fds whose close blocks (inotify). 0 or -errno. */
-  closeDetached(fd: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

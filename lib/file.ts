@@ -3,8 +3,9 @@
 // was unlinked or replaced meanwhile, and a second holder could lock the new one.
 import { constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { binding, type FdWatch } from './binding';
+import { binding } from './binding';
 import { LockHeldError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
+import { unwatchFile, watchFile } from './file-events';
 import { classifyFilesystem } from './filesystem';
 import { describeHolder, fileHolder } from './holder';
 import { Lock } from './lock';
@@ -234,8 +235,8 @@ export class FileWaiter<T> implements Waiter<T> {
   readonly #flags: number;
   readonly #wrap: (fd: number) => T;
   #fd = -1;
-  #notify = -1;
-  #watch: FdWatch | undefined;
+  #wd = -1;
+  #wake: (() => void) | undefined;
 
   constructor(target: FileTarget, wrap: (fd: number) => T, flags = O_RDWR) {
     this.#target = target;
@@ -260,15 +261,11 @@ export class FileWaiter<T> implements Waiter<T> {
   }
 
   arm(wake: () => void): void {
-    if (this.#notify >= 0 || this.#fd < 0) return;
-    const notify = binding.inotifyWatch(this.#fd);
-    if (notify < 0) return; // no inotify or no /proc: the fallback poll serves
-    this.#notify = notify;
-    this.#watch ??= new binding.FdWatch(() => {
-      binding.inotifyDrain(this.#notify);
-      wake();
-    });
-    if (this.#watch.start(notify) < 0) this.#unwatch();
+    if (this.#wd >= 0 || this.#fd < 0) return;
+    const wd = watchFile(this.#fd, wake);
+    if (wd < 0) return; // no inotify or no /proc: the fallback poll serves
+    this.#wd = wd;
+    this.#wake = wake;
   }
 
   disarm(): void {
@@ -278,11 +275,9 @@ export class FileWaiter<T> implements Waiter<T> {
   }
 
   #unwatch(): void {
-    if (this.#notify < 0) return;
-    this.#watch?.stop();
-    // Closing an inotify fd waits for a kernel grace period (milliseconds): not on the event loop.
-    binding.closeDetached(this.#notify);
-    this.#notify = -1;
+    if (this.#wd < 0 || this.#wake === undefined) return;
+    unwatchFile(this.#wd, this.#wake);
+    this.#wd = -1;
   }
 }
 

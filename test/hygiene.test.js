@@ -4,6 +4,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
+const { spawn } = require('node:child_process');
+const { once } = require('node:events');
 const solely = require('..');
 const { uniqueName, tempDir, holder, fdCount } = require('./helpers');
 
@@ -41,17 +43,33 @@ test('waits that time out or abort leave no fd behind', async (t) => {
   const file = path.join(tempDir(t), 'waits.lock');
   const a = solely.lockAbstractSync(name);
   const f = solely.lockFileSync(file);
+  // The first file wait opens this thread's one inotify instance, kept for later waits.
+  await assert.rejects(solely.lockFile(file, { wait: 1 }), { code: 'ETIMEDOUT' });
   const before = fdCount();
   for (let i = 0; i < 20; i++) {
     await assert.rejects(solely.lockAbstract(name, { wait: 5 }), { code: 'ETIMEDOUT' });
     await assert.rejects(solely.lockFile(file, { wait: 5 }), { code: 'ETIMEDOUT' });
     await assert.rejects(solely.lockFile(file, { wait: true, signal: AbortSignal.timeout(5) }), { code: 'ABORT_ERR' });
   }
-  // inotify fds are closed off the event loop (their close waits for the kernel): allow for it.
-  for (let i = 0; i < 100 && fdCount() !== before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(fdCount(), before);
   a.release();
   f.release();
+});
+
+test('a process whose file wait has ended exits by itself: the inotify instance does not keep it alive', { timeout: 20_000 }, async (t) => {
+  const file = path.join(tempDir(t), 'alive.lock');
+  const held = solely.lockFileSync(file);
+  const script = `
+    const s = require(${JSON.stringify(path.join(__dirname, '..'))});
+    s.lockFile(${JSON.stringify(file)}, { wait: true }).then((lock) => { lock.release(); console.log('got it'); });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  held.release();
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+  assert.equal(out, 'got it\n');
 });
 
 for (const kind of ['abstract', 'file']) {
