@@ -4,7 +4,7 @@
 // creates the listening socket and net adopts the fd: Node 20 cannot bind exact-length abstract
 // names, nor paths over 107 bytes, and its close() unlinks its path blindly.
 import { constants, existsSync } from 'node:fs';
-import net = require('node:net');
+import type { Server } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { bindAbstract, checkName, heldError } from './abstract';
 import { binding } from './binding';
@@ -14,12 +14,16 @@ import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseInteger, parseMode } from './options';
 
-// node:cluster's types have only a default export, which CommonJS output does not see.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const cluster = require('node:cluster') as { readonly isWorker: boolean };
+// net and cluster are loaded by the first listenUnix, not with the package: they pull in streams,
+// child_process and dgram, most of the cost of a require('solely') that only wants a lock.
+// (node:cluster's types have only a default export, which CommonJS output does not see.)
+/* eslint-disable @typescript-eslint/no-require-imports */
+const loadNet = (): typeof import('node:net') => require('node:net') as typeof import('node:net');
+const inClusterWorker = (): boolean => (require('node:cluster') as { readonly isWorker: boolean }).isWorker;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
-export interface UnixServerOptions<S extends net.Server = net.Server> {
-  /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
+export interface UnixServerOptions<S extends Server = Server> {
+  /** The server to listen, not listening yet (an http.createServer(), say); default a new Server. */
   server?: S;
   /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names. */
   mode?: number;
@@ -41,12 +45,13 @@ const EADDRINUSE = errnoOf('EADDRINUSE');
 const ECONNREFUSED = errnoOf('ECONNREFUSED');
 
 /**
- * A net.Server already listening on path: a filesystem path, or "\0name" for a Linux abstract
+ * A Server already listening on path: a filesystem path, or "\0name" for a Linux abstract
  * name. server.address() returns path as given for "\0name", and the absolute path otherwise.
  */
-export async function listenUnix<S extends net.Server = net.Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
+export async function listenUnix<S extends Server = Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
   const o = optionsObject(options);
   const backlog = parseInteger('options.backlog', o.backlog, 0, MAX_BACKLOG, DEFAULT_BACKLOG);
+  const net = loadNet();
   const server = o.server ?? (net.createServer() as S);
   if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
   if (server.listening) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.server', 'a server that is not listening', server);
@@ -60,7 +65,7 @@ export async function listenUnix<S extends net.Server = net.Server>(path: string
   return listenPath(server, path, parseMode(o.mode, NO_MODE), backlog);
 }
 
-async function listenPath<S extends net.Server>(server: S, path: string, mode: number, backlog: number): Promise<S> {
+async function listenPath<S extends Server>(server: S, path: string, mode: number, backlog: number): Promise<S> {
   const socket = fileTarget(path, undefined).path;
   const name = basename(socket);
   if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
@@ -169,7 +174,7 @@ function liveServer(socket: string, holder: Holder | undefined): LockHeldError {
   return heldBy(`listen ELOCKED: a server outside the lock listens on ${socket}`, fields, holder);
 }
 
-/** net.Server's setupListenHandle, under its legacy alias (Node 0.x to 24). */
+/** Server's setupListenHandle, under its legacy alias (Node 0.x to 24). */
 interface LegacyListen {
   _listen2(address: null, port: null, addressType: null, backlog: number, fd: number): void;
 }
@@ -178,7 +183,7 @@ interface LegacyListen {
  * Hands fd to server and resolves once it listens. closing() runs when close() is called, before
  * net closes fd; closed() runs once, after net closed it (or when listen fails).
  */
-function serve<S extends net.Server>(server: S, fd: number, backlog: number, address: string, closing: () => void, closed: () => void): Promise<S> {
+function serve<S extends Server>(server: S, fd: number, backlog: number, address: string, closing: () => void, closed: () => void): Promise<S> {
   // net reports null for a server on an fd it did not bind (and pads abstract names).
   server.address = () => address;
   return new Promise((resolve, reject) => {
@@ -204,7 +209,7 @@ function serve<S extends net.Server>(server: S, fd: number, backlog: number, add
     // worker, net sends listen({ fd }) to the primary, which would listen on its own fd of that
     // number (as documented, and exclusive does not apply to fds): there the worker sets the
     // handle up itself, with the function net's listen() calls in a primary.
-    if (cluster.isWorker) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
+    if (inClusterWorker()) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
     else server.listen({ fd, backlog });
   });
 }
