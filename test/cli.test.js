@@ -137,11 +137,12 @@ test('interop: flock(1) and solely run exclude each other on one file', async (t
   const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--file', file, '--', 'sh', '-c', 'echo ready; exec sleep 30'], { detached: true });
   assert.equal(spawnSync('flock', ['-n', '-E', '75', file, 'true']).status, 75);
   await kill(wrapper);
-  const flock = await spawnReady(t, 'flock', ['-n', file, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
+  // COMMAND (sleep) dies just after the wrapper, with the group: flock(1) waits for it.
+  const flock = await spawnReady(t, 'flock', ['-w', '5', file, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
   assert.equal(flock.firstLine, 'locked');
   assert.equal(cli(['run', '--file', file, '--quiet', '--', 'true']).status, 75);
   await kill(flock);
-  assert.equal(cli(['run', '--file', file, '--', 'true']).status, 0);
+  assert.equal(cli(['run', '--file', file, '--wait=5', '--', 'true']).status, 0);
 });
 
 test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when it exits', async (t) => {

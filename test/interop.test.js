@@ -66,7 +66,8 @@ test('file: flock(1) conflicts both ways', async (t) => {
   assert.equal(flock.firstLine, 'locked');
   assert.equal(solely.tryLockFileSync(file), null);
   await kill(flock);
-  const lock = solely.lockFileSync(file);
+  // The group's sleep dies just after flock(1): wait for the lock, as a cron job would.
+  const lock = await solely.lockFile(file, { wait: 5000 });
   const held = spawnSync('flock', ['-n', '-E', '75', file, 'true']);
   assert.equal(held.status, 75);
   lock.release();
