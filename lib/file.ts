@@ -353,7 +353,7 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
       this.#rc = rc;
       if (this.#failFast || !contended(rc, target)) this.#wake?.();
     });
-    if (started < 0) throw fromErrno(started, 'pthread_create', { path: target.path });
+    if (started < 0) throw fromErrno(started, 'uv_thread_create', { path: target.path });
     this.#running = true;
   }
 }

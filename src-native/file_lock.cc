@@ -2,10 +2,10 @@
 // Classic POSIX fcntl locks are never used on Linux: they do not conflict inside one process and
 // vanish when any descriptor of the file is closed.
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <climits>
 
@@ -98,8 +98,11 @@ Napi::Value LockVerified(const Napi::CallbackInfo& info) {
 }
 
 // One LockAndVerify on a thread of its own, for network filesystems where even a non-blocking
-// lock request can wait on the server: never the event loop, never libuv's pool.
+// lock request can wait on the server: never the event loop, never libuv's pool. The thread is
+// libuv's (exported by Node), not pthread_create: glibc 2.34 gave that a new symbol version,
+// which would raise the prebuild's glibc floor above Node 20's own.
 struct ThreadAttempt {
+  uv_thread_t thread;
   napi_threadsafe_function done;
   int fd;
   int method;
@@ -107,19 +110,20 @@ struct ThreadAttempt {
   char path[PATH_MAX + 1];
 };
 
-void* RunAttempt(void* arg) {
+void RunAttempt(void* arg) {
   auto* attempt = static_cast<ThreadAttempt*>(arg);
   attempt->rc = LockAndVerify(attempt->fd, attempt->path, attempt->method);
   napi_threadsafe_function done = attempt->done;
-  // Once queued, the attempt belongs to CallBack (which also runs, env-less, at teardown).
+  // Once queued, the attempt belongs to CallBack (which also runs, env-less, at teardown). If it
+  // cannot be queued, the environment is ending: the thread is never joined then.
   if (napi_call_threadsafe_function(done, attempt, napi_tsfn_blocking) != napi_ok) delete attempt;
   napi_release_threadsafe_function(done, napi_tsfn_release);
-  return nullptr;
 }
 
 void CallBack(napi_env env, napi_value callback, void* /*context*/, void* data) {
   auto* attempt = static_cast<ThreadAttempt*>(data);
   int rc = attempt->rc;
+  uv_thread_join(&attempt->thread);  // it only has its return left: microseconds
   delete attempt;
   if (env == nullptr) return;  // the environment is going away: nobody is left to tell
   napi_value argv[1];
@@ -147,16 +151,11 @@ Napi::Value LockVerifiedOnThread(const Napi::CallbackInfo& info) {
     delete attempt;
     return Result(info, -ENOMEM);
   }
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t thread;
-  int err = pthread_create(&thread, &attr, RunAttempt, attempt);
-  pthread_attr_destroy(&attr);
-  if (err != 0) {
+  int err = uv_thread_create(&attempt->thread, RunAttempt, attempt);
+  if (err < 0) {  // libuv errors are -errno on Unix
     napi_release_threadsafe_function(attempt->done, napi_tsfn_release);
     delete attempt;
-    return Result(info, -err);
+    return Result(info, err);
   }
   return Result(info, 0);
 }
