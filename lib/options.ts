@@ -16,8 +16,10 @@ export interface Wait {
 /** The biggest delay a Node timer takes (about 24.8 days); longer waits are endless waits. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const NO_OPTIONS = Object.freeze({});
+
 export function optionsObject<T extends object>(options: T | undefined, name = 'options'): Partial<T> {
-  if (options === undefined || options === null) return {};
+  if (options === undefined || options === null) return NO_OPTIONS; // shared: callers only read it
   if (typeof options !== 'object') throw invalidArgument('ERR_INVALID_ARG_TYPE', name, 'of type object', options);
   return options;
 }
