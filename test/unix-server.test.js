@@ -266,6 +266,7 @@ test('a live foreign server of another uid is a ForeignHolderError', { skip: pro
   fs.chmodSync(dir, 0o777);
   const socketPath = path.join(dir, 'other-uid.sock');
   const socat = await socatServer(t, socketPath, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+  const { ino } = fs.lstatSync(socketPath);
   await assert.rejects(solely.listenUnix(socketPath), (error) => {
     assert.ok(error instanceof solely.ForeignHolderError);
     assert.equal(error.code, 'ELOCKED');
@@ -273,7 +274,11 @@ test('a live foreign server of another uid is a ForeignHolderError', { skip: pro
     assert.equal(error.holder.pid, socat.pid);
     return true;
   });
-  assert.equal(await readAll(socketPath), 'foreign\n');
+  // Its socket is untouched: the same inode, still answering.
+  assert.equal(fs.lstatSync(socketPath).ino, ino);
+  await new Promise((resolve, reject) => {
+    const client = net.connect(socketPath, () => resolve(client.destroy())).on('error', reject);
+  });
 });
 
 test('a path longer than sun_path works end to end, stale socket included', async (t) => {
