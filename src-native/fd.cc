@@ -26,7 +26,8 @@ void* CloseFd(void* arg) {
 Napi::Value CloseDetached(const Napi::CallbackInfo& info) {
   int fd = IntArg(info, 0);
   pthread_t thread;
-  int rc = pthread_create(&thread, nullptr, CloseFd, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  int rc =
+      pthread_create(&thread, nullptr, CloseFd, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
   if (rc != 0) {
     close(fd);
     return Result(info, -rc);

@@ -37,7 +37,7 @@ async function privateBus(t) {
 </busconfig>
 `,
   );
-  const daemon = await spawnReady(t, 'dbus-daemon', ['--config-file', config, '--nofork', '--nopidfile', '--print-address=1']);
+  const daemon = await spawnReady(t, 'dbus-daemon', ['--config-file', config, '--nofork', '--nopidfile', '--syslog-only', '--print-address=1']);
   return { address: daemon.firstLine, daemon };
 }
 
