@@ -182,9 +182,9 @@ class NameLock extends EventEmitter implements DbusNameLock {
     });
     connection.once('close', () => {
       this.#closed = true;
-      const reason = this.#failure('the connection to the bus closed', ECONNRESET, 'read');
-      this.#settle?.(reason);
-      this.#lose(reason);
+      // A wait in the queue fails with what broke the connection; an owned name is lost.
+      this.#settle?.(this.#callError(undefined, 'read'));
+      this.#lose(this.#failure('the connection to the bus closed'));
     });
   }
 
@@ -233,7 +233,7 @@ class NameLock extends EventEmitter implements DbusNameLock {
       };
       const onAbort = (): void => settle(new AbortError(signal?.reason, { address: name }));
       this.#settle = settle;
-      if (this.#closed) settle(this.#failure('the connection to the bus closed', ECONNRESET, 'read'));
+      if (this.#closed) settle(this.#callError(undefined, 'read'));
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeout !== Infinity) {
         deadline = setTimeout(() => settle(new LockTimeoutError(`timed out after ${timeout} ms waiting for the D-Bus name ${name}`, { address: name })), timeout);
@@ -255,7 +255,7 @@ class NameLock extends EventEmitter implements DbusNameLock {
 
   /** @internal From here on, a closed connection or NameLost marks the lock lost. */
   owned(): this {
-    if (this.#closed) throw this.#failure('the connection to the bus closed', ECONNRESET, 'read');
+    if (this.#closed) throw this.#callError(undefined, 'read');
     this.#owned = true;
     return this;
   }
@@ -298,8 +298,8 @@ class NameLock extends EventEmitter implements DbusNameLock {
   }
 
   /** The ELOCKLOST error for a closed connection, keeping what closed it. */
-  #failure(why: string, errno: number, syscall: string): SolelyError {
-    const cause = this.#error ?? fromErrno(errno, syscall, { address: this.address });
+  #failure(why: string): SolelyError {
+    const cause = this.#error ?? fromErrno(ECONNRESET, 'read', { address: this.address });
     return new SolelyError('ELOCKLOST', `the D-Bus name ${this.target} was lost: ${why}`, { address: this.target, cause });
   }
 

@@ -167,7 +167,13 @@ test('the bus going away marks the lock lost: lost, a lost event, an aborted sig
   const lock = await lockDbusName('org.solely.Lost', { address });
   assert.equal(lock.signal.aborted, false);
   const lost = once(lock, 'lost');
+  const look = observer(t, address);
+  const waiting = lockDbusName('org.solely.Lost', { address, wait: true });
+  await queueLength(look, 'org.solely.Lost', 2);
+  // A waiter never had the name: it fails with what broke its connection, not as a loss.
+  const failed = assert.rejects(waiting, { code: 'ECONNRESET', address });
   await kill(daemon);
+  await failed;
   const [reason] = await lost;
   assert.equal(lock.lost, true);
   assert.equal(lock.signal.aborted, true);
