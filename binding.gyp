@@ -16,7 +16,8 @@
         "src-native/fd.cc",
         "src-native/pidfile.cc",
         "src-native/statfs.cc",
-        "src-native/unix_socket.cc"
+        "src-native/unix_socket.cc",
+        "src-native/socket_info.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],

@@ -5,6 +5,7 @@ export { openPidfileSync, openPidfile, readPidfile, Pidfile, type PidfileOptions
 export { whoHolds, type HolderTarget } from './who-holds';
 export { classifyFilesystem, filesystemOf, type FilesystemInfo } from './filesystem';
 export { listenUnix, type UnixServerOptions } from './unix-server';
+export type { Activation, ActivationOptions } from './activation';
 export type { WaitOptions } from './options';
 export {
   SolelyError,

@@ -7,6 +7,7 @@ import { constants, existsSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { bindAbstract, checkName, heldError } from './abstract';
+import { activatedSocket, parseActivation, type ActivationOptions } from './activation';
 import { binding } from './binding';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
 import { fileTarget, tryLockTarget } from './file';
@@ -22,10 +23,11 @@ const loadNet = (): typeof import('node:net') => require('node:net') as typeof i
 const inClusterWorker = (): boolean => (require('node:cluster') as { readonly isWorker: boolean }).isWorker;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-export interface UnixServerOptions<S extends Server = Server> {
-  /** The server to listen, not listening yet (an http.createServer(), say); default a new Server. */
+export interface UnixServerOptions<S extends Server = Server> extends ActivationOptions {
+  /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
   server?: S;
-  /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names. */
+  /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names,
+   *  nor for a socket systemd passed (its unit's SocketMode= decides). */
   mode?: number;
   /** The listen(2) backlog (default 511, as net's; the kernel caps it at somaxconn). */
   backlog?: number;
@@ -55,18 +57,27 @@ export async function listenUnix<S extends Server = Server>(path: string, option
   const server = o.server ?? (net.createServer() as S);
   if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
   if (server.listening) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.server', 'a server that is not listening', server);
+  const activation = parseActivation(o);
   if (typeof path === 'string' && path.startsWith('\0')) {
     if (o.mode !== undefined) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'undefined for an abstract name (it has no permission bits)', o.mode);
     const name = checkName(path.slice(1));
+    // A socket systemd bound holds the name for us: the Lock is the fd net gets.
+    const adopted = activatedSocket(Buffer.from(path), activation, { address: `@${name}` });
+    if (adopted >= 0) return serve(server, adopted, backlog, path, () => {}, () => {});
     const fd = bindAbstract(name, backlog);
     if (fd < 0) throw heldError(name);
     return serve(server, fd, backlog, path, () => {}, () => {});
   }
-  return listenPath(server, path, parseMode(o.mode, NO_MODE), backlog);
+  const mode = parseMode(o.mode, NO_MODE);
+  const socket = fileTarget(path, undefined).path;
+  // systemd owns the path of a socket it passed (it removes it when the socket unit stops): no
+  // sidecar lock, and nothing is unlinked on close.
+  const adopted = activatedSocket(Buffer.from(socket), activation, { path: socket });
+  if (adopted >= 0) return serve(server, adopted, backlog, socket, () => {}, () => {});
+  return listenPath(server, socket, mode, backlog);
 }
 
-async function listenPath<S extends Server>(server: S, path: string, mode: number, backlog: number): Promise<S> {
-  const socket = fileTarget(path, undefined).path;
+async function listenPath<S extends Server>(server: S, socket: string, mode: number, backlog: number): Promise<S> {
   const name = basename(socket);
   if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
   // The parent directory stays open: every check, the bind, the chmod and the final unlink go

@@ -159,7 +159,20 @@ export async function waiting(signal: AbortSignal): Promise<boolean> {
 `;
 
 const IMPORTS = 'lockAbstract, lockAbstractSync, tryLockAbstractSync, lockFile, lockFileSync, LockHeldError, SolelyError, type Lock, type Holder';
-const TS_ESM = `import solely, { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}`;
+// A subpath's types, checked without its optional peer installed (skipLibCheck off under nodenext).
+const TS_DBUS = String.raw`
+import { lockDbusName, tryLockDbusName, type DbusNameLock } from 'solely/dbus';
+export async function named(signal: AbortSignal): Promise<boolean> {
+  const lock: DbusNameLock = await lockDbusName('org.example.App', { bus: 'session', wait: 1000, signal });
+  lock.on('lost', (reason) => reason.code);
+  const maybe: DbusNameLock | null = await tryLockDbusName('org.example.App', { address: 'unix:path=/run/bus' });
+  // @ts-expect-error: no such bus
+  await tryLockDbusName('org.example.App', { bus: 'user' });
+  await lock.release();
+  return maybe === null || lock.signal.aborted;
+}
+`;
+const TS_ESM = `import solely, { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_DBUS}`;
 const TS_CJS = `import solely = require('solely');\nimport { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}`;
 const TS_CLASSIC = `import { ${IMPORTS} } from 'solely';\n${TS_BODY}`;
 

@@ -11,6 +11,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterPidfile(env, exports);
   solely::RegisterStatfs(env, exports);
   solely::RegisterUnixSocket(env, exports);
+  solely::RegisterSocketInfo(env, exports);
   return exports;
 }
 

@@ -70,5 +70,6 @@ void RegisterFd(Napi::Env env, Napi::Object exports);
 void RegisterPidfile(Napi::Env env, Napi::Object exports);
 void RegisterStatfs(Napi::Env env, Napi::Object exports);
 void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
+void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely
