@@ -93,16 +93,19 @@ class PostgresServer {
 }
 
 /**
- * Starts a fresh server, or resolves with { skip: reason } when PostgreSQL is not installed.
- * In CI (process.env.CI) a missing server is an error, never a skip.
+ * Why the PostgreSQL tests cannot run here (a skip reason), or undefined if they can. In CI
+ * (process.env.CI) a missing server is an error, never a skip.
  */
+function postgresMissing() {
+  if (postgresBin() !== undefined) return undefined;
+  const reason = 'PostgreSQL is not installed (apt-get install postgresql): no /usr/lib/postgresql/*/bin/initdb';
+  if (process.env.CI) throw new Error(`${reason}; CI must install it (.ci/run)`);
+  return reason;
+}
+
+/** Starts a fresh server in a temporary directory; destroy() stops it and removes the directory. */
 async function startPostgres() {
   const bin = postgresBin();
-  if (bin === undefined) {
-    const reason = 'PostgreSQL is not installed (apt-get install postgresql): no /usr/lib/postgresql/*/bin/initdb';
-    if (process.env.CI) throw new Error(reason);
-    return { skip: reason };
-  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'solely-pg-'));
   if (process.getuid() === 0) fs.chownSync(dir, NOBODY, NOBODY);
   const server = new PostgresServer(bin, dir, await freePort());
@@ -117,4 +120,4 @@ async function startPostgres() {
   return server;
 }
 
-module.exports = { startPostgres };
+module.exports = { startPostgres, postgresMissing };
