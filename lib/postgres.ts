@@ -377,14 +377,17 @@ export class PostgresLock extends EventEmitter implements AsyncDisposable {
     this.emit('lost', error);
   }
 
-  /** Unlocks and closes the session; idempotent, never rejects (a broken session is just closed). */
+  /** Unlocks and closes the session; idempotent, never rejects (a broken or silent session is just closed). */
   release(): Promise<void> {
     this.#releasing ??= (async () => {
       clearInterval(this.#keepalive);
       if (!this.#lost) {
         this.#session.ref(true);
-        await this.#probe;
-        await this.#session.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.advisoryKey)]).catch(() => {});
+        // Bounded: a silent server must not hang release(); end() then drops the socket.
+        let timer: NodeJS.Timeout | undefined;
+        const unlock = this.#session.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.advisoryKey)]).catch(() => {});
+        await Promise.race([unlock, new Promise((resolve) => (timer = setTimeout(resolve, this.#interval || DEFAULT_KEEPALIVE_MS)))]);
+        clearTimeout(timer);
       }
       await this.#session.end();
     })();
