@@ -8,23 +8,35 @@ import { join } from 'node:path';
 import type { Holder, SolelyError } from './errors';
 import type { Lock } from './lock';
 import type { Pidfile } from './pidfile';
+import type { PostgresLock } from './postgres';
 
 const EX_USAGE = 64;
+const EX_UNAVAILABLE = 69;
 const EX_TEMPFAIL = 75;
+/** After a lost lock, COMMAND gets SIGTERM, then SIGKILL if it is still running this much later. */
+const LOST_KILL_MS = 10_000;
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
-const USAGE = `usage: solely run (--abstract NAME | --file PATH | --pidfile PATH) [--wait[=SECONDS]]
+const TARGETS = '--abstract NAME | --file PATH | --pidfile PATH | --postgres URL --key NAME';
+
+const USAGE = `usage: solely run (${TARGETS}) [--wait[=SECONDS]]
                   [--close] [--conflict-exit-code N] [--quiet] [--] COMMAND [ARGS...]
-       solely status [--json] (--abstract NAME | --file PATH | --pidfile PATH)
+       solely status [--json] (${TARGETS})
        solely --help | --version`;
 
-const RUN_HELP = `usage: solely run (--abstract NAME | --file PATH | --pidfile PATH) [options] [--] COMMAND [ARGS...]
+const RUN_HELP = `usage: solely run (${TARGETS}) [options] [--] COMMAND [ARGS...]
 
 Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if killed by signal N).
 
   --abstract NAME          lock the Linux abstract socket name NAME (1 to 107 bytes)
   --file PATH              flock(2) PATH (created with mode 0644 if absent; a directory is locked in place)
   --pidfile PATH           lock PATH as a pidfile and write COMMAND's PID in it; removed when COMMAND exits
+  --postgres URL --key NAME
+                           take the PostgreSQL advisory lock NAME on the server at URL (a session of
+                           solely's: solely stays running while COMMAND runs, COMMAND cannot inherit
+                           it); COMMAND gets the fencing token in SOLELY_FENCING_TOKEN. If the lock is
+                           lost (connection dropped, server silent), COMMAND gets SIGTERM (SIGKILL 10 s
+                           later) and solely exits 69
   --wait                   wait for the lock without end (default: do not wait)
   --wait=SECONDS           wait up to SECONDS, then exit with the conflict code
   --close                  keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
@@ -32,21 +44,23 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --conflict-exit-code N   exit status when the lock is held (default 75, EX_TEMPFAIL)
   --quiet                  say nothing on stderr when the lock is held
 
-Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 126 COMMAND not
-executable; 127 COMMAND not found; 1 any other failure. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
+Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 69 the PostgreSQL lock
+was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
 forwarded to COMMAND.`;
 
-const STATUS_HELP = `usage: solely status [--json] (--abstract NAME | --file PATH | --pidfile PATH)
+const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
 
 Prints whether the lock is held and by whom, never taking it.
 Exit status (LSB): 0 held; 1 a pidfile exists but is not locked (stale); 3 not held; 64 usage error.`;
 
 class UsageError extends Error {}
 
-type TargetKind = 'abstract' | 'file' | 'pidfile';
+type TargetKind = 'abstract' | 'file' | 'pidfile' | 'postgres';
 
 interface Parsed {
   target?: { kind: TargetKind; value: string };
+  /** The lock name for --postgres. */
+  key?: string;
   wait: boolean | number;
   close: boolean;
   quiet: boolean;
@@ -81,8 +95,12 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--abstract':
       case '--file':
       case '--pidfile':
-        if (parsed.target !== undefined) throw new UsageError('give exactly one of --abstract, --file, --pidfile');
+      case '--postgres':
+        if (parsed.target !== undefined) throw new UsageError('give exactly one of --abstract, --file, --pidfile, --postgres');
         parsed.target = { kind: name.slice(2) as TargetKind, value: value() };
+        break;
+      case '--key':
+        parsed.key = value();
         break;
       case '--wait': {
         if (inline === undefined) {
@@ -110,18 +128,21 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
     }
   }
   parsed.rest = args.slice(i);
+  if ((parsed.target?.kind === 'postgres') !== (parsed.key !== undefined)) throw new UsageError('--postgres URL and --key NAME go together');
   return parsed;
 }
 
-const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
-const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--json', '--help']);
+const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
+const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--json', '--help']);
 
 function isLockHeld(error: unknown): error is SolelyError & { holder?: { pid?: number; command?: string } } {
   const code = (error as SolelyError | undefined)?.code;
-  return code === 'ELOCKED' || code === 'ETIMEDOUT';
+  // A connect that timed out (syscall 'connect') is a failure, not a held lock.
+  return code === 'ELOCKED' || (code === 'ETIMEDOUT' && (error as SolelyError).syscall === undefined);
 }
 
-async function acquire(kind: TargetKind, target: string, wait: boolean | number): Promise<Lock> {
+/** target is the URL for postgres, where key names the lock. */
+async function acquire(kind: TargetKind, target: string, wait: boolean | number, key = ''): Promise<Lock | PostgresLock> {
   switch (kind) {
     case 'abstract':
       return (await import('./abstract')).lockAbstract(target, { wait });
@@ -129,6 +150,8 @@ async function acquire(kind: TargetKind, target: string, wait: boolean | number)
       return (await import('./file')).lockFile(target, { wait });
     case 'pidfile':
       return (await import('./pidfile')).openPidfile(target, { wait });
+    case 'postgres':
+      return (await import('./postgres')).lockPostgres(key, { connection: target, wait });
   }
 }
 
@@ -144,33 +167,47 @@ async function run(args: string[]): Promise<number> {
     process.stdout.write(`${RUN_HELP}\n`);
     return 0;
   }
-  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile');
+  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
   const [command, ...commandArgs] = options.rest;
   if (command === undefined) throw new UsageError('give the COMMAND to run');
   const { kind, value } = options.target;
+  const name = options.key ?? value;
 
-  let lock: Lock;
+  let lock: Lock | PostgresLock;
   try {
-    lock = await acquire(kind, value, options.wait);
+    lock = await acquire(kind, value, options.wait, options.key);
   } catch (error) {
     if (!isLockHeld(error)) throw error;
-    if (!options.quiet) process.stderr.write(`${heldMessage(error, value)}\n`);
+    if (!options.quiet) process.stderr.write(`${heldMessage(error, name)}\n`);
     return options.conflictExitCode;
   }
 
   // Inherit: the child gets a dup of the lock fd as its fd 3, so the lock outlives this wrapper.
   // Both copies share one open file description; this process never unlocks it while COMMAND
   // runs, since that would unlock COMMAND's copy too. It only closes its own at exit.
-  const inherit = !options.close;
+  // A PostgreSQL lock is this process's session: it has no fd to inherit.
+  const inherited = options.close || lock.kind === 'postgres' ? undefined : lock;
+  let env = process.env;
+  if (inherited !== undefined) env = { ...process.env, SOLELY_LOCK_FD: '3' };
+  else if (lock.kind === 'postgres' && lock.fencingToken !== null) env = { ...process.env, SOLELY_FENCING_TOKEN: String(lock.fencingToken) };
   const child = spawn(command, commandArgs, {
-    stdio: inherit ? ['inherit', 'inherit', 'inherit', lock.fd] : 'inherit',
-    env: inherit ? { ...process.env, SOLELY_LOCK_FD: '3' } : process.env,
+    stdio: inherited === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', inherited.fd],
+    env,
   });
   const pidfile = lock.kind === 'pidfile' ? (lock as Pidfile) : undefined;
   const forward = (signal: NodeJS.Signals): void => {
     child.kill(signal);
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  let lost = false;
+  if (lock.kind === 'postgres') {
+    lock.once('lost', (error: SolelyError) => {
+      lost = true;
+      process.stderr.write(`solely: ${error.message}; sent SIGTERM to ${command}\n`);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), LOST_KILL_MS).unref();
+    });
+  }
 
   return new Promise<number>((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
@@ -187,16 +224,18 @@ async function run(args: string[]): Promise<number> {
       }
     });
     child.once('exit', (code, signal) => {
-      finish(signal === null ? (code ?? 1) : 128 + (constants.signals[signal] ?? 0));
+      if (lost) finish(EX_UNAVAILABLE);
+      else finish(signal === null ? (code ?? 1) : 128 + (constants.signals[signal] ?? 0));
     });
     let finished = false;
     const finish = (status: number): void => {
       if (finished) return;
       finished = true;
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      let released: void | Promise<void> = undefined;
       if (pidfile !== undefined) pidfile.remove(); // COMMAND is gone: its PID is stale
-      else if (!inherit) lock.release();
-      resolve(status);
+      else if (inherited === undefined) released = lock.release(); // a session's unlock is a round trip
+      void Promise.resolve(released).then(() => resolve(status));
     };
   });
 }
@@ -212,8 +251,12 @@ interface StatusReport {
 
 const STATUS_EXIT = { held: 0, stale: 1, free: 3 } as const;
 
-/** Never takes the lock: /proc (and the pidfile's contents) only. */
-async function statusOf(kind: TargetKind, target: string): Promise<StatusReport> {
+/** Never takes the lock: /proc (and the pidfile's contents) only; pg_locks for postgres (target: URL). */
+async function statusOf(kind: TargetKind, target: string, key = ''): Promise<StatusReport> {
+  if (kind === 'postgres') {
+    const holder = await (await import('./postgres')).whoHoldsPostgres(key, { connection: target });
+    return holder === null ? { target: key, kind, state: 'free' } : { target: key, kind, state: 'held', holder };
+  }
   const { whoHolds } = await import('./who-holds');
   if (kind === 'abstract') {
     const holder = whoHolds({ abstract: target });
@@ -228,7 +271,7 @@ async function statusOf(kind: TargetKind, target: string): Promise<StatusReport>
 }
 
 function describeStatus(report: StatusReport): string {
-  const where = report.kind === 'abstract' ? `@${report.target}` : report.target;
+  const where = report.kind === 'abstract' ? `@${report.target}` : report.kind === 'postgres' ? `postgres advisory lock ${report.target}` : report.target;
   const holder = report.holder;
   switch (report.state) {
     case 'held': {
@@ -250,9 +293,9 @@ async function status(args: string[]): Promise<number> {
     process.stdout.write(`${STATUS_HELP}\n`);
     return 0;
   }
-  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile');
+  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
-  const report = await statusOf(options.target.kind, options.target.value);
+  const report = await statusOf(options.target.kind, options.target.value, options.key);
   process.stdout.write(`${options.json ? JSON.stringify(report) : describeStatus(report)}\n`);
   return STATUS_EXIT[report.state];
 }

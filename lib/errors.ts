@@ -3,11 +3,17 @@
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
-/** Who holds a lock, as far as the kernel tells. */
+/** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
+  /** The process; for a PostgreSQL lock, the server's backend process of the holding session. */
   pid?: number;
   uid?: number;
+  /** The command line; for a PostgreSQL lock, the session's application_name. */
   command?: string;
+  /** PostgreSQL: the holding client's address ('local' for a Unix socket). */
+  host?: string;
+  /** PostgreSQL: when the holding session connected. */
+  since?: Date;
 }
 
 /** Where an error happened: a file or socket path, or an abstract name as `@name`. */

@@ -120,6 +120,9 @@ for (const [subpath, entry] of Object.entries(entries)) {
   const mod = await import('solely' + subpath.slice(1));
   assert.equal(mod.default, require('solely' + subpath.slice(1)), subpath + ': import and require share one module');
 }
+// pg is an optional peer, absent here: solely/postgres loads, and says what it needs on use.
+const { lockPostgres } = await import('solely/postgres');
+await assert.rejects(lockPostgres('job'), { code: 'MODULE_NOT_FOUND', message: /npm install pg/ });
 console.log('esm consumer ok');
 `;
 
@@ -158,6 +161,23 @@ export async function waiting(signal: AbortSignal): Promise<boolean> {
 }
 `;
 
+// The solely/postgres subpath: its types must stand without pg's (the consumer has no pg).
+const TS_POSTGRES = String.raw`
+import { lockPostgres, tryLockPostgres, whoHoldsPostgres, advisoryKey, type PostgresLock } from 'solely/postgres';
+export async function fenced(signal: AbortSignal): Promise<bigint | null> {
+  const lock: PostgresLock = await lockPostgres('job', { connection: 'postgres://db/app', wait: 1000, signal, keepaliveInterval: 5000 });
+  lock.on('lost', (error: SolelyError) => error.code);
+  const aborted: boolean = lock.signal.aborted || lock.lost;
+  await lock[Symbol.asyncDispose]();
+  // @ts-expect-error: tryLockPostgres does not wait
+  await tryLockPostgres('job', { wait: true });
+  const other = await tryLockPostgres('job', { fencingTable: false });
+  const holder: Holder | null = await whoHoldsPostgres('job', { connection: { host: 'db', port: 5432 } });
+  const key: bigint = advisoryKey('job');
+  return aborted ? (other?.fencingToken ?? key) : (holder?.since?.getTime() === 0 ? null : lock.fencingToken);
+}
+`;
+
 const IMPORTS = 'lockAbstract, lockAbstractSync, tryLockAbstractSync, lockFile, lockFileSync, LockHeldError, SolelyError, type Lock, type Holder';
 // A subpath's types, checked without its optional peer installed (skipLibCheck off under nodenext).
 const TS_DBUS = String.raw`
@@ -172,9 +192,9 @@ export async function named(signal: AbortSignal): Promise<boolean> {
   return maybe === null || lock.signal.aborted;
 }
 `;
-const TS_ESM = `import solely, { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_DBUS}`;
-const TS_CJS = `import solely = require('solely');\nimport { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}`;
-const TS_CLASSIC = `import { ${IMPORTS} } from 'solely';\n${TS_BODY}`;
+const TS_ESM = `import solely, { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_DBUS}${TS_POSTGRES}`;
+const TS_CJS = `import solely = require('solely');\nimport { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_POSTGRES}`;
+const TS_CLASSIC = `import { ${IMPORTS} } from 'solely';\n${TS_BODY}${TS_POSTGRES}`;
 
 function tsconfig(options, files) {
   const compilerOptions = { target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], ...options };

@@ -1,0 +1,261 @@
+'use strict';
+// solely/postgres against a real PostgreSQL server started for this file (test/postgres-server.js).
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const os = require('node:os');
+const path = require('node:path');
+const { describe, before, after, test } = require('node:test');
+const { Client } = require('pg');
+const solely = require('..');
+const { lockPostgres, tryLockPostgres, whoHoldsPostgres, advisoryKey, PostgresLock } = require('solely/postgres');
+const { FIXTURES, uniqueName, spawnReady, kill, exited } = require('./helpers');
+const { startPostgres, postgresMissing } = require('./postgres-server');
+
+const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+const FIXTURE = path.join(FIXTURES, 'hold-postgres.js');
+const OWN_NAME = `solely ${os.hostname()} ${process.pid}`;
+
+function fixture(t, ...args) {
+  return spawnReady(t, process.execPath, [FIXTURE, ...args]);
+}
+
+function nextLine(child) {
+  return new Promise((resolve) => child.lines.once('line', resolve));
+}
+
+async function until(what, predicate, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('solely/postgres', { skip: postgresMissing() }, () => {
+  let server;
+  let admin;
+  let options;
+
+  before(async () => {
+    server = await startPostgres();
+    options = { connection: server.url };
+    admin = new Client({ connectionString: server.url, application_name: 'solely-test-admin' });
+    await admin.connect();
+  });
+
+  after(async () => {
+    await admin?.end();
+    await server?.destroy();
+  });
+
+  /** The sessions of this process (application_name), waiting or not, and the cancel connections. */
+  async function ownSessions() {
+    const { rows } = await admin.query(
+      "SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name IN ($1, 'solely cancel')",
+      [OWN_NAME],
+    );
+    return rows;
+  }
+
+  test('the key hash: first 8 bytes of SHA-256, big-endian signed, the same as in SQL', async () => {
+    assert.equal(advisoryKey('job'), 6812988570718632683n);
+    for (const name of ['job', 'nightly-report', 'ünïcode ✓', 'x'.repeat(1000)]) {
+      const { rows } = await admin.query(
+        "SELECT ('x' || left(encode(sha256(convert_to($1, 'UTF8')), 'hex'), 16))::bit(64)::bigint AS key",
+        [name],
+      );
+      assert.equal(BigInt(rows[0].key), advisoryKey(name), name);
+    }
+    assert.ok(advisoryKey('negative?') < 0n || advisoryKey('job') > 0n);
+    await assert.rejects(lockPostgres('', options), { code: 'EINVAL', name: 'InvalidTargetError' });
+    await assert.rejects(lockPostgres(42, options), { code: 'ERR_INVALID_ARG_TYPE' });
+    await assert.rejects(lockPostgres('k', { ...options, fencingTable: 'a; drop table x' }), { code: 'ERR_INVALID_ARG_VALUE' });
+    await assert.rejects(lockPostgres('k', { ...options, keepaliveInterval: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  test('two processes exclude each other; SIGKILL of the holder frees the lock', async (t) => {
+    const key = uniqueName();
+    const first = await fixture(t, 'hold', server.url, key);
+    const firstToken = BigInt(JSON.parse(first.firstLine).token);
+    const second = await fixture(t, 'hold', server.url, key);
+    assert.equal(second.firstLine, 'held');
+    assert.equal(await tryLockPostgres(key, options), null);
+    await assert.rejects(lockPostgres(key, options), (error) => {
+      assert.ok(error instanceof solely.LockHeldError);
+      assert.equal(error.code, 'ELOCKED');
+      assert.equal(error.address, `127.0.0.1:${server.port}`);
+      assert.equal(error.holder.command, `solely ${os.hostname()} ${first.pid}`);
+      assert.equal(error.holder.host, '127.0.0.1');
+      assert.equal(typeof error.holder.pid, 'number');
+      assert.ok(error.holder.since instanceof Date);
+      assert.match(error.message, new RegExp(`held \\(backend pid ${error.holder.pid} from 127\\.0\\.0\\.1 since .*: solely .* ${first.pid}\\)`));
+      return true;
+    });
+    assert.equal((await whoHoldsPostgres(key, options)).command, `solely ${os.hostname()} ${first.pid}`);
+
+    const waiting = lockPostgres(key, { ...options, wait: 10_000 });
+    await kill(first);
+    const lock = await waiting;
+    assert.ok(lock instanceof PostgresLock);
+    assert.equal(lock.kind, 'postgres');
+    assert.equal(lock.target, key);
+    assert.equal(lock.advisoryKey, advisoryKey(key));
+    assert.equal(typeof lock.fencingToken, 'bigint');
+    assert.ok(lock.fencingToken > firstToken);
+    assert.equal((await whoHoldsPostgres(key, options)).command, OWN_NAME);
+    await lock.release();
+    assert.equal(await whoHoldsPostgres(key, options), null);
+  });
+
+  test('release() unlocks and closes; idempotent; asyncDispose releases', async () => {
+    const key = uniqueName();
+    const lock = await lockPostgres(key, options);
+    assert.equal(lock.released, false);
+    const releasing = lock.release();
+    assert.equal(lock.released, true);
+    assert.equal(lock.release(), releasing);
+    await releasing;
+    assert.deepEqual(await ownSessions(), []);
+    const again = await tryLockPostgres(key, options);
+    assert.ok(again.fencingToken > lock.fencingToken);
+    await again[Symbol.asyncDispose]();
+    assert.equal(again.released, true);
+    assert.equal(again.lost, false);
+    assert.equal(await whoHoldsPostgres(key, options), null);
+  });
+
+  test('fencing tokens strictly increase over 1,000 acquisitions by 4 processes', async (t) => {
+    const key = uniqueName();
+    const start = (await lockPostgres(key, options));
+    await start.release();
+    const loops = await Promise.all([1, 2, 3, 4].map(() => fixture(t, 'loop', server.url, key, '250')));
+    const runs = loops.map((child) => JSON.parse(child.firstLine).map(BigInt));
+    for (const tokens of runs) {
+      assert.equal(tokens.length, 250);
+      for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i] > tokens[i - 1], 'increasing within a process');
+    }
+    const all = runs.flat().sort((a, b) => (a < b ? -1 : 1));
+    // Every acquisition took the next token: 1,000 distinct tokens, right after the first lock's.
+    assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => start.fencingToken + 1n + BigInt(i)));
+  });
+
+  test('fencingTable names the counter table (created on first use) or turns tokens off', async () => {
+    const key = uniqueName();
+    const lock = await lockPostgres(key, { ...options, fencingTable: 'public.solely_test_fence' });
+    assert.equal(lock.fencingToken, 1n);
+    await lock.release();
+    const { rows } = await admin.query('SELECT token FROM public.solely_test_fence WHERE key = $1', [String(advisoryKey(key))]);
+    assert.equal(rows[0].token, '1');
+    const untracked = await lockPostgres(key, { ...options, fencingTable: false });
+    assert.equal(untracked.fencingToken, null);
+    await untracked.release();
+  });
+
+  for (const how of ['timeout', 'abort']) {
+    test(`a wait ended by ${how} leaves no session behind`, async (t) => {
+      const key = uniqueName();
+      const holding = await fixture(t, 'hold', server.url, key);
+      assert.match(holding.firstLine, /token/);
+      const controller = new AbortController();
+      const waiting = lockPostgres(key, { ...options, wait: how === 'timeout' ? 1000 : true, signal: controller.signal });
+      await until('the waiting session', async () => (await ownSessions()).some((s) => s.wait_event_type === 'Lock'));
+      if (how === 'abort') controller.abort('enough');
+      await assert.rejects(waiting, how === 'timeout'
+        ? { name: 'LockTimeoutError', code: 'ETIMEDOUT', address: `127.0.0.1:${server.port}` }
+        : { name: 'AbortError', code: 'ABORT_ERR', cause: 'enough' });
+      await until('no session of ours', async () => (await ownSessions()).length === 0);
+      holding.stdin.write('release\n');
+      assert.equal(await nextLine(holding), 'released');
+    });
+  }
+
+  test('an aborted signal fails before connecting', async () => {
+    const reason = new Error('stop');
+    await assert.rejects(lockPostgres(uniqueName(), { connection: 'postgres://nobody@127.0.0.1:1/x', signal: AbortSignal.abort(reason) }), { code: 'ABORT_ERR', cause: reason });
+  });
+
+  test('connection errors keep their code and cause', async () => {
+    const refused = `postgres://postgres@127.0.0.1:${server.port + 1}/postgres`; // nothing listens there
+    await assert.rejects(lockPostgres(uniqueName(), { connection: refused }), (error) => {
+      assert.ok(error instanceof solely.SolelyError);
+      assert.deepEqual([error.code, error.errno, error.syscall, error.address], ['ECONNREFUSED', -os.constants.errno.ECONNREFUSED, 'connect', `127.0.0.1:${server.port + 1}`]);
+      assert.equal(error.cause.code, 'ECONNREFUSED');
+      return true;
+    });
+    await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port: server.port, user: 'postgres', database: 'no_such_db' } }), (error) => {
+      assert.equal(error.code, 'EPOSTGRES');
+      assert.equal(error.cause.code, '3D000');
+      return true;
+    });
+  });
+
+  test('a server that stops answering (frozen backend) is a lost lock, within two keepalive intervals', async () => {
+    const lock = await lockPostgres(uniqueName(), { ...options, keepaliveInterval: 100 });
+    const { pid } = await whoHoldsPostgres(lock.target, options);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const [error] = await new Promise((resolve) => lock.once('lost', (...args) => resolve(args)));
+      assert.equal(error.code, 'ELOCKLOST');
+      assert.match(error.message, /no answer to a keepalive query within 100 ms/);
+      assert.equal(lock.lost, true);
+      assert.equal(lock.signal.aborted, true);
+      assert.equal(lock.signal.reason, error);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await lock.release();
+  });
+
+  test('CLI: run holds the lock for COMMAND and hands it the fencing token; status reports it', async (t) => {
+    const key = uniqueName();
+    const ran = spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', key, '--', process.execPath, '-e',
+      'console.log(process.env.SOLELY_FENCING_TOKEN); process.exit(7)'], { encoding: 'utf8' });
+    assert.equal(ran.stderr, '');
+    assert.equal(ran.stdout, '1\n');
+    assert.equal(ran.status, 7);
+
+    const status = (json) => spawnSync(process.execPath, [CLI, 'status', ...(json ? ['--json'] : []), '--postgres', server.url, '--key', key], { encoding: 'utf8' });
+    assert.equal(status(false).status, 3);
+    const holding = await fixture(t, 'hold', server.url, key);
+    const held = status(true);
+    assert.equal(held.status, 0);
+    const report = JSON.parse(held.stdout);
+    assert.equal(report.state, 'held');
+    assert.equal(report.holder.command, `solely ${os.hostname()} ${holding.pid}`);
+    const conflict = spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', key, '--', 'echo', 'no'], { encoding: 'utf8' });
+    assert.equal(conflict.status, 75);
+    assert.equal(conflict.stdout, '');
+    assert.match(conflict.stderr, new RegExp(`^solely: ${key} is held by pid \\d+ \\(solely .* ${holding.pid}\\)\\n$`));
+    assert.equal(spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--', 'true']).status, 64, '--key is required');
+    assert.equal(spawnSync(process.execPath, [CLI, 'run', '--abstract', 'x', '--key', key, '--', 'true']).status, 64, '--key needs --postgres');
+  });
+
+  // Last: the restart ends every session.
+  test('a server restart makes the holder report lost; the CLI stops COMMAND and exits 69', async (t) => {
+    const key = uniqueName();
+    const lock = await lockPostgres(key, options);
+    const lost = new Promise((resolve) => lock.once('lost', resolve));
+    const cliKey = uniqueName();
+    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sleep', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    t.after(() => kill(wrapper));
+    let stderr = '';
+    wrapper.stderr.on('data', (chunk) => (stderr += chunk));
+    await until('the CLI holds its lock', async () => (await whoHoldsPostgres(cliKey, options)) !== null);
+    await admin.end();
+    admin = undefined;
+    await server.restart();
+    const error = await lost;
+    assert.equal(error.code, 'ELOCKLOST');
+    assert.equal(lock.lost, true);
+    assert.equal(lock.signal.aborted, true);
+    assert.equal(error.cause.code, '57P01'); // admin_shutdown
+    await exited(wrapper);
+    assert.equal(wrapper.exitCode, 69);
+    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sleep\\n$`));
+    await lock.release();
+    const after = await lockPostgres(key, options);
+    assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');
+    await after.release();
+  });
+});
