@@ -3,7 +3,7 @@
 // (pidfile, listenUnix, singleInstance) is one more entry. Children load this file too and
 // look their kind up by name, so every function here works in any process.
 //   target(dir)       a fresh target: a path inside dir, or a unique abstract name
-//   acquire(target)   resolves with a handle once held, waiting as long as it takes
+//   acquire(target, { signal }?)   resolves with a handle once held, waiting as long as it takes
 //   tryAcquire(target) a handle, or null while another holds it (may return a promise)
 //   release(handle)   gives it back (may return a promise)
 const path = require('node:path');
@@ -13,7 +13,7 @@ const { uniqueName } = require('../helpers');
 const fileKind = (name, method) => ({
   name,
   target: (dir) => path.join(dir, `${name}.lock`),
-  acquire: (target) => solely.lockFile(target, { method, wait: true }),
+  acquire: (target, options) => solely.lockFile(target, { ...options, method, wait: true }),
   tryAcquire: (target) => solely.tryLockFileSync(target, { method }),
   release: (lock) => lock.release(),
 });
@@ -22,7 +22,7 @@ const KINDS = [
   {
     name: 'abstract',
     target: () => uniqueName('solely-stress'),
-    acquire: (target) => solely.lockAbstract(target, { wait: true }),
+    acquire: (target, options) => solely.lockAbstract(target, { ...options, wait: true }),
     tryAcquire: (target) => solely.tryLockAbstractSync(target),
     release: (lock) => lock.release(),
   },
