@@ -14,7 +14,7 @@ const solely = require('..');
 const { tempDir } = require('./helpers');
 const { scale, record } = require('./stress/scale');
 
-const RUNS = scale(100, 5_000); // per property; four properties
+const RUNS = scale(100, 10_000); // per property; four properties
 // Every code a bad name, path or option may produce here, as documented.
 const ARGUMENT_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE']);
 const SYSTEM_CODES = new Set(['EINVAL', 'ENAMETOOLONG', 'ELOOP', 'EISDIR', 'ENOTDIR', 'ENOENT', 'ENXIO', 'ELOCKED', 'ETIMEDOUT']);
