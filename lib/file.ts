@@ -1,7 +1,7 @@
 // Exclusive locks on a file or a directory: flock(2) by default, or an OFD fcntl lock.
 // After locking, the path must still name the locked inode (FreeBSD flopen); otherwise the file
 // was unlinked or replaced meanwhile, and a second holder could lock the new one.
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { binding, type FdWatch } from './binding';
 import { LockHeldError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
@@ -29,11 +29,12 @@ export interface FileTarget {
 
 const PATH_MAX_BYTES = 4095;
 const MAX_REPLACED = 100;
-const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY } = constants;
+const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 const EAGAIN = errnoOf('EAGAIN');
 const EACCES = errnoOf('EACCES');
 const EROFS = errnoOf('EROFS');
 const EISDIR = errnoOf('EISDIR');
+const ELOOP = errnoOf('ELOOP');
 const ESTALE = errnoOf('ESTALE');
 
 export function fileTarget(path: unknown, options: FileLockOptions | undefined, defaultMode = 0o644): FileTarget {
@@ -53,10 +54,16 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
 /** Opens the lock file (created if absent, never through a symlink), or a directory in place. */
 export function openTarget(target: FileTarget, flags = O_RDWR): number {
   const { path, method } = target;
-  let fd = binding.open(path, flags | O_CREAT | O_NOFOLLOW, target.mode);
+  // O_NONBLOCK: a FIFO planted at the path must not hang open() (read-only, it waits for a writer).
+  let fd = binding.open(path, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK, target.mode);
+  if (fd === EACCES && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    // Some kernels refuse O_CREAT at another user's symlink in a sticky directory with EACCES
+    // before O_NOFOLLOW's ELOOP: it is the symlink, nothing was followed.
+    fd = ELOOP;
+  }
   if ((fd === EACCES || fd === EROFS) && method === 'flock' && flags === O_RDWR) {
     // flock needs no write access: lock a file we may only read, as flock(1) does.
-    const readOnly = binding.open(path, O_RDONLY | O_NOFOLLOW, 0);
+    const readOnly = binding.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (readOnly >= 0) fd = readOnly;
   } else if (fd === EISDIR) {
     if (method === 'fcntl') throw invalidTarget('EISDIR', "an fcntl lock needs a file open for writing; lock a directory with method 'flock'", { path });
