@@ -1,4 +1,8 @@
 {
+  "variables": {
+    # 1: AddressSanitizer + UndefinedBehaviorSanitizer, for `npm run test:asan` only.
+    "sanitize%": 0
+  },
   "targets": [
     {
       "target_name": "solely",
@@ -16,7 +20,13 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
       "xcode_settings": {
         "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
-      }
+      },
+      "conditions": [
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
     }
   ]
 }
