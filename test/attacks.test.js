@@ -81,7 +81,8 @@ test('a regular file planted by another user is locked in place, never truncated
   assert.deepEqual([fs.readFileSync(planted, 'utf8'), st.uid], ['planted', 65534]);
   // The planter holds it: a denial of service that world-writable directories allow; use a
   // directory only you can write (the defaults: $XDG_RUNTIME_DIR, /run).
-  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'flock', planted, 'sh', '-c', 'echo locked; exec sleep 30']);
+  // detached: flock(1) forks its command, so the whole group is killed at the end.
+  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'flock', planted, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
   assert.equal(squatter.firstLine, 'locked');
   assert.throws(() => solely.lockFileSync(planted), { name: 'LockHeldError', code: 'ELOCKED', path: planted });
 });
@@ -99,7 +100,9 @@ test('a directory planted where a lock file is expected: flock locks it in place
 
 test('a squatter of another uid listening on the abstract name: ForeignHolderError naming it', { skip: !has('socat') }, async (t) => {
   const name = uniqueName();
-  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'sh', '-c', `echo started; exec socat ABSTRACT-LISTEN:${name},fork STDOUT`]);
+  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'sh', '-c', `echo started; exec socat ABSTRACT-LISTEN:${name},fork STDOUT`], {
+    detached: true, // socat forks per connection: the whole group is killed at the end
+  });
   await abstractBound(name);
   assert.equal(solely.tryLockAbstractSync(name), null);
   assert.throws(() => solely.lockAbstractSync(name), (error) => {

@@ -66,7 +66,8 @@ test('file: flock(1) conflicts both ways', async (t) => {
   assert.equal(flock.firstLine, 'locked');
   assert.equal(solely.tryLockFileSync(file), null);
   await kill(flock);
-  const lock = solely.lockFileSync(file);
+  // The group's sleep, which inherited flock(1)'s lock, may still be dying once flock's exit is seen.
+  const lock = await solely.lockFile(file, { wait: 5_000 });
   const held = spawnSync('flock', ['-n', '-E', '75', file, 'true']);
   assert.equal(held.status, 75);
   lock.release();
