@@ -53,7 +53,7 @@ function table(results) {
     ['SIGKILL to re-acquired, p50 / p99', (k) => cell('crash', k, (r) => `${number(r.p50Ms, 1)} / ${number(r.p99Ms, 1)} ms`)],
     ['fd count change over acquire/contend/release cycles', (k) => cell('fd', k, (r) => `${r.leaked} over ${number(r.cycles)}`)],
   ];
-  const header = ['', ...kinds];
+  const header = ['Measured', ...kinds];
   const body = rows.map(([label, value]) => [label, ...kinds.map(value)]);
   const notes = [];
   const errors = by('fd').find((r) => r.kind === 'error paths');
