@@ -1,7 +1,9 @@
 {
   "variables": {
     # 1 when building the shipped prebuilds (scripts/prebuildify.sh sets GYP_DEFINES).
-    "solely_prebuild%": 0
+    "solely_prebuild%": 0,
+    # 1: AddressSanitizer + UndefinedBehaviorSanitizer, for `npm run test:asan` only.
+    "sanitize%": 0
   },
   "targets": [
     {
@@ -33,6 +35,10 @@
             "-Wl,--wrap=fstat,--wrap=fstat64,--wrap=fstatat,--wrap=fstatat64",
             "-Wl,--wrap=stat,--wrap=stat64,--wrap=lstat,--wrap=lstat64"
           ]
+        }],
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
         }]
       ]
     }

@@ -1,7 +1,7 @@
 // Exclusive locks on a file or a directory: flock(2) by default, or an OFD fcntl lock.
 // After locking, the path must still name the locked inode (FreeBSD flopen); otherwise the file
 // was unlinked or replaced meanwhile, and a second holder could lock the new one.
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { binding } from './binding';
 import { LockHeldError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
@@ -41,11 +41,15 @@ const PATH_MAX_BYTES = 4095;
 const MAX_REPLACED = 100;
 // Relative, or with '//', '/./', '/../' or a trailing '/': resolve() makes it absolute and normal.
 const NOT_NORMAL = /^[^/]|\/(\.{1,2})?(\/|$)/;
-const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY } = constants;
+const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
+// Every lock-file open: never through a symlink, and O_NONBLOCK so that a FIFO planted at the
+// path cannot hang open() (read-only, it waits for a writer); regular files ignore it.
+const CREATE = O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 const EAGAIN = errnoOf('EAGAIN');
 const EACCES = errnoOf('EACCES');
 const EROFS = errnoOf('EROFS');
 const EISDIR = errnoOf('EISDIR');
+const ELOOP = errnoOf('ELOOP');
 const ESTALE = errnoOf('ESTALE');
 
 export function fileTarget(path: unknown, options: FileLockOptions | undefined, defaultMode = 0o644): FileTarget {
@@ -102,18 +106,23 @@ export function onNetworkFilesystem(target: FileTarget): boolean {
 
 /** Opens the lock file (created if absent, never through a symlink), or a directory in place. */
 export function openTarget(target: FileTarget, flags = O_RDWR): number {
-  return openFallback(target, flags, binding.open(target.path, flags | O_CREAT | O_NOFOLLOW, target.mode));
+  return openFallback(target, flags, binding.open(target.path, flags | CREATE, target.mode));
 }
 
 /** After a first open that gave fd (or -errno): the read-only and directory fallbacks, or the error. */
 function openFallback(target: FileTarget, flags: number, first: number): number {
   const { path, method } = target;
   let fd = first;
+  if (fd === EACCES && lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    // Some kernels refuse O_CREAT at another user's symlink in a sticky directory with EACCES
+    // before O_NOFOLLOW's ELOOP: it is the symlink, nothing was followed.
+    fd = ELOOP;
+  }
   if (target.writable) {
     if (fd === EISDIR) throw fromErrno(fd, 'open', { path });
   } else if ((fd === EACCES || fd === EROFS) && method === 'flock' && flags === O_RDWR) {
     // flock needs no write access: lock a file we may only read, as flock(1) does.
-    const readOnly = binding.open(path, O_RDONLY | O_NOFOLLOW, 0);
+    const readOnly = binding.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (readOnly >= 0) fd = readOnly;
   } else if (fd === EISDIR) {
     if (method === 'fcntl') throw invalidTarget('EISDIR', "an fcntl lock needs a file open for writing; lock a directory with method 'flock'", { path });
@@ -145,7 +154,7 @@ function lockResult(rc: number, target: FileTarget): boolean | 'replaced' {
 /** open + lock + verify, retried while the path is being replaced. The fd on success, or -1 if held. */
 export function tryLockTarget(target: FileTarget, flags = O_RDWR): number {
   for (let tries = 0; tries < MAX_REPLACED; tries++) {
-    const rc = binding.openLocked(target.path, flags | O_CREAT | O_NOFOLLOW, target.mode, target.methodCode);
+    const rc = binding.openLocked(target.path, flags | CREATE, target.mode, target.methodCode);
     if (rc >= 0) return rc;
     const locked = rc <= -binding.lockStage ? lockResult(rc + binding.lockStage, target) : lockFallback(target, flags, rc);
     if (locked === false) return -1;

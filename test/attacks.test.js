@@ -1,0 +1,157 @@
+'use strict';
+// Attacks by another user (uid 65534 via setpriv; the suite runs as root, as CI does), and the
+// known escape from abstract names: a new network namespace.
+const assert = require('node:assert/strict');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const solely = require('..');
+const { uniqueName, tempDir, spawnReady, abstractBound, has } = require('./helpers');
+
+const ROOT = path.join(__dirname, '..');
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+const asNobody = (command, ...args) => execFileSync('setpriv', [...NOBODY, command, ...args]);
+
+/** A sticky world-writable directory, as /tmp is, that other users may plant things in. */
+function stickyDir(t) {
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o1777);
+  return dir;
+}
+
+/** Runs a script with solely loaded as `s` (as uid:gid when given); resolves with its stdout lines. */
+function runScript(script, { uid, timeout = 10_000, wrap = [] } = {}) {
+  const node = [process.execPath, '-e', `const s = require(${JSON.stringify(ROOT)});\n${script}`];
+  const command = uid === undefined ? [...wrap, ...node] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...node];
+  const result = spawnSync(command[0], command.slice(1), { encoding: 'utf8', timeout, killSignal: 'SIGKILL' });
+  return result;
+}
+
+test('a symlink planted at the lock path by another user is refused (ELOOP); its target is untouched', async (t) => {
+  const dir = stickyDir(t);
+  const victim = path.join(tempDir(t), 'victim');
+  fs.writeFileSync(victim, 'precious', { mode: 0o600 });
+  const before = fs.statSync(victim);
+  const planted = path.join(dir, 'app.lock');
+  const dangling = path.join(dir, 'other.lock');
+  const wouldCreate = path.join(path.dirname(victim), 'created-by-root');
+  asNobody('ln', '-s', victim, planted);
+  asNobody('ln', '-s', wouldCreate, dangling);
+  assert.equal(fs.lstatSync(planted).uid, 65534);
+  for (const target of [planted, dangling]) {
+    for (const method of ['flock', 'fcntl']) {
+      const shape = { name: 'InvalidTargetError', code: 'ELOOP', errno: -40, syscall: 'open', path: target };
+      assert.throws(() => solely.lockFileSync(target, { method }), shape);
+      await assert.rejects(solely.lockFile(target, { method, wait: true }), shape);
+    }
+  }
+  const after = fs.statSync(victim);
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'precious');
+  assert.deepEqual([after.mode, after.uid, after.size, after.mtimeMs], [before.mode, before.uid, before.size, before.mtimeMs]);
+  assert.equal(fs.existsSync(wouldCreate), false);
+});
+
+test('a read-only FIFO planted at the lock path by another user does not hang the caller', (t) => {
+  // open(O_RDONLY) of a FIFO waits for a writer: without O_NONBLOCK, lockFileSync never returned.
+  const dir = stickyDir(t);
+  const planted = path.join(dir, 'app.lock');
+  asNobody('mkfifo', '-m', '0444', planted);
+  const result = runScript(
+    `for (const method of ['flock', 'fcntl']) {
+       try { const l = s.lockFileSync(${JSON.stringify(planted)}, { method }); console.log(method, 'locked'); l.release(); }
+       catch (e) { console.log(method, e.name, e.code); }
+     }`,
+    { uid: 1000 },
+  );
+  assert.equal(result.signal, null, 'the caller hung in open() and was killed');
+  // flock may lock what it can only read (as flock(1) does); fcntl needs write access.
+  assert.deepEqual(result.stdout.trim().split('\n'), ['flock locked', 'fcntl SolelyError EACCES']);
+});
+
+test('a regular file planted by another user is locked in place, never truncated; if they hold it, ELOCKED', async (t) => {
+  const dir = stickyDir(t);
+  const planted = path.join(dir, 'app.lock');
+  asNobody('sh', '-c', `printf planted > ${planted}`);
+  for (const method of ['flock', 'fcntl']) {
+    const lock = solely.lockFileSync(planted, { method });
+    lock.release();
+  }
+  const st = fs.statSync(planted);
+  assert.deepEqual([fs.readFileSync(planted, 'utf8'), st.uid], ['planted', 65534]);
+  // The planter holds it: a denial of service that world-writable directories allow; use a
+  // directory only you can write (the defaults: $XDG_RUNTIME_DIR, /run).
+  // detached: flock(1) forks its command, so the whole group is killed at the end.
+  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'flock', planted, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
+  assert.equal(squatter.firstLine, 'locked');
+  assert.throws(() => solely.lockFileSync(planted), { name: 'LockHeldError', code: 'ELOCKED', path: planted });
+});
+
+test('a directory planted where a lock file is expected: flock locks it in place, fcntl is EISDIR', (t) => {
+  const dir = stickyDir(t);
+  const planted = path.join(dir, 'app.lock');
+  asNobody('mkdir', planted);
+  const lock = solely.lockFileSync(planted);
+  assert.equal(solely.tryLockFileSync(planted), null);
+  lock.release();
+  assert.throws(() => solely.lockFileSync(planted, { method: 'fcntl' }), { name: 'InvalidTargetError', code: 'EISDIR', path: planted });
+  assert.deepEqual(fs.readdirSync(planted), []);
+});
+
+test('a squatter of another uid listening on the abstract name: ForeignHolderError naming it', { skip: !has('socat') }, async (t) => {
+  const name = uniqueName();
+  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'sh', '-c', `echo started; exec socat ABSTRACT-LISTEN:${name},fork STDOUT`], {
+    detached: true, // socat forks per connection: the whole group is killed at the end
+  });
+  await abstractBound(name);
+  assert.equal(solely.tryLockAbstractSync(name), null);
+  assert.throws(() => solely.lockAbstractSync(name), (error) => {
+    assert.ok(error instanceof solely.ForeignHolderError);
+    assert.ok(error instanceof solely.LockHeldError);
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.address, `@${name}`);
+    assert.equal(error.holder.uid, 65534);
+    assert.equal(error.holder.pid, squatter.pid); // sh exec'd socat
+    assert.match(error.holder.command, /^socat ABSTRACT-LISTEN/);
+    assert.match(error.message, /by another user/);
+    return true;
+  });
+  await assert.rejects(solely.lockAbstract(name, { wait: 50 }), { name: 'LockTimeoutError', code: 'ETIMEDOUT' });
+});
+
+test('a squatter of another uid that binds without listening: LockHeldError, holder unknown', async (t) => {
+  const name = uniqueName();
+  const fixture = path.join(__dirname, 'fixtures', 'hold.js');
+  await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, fixture, 'abstract', name, '--no-listen']);
+  assert.throws(() => solely.lockAbstractSync(name), (error) => {
+    assert.equal(error.constructor, solely.LockHeldError); // no peer to ask for credentials
+    assert.equal(error.holder, undefined);
+    return true;
+  });
+});
+
+function unshareNet() {
+  for (const flags of [['-n'], ['-Urn']]) {
+    if (spawnSync('unshare', [...flags, 'true']).status === 0) return flags;
+  }
+  return undefined;
+}
+
+test('a new network namespace escapes an abstract lock (the known limit); a file lock still excludes', { skip: unshareNet() === undefined && 'unshare -n is not permitted here' }, (t) => {
+  const name = uniqueName();
+  const file = path.join(tempDir(t), 'shared.lock');
+  const abstract = solely.lockAbstractSync(name);
+  const flock = solely.lockFileSync(file);
+  const ofd = solely.lockFileSync(`${file}.ofd`, { method: 'fcntl' });
+  const script = `
+    const a = s.tryLockAbstractSync(${JSON.stringify(name)});
+    const f = s.tryLockFileSync(${JSON.stringify(file)});
+    const o = s.tryLockFileSync(${JSON.stringify(`${file}.ofd`)}, { method: 'fcntl' });
+    console.log([a ? 'abstract taken' : 'abstract held', f ? 'flock taken' : 'flock held', o ? 'fcntl taken' : 'fcntl held'].join(', '));`;
+  // Same host, same user, one more namespace: the name is free in there.
+  const inside = runScript(script, { wrap: ['unshare', ...unshareNet()] });
+  assert.equal(inside.stdout.trim(), 'abstract taken, flock held, fcntl held', inside.stderr);
+  // Outside, in this namespace, the same script sees every lock held.
+  assert.equal(runScript(script).stdout.trim(), 'abstract held, flock held, fcntl held');
+  for (const lock of [abstract, flock, ofd]) lock.release();
+});

@@ -1,0 +1,75 @@
+'use strict';
+// Crash release: a holder SIGKILLed at a random point (acquiring, waiting, holding, releasing)
+// never leaves the lock stuck: it is taken again at once, with no clean-up by anyone.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const { FIXTURES, tempDir, spawnReady, kill } = require('./helpers');
+const { KINDS } = require('./stress/kinds');
+const { scale, record, quantile } = require('./stress/scale');
+
+const KILLS = scale(10, 400); // per kind: 1,200 in all under stress
+const POOL = 3;
+const REACQUIRE_LIMIT_MS = 10_000;
+const PHASES = { '': 'starting', A: 'acquiring', H: 'holding', R: 'releasing' };
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function withinLimit(promise, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not re-acquirable within ${REACQUIRE_LIMIT_MS} ms`)), REACQUIRE_LIMIT_MS);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+for (const kind of KINDS) {
+  test(`${kind.name}: ${KILLS} holders SIGKILLed at random points; the lock is always re-acquired`, { timeout: scale(60_000, 900_000) }, async (t) => {
+    const dir = tempDir(t);
+    const target = kind.target(dir);
+    let started = 0;
+    const start = () => {
+      const phaseFile = path.join(dir, `phase-${started++}`);
+      const ready = spawnReady(t, process.execPath, [path.join(FIXTURES, 'crash.js'), kind.name, target, phaseFile]).then((child) =>
+        Object.assign(child, { phaseFile }),
+      );
+      ready.catch(() => {}); // a test that fails early kills the pool: awaited, it still throws
+      return ready;
+    };
+    const phases = { starting: 0, acquiring: 0, waiting: 0, holding: 0, releasing: 0 };
+    const reacquireMs = [];
+    let freeAtExit = 0;
+    // The next victims start while the current one runs: node's start-up is the slow part.
+    const pool = Array.from({ length: Math.min(POOL, KILLS) }, start);
+    for (let i = 0; i < KILLS; i++) {
+      const child = await pool.shift();
+      if (i + pool.length + 1 < KILLS) pool.push(start());
+      // One kill in four strikes a waiter: this process holds the lock meanwhile.
+      const blocker = i % 4 === 3 ? await kind.tryAcquire(target) : null;
+      if (i % 4 === 3) assert.ok(blocker, 'free before the victim starts');
+      child.stdin.write('go\n');
+      await sleep(Math.random() * 12);
+      const struck = process.hrtime.bigint();
+      await kill(child);
+      assert.equal(child.signalCode, 'SIGKILL', 'the victim ran until killed');
+      const letter = fs.readFileSync(child.phaseFile, 'latin1');
+      if (blocker !== null) {
+        phases[letter === 'A' ? 'waiting' : PHASES[letter]]++;
+        await kind.release(blocker);
+      } else {
+        phases[PHASES[letter]]++;
+      }
+      let lock = await kind.tryAcquire(target);
+      if (lock !== null) freeAtExit++;
+      else lock = await withinLimit(kind.acquire(target), `kill ${i} (${PHASES[letter]})`);
+      if (blocker === null) reacquireMs.push(Number(process.hrtime.bigint() - struck) / 1e6);
+      await kind.release(lock);
+    }
+    assert.equal(freeAtExit, KILLS, 'the kernel released the lock before it reported the exit');
+    const p50 = quantile(reacquireMs, 0.5);
+    const p99 = quantile(reacquireMs, 0.99);
+    t.diagnostic(`${kind.name}: SIGKILL to re-acquired p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ${JSON.stringify(phases)}`);
+    record('crash', kind.name, { kills: KILLS, freeAtExit, p50Ms: p50, p99Ms: p99, maxMs: Math.max(...reacquireMs), phases });
+  });
+}

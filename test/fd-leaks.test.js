@@ -1,0 +1,92 @@
+'use strict';
+// The fd count is constant over many acquire/release cycles of every kind, through the waiting
+// path too, and over every error path (test/hygiene.test.js covers sync cycles of two kinds).
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const solely = require('..');
+const { uniqueName, tempDir, fdCount } = require('./helpers');
+const { KINDS } = require('./stress/kinds');
+const { scale, record } = require('./stress/scale');
+
+const CYCLES = scale(500, 100_000); // per kind
+const ERROR_ROUNDS = scale(20, 1_000);
+
+for (const kind of KINDS) {
+  test(`${kind.name}: the fd count is constant over ${CYCLES} cycles of try, wait, contend and release`, async (t) => {
+    const target = kind.target(tempDir(t));
+    const before = fdCount();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < CYCLES; i++) {
+      const lock = i % 2 ? await kind.tryAcquire(target) : await kind.acquire(target);
+      assert.equal(await kind.tryAcquire(target), null);
+      await kind.release(lock);
+    }
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    assert.equal(fdCount(), before);
+    record('fd', kind.name, { cycles: CYCLES, leaked: fdCount() - before, perSecond: CYCLES / seconds });
+  });
+}
+
+test(`every error path, ${ERROR_ROUNDS} times each, leaves the fd count unchanged`, async (t) => {
+  const dir = tempDir(t);
+  const name = uniqueName();
+  const quiet = uniqueName();
+  const file = path.join(dir, 'held.lock');
+  const ofd = path.join(dir, 'held.ofd');
+  const link = path.join(dir, 'link.lock');
+  fs.symlinkSync(file, link);
+  const abstractHeld = solely.lockAbstractSync(name);
+  const quietHeld = solely.lockAbstractSync(quiet, { listen: false });
+  const fileHeld = solely.lockFileSync(file);
+  const ofdHeld = solely.lockFileSync(ofd, { method: 'fcntl' });
+  const paths = {
+    ENOENT: path.join(dir, 'missing', 'x.lock'),
+    ENOTDIR: path.join(file, 'x.lock'),
+    ENAMETOOLONG: path.join(dir, 'x'.repeat(300)),
+  };
+  const failures = [
+    ['abstract EINVAL', () => solely.lockAbstractSync(''), 'EINVAL'],
+    ['abstract ENAMETOOLONG', () => solely.lockAbstractSync('x'.repeat(108)), 'ENAMETOOLONG'],
+    ['abstract held, holder probed', () => solely.lockAbstractSync(name), 'ELOCKED'],
+    ['abstract held, not listening', () => solely.lockAbstractSync(quiet), 'ELOCKED'],
+    ['abstract wait times out', () => solely.lockAbstract(name, { wait: 2 }), 'ETIMEDOUT'],
+    ['abstract quiet wait times out', () => solely.lockAbstract(quiet, { wait: 2 }), 'ETIMEDOUT'],
+    ['abstract wait aborted', () => solely.lockAbstract(name, { wait: true, signal: AbortSignal.timeout(2) }), 'ABORT_ERR'],
+    ['abstract bad option', () => solely.lockAbstract(name, { listen: 1 }), 'ERR_INVALID_ARG_TYPE'],
+    ['flock held', () => solely.lockFileSync(file), 'ELOCKED'],
+    ['fcntl held', () => solely.lockFileSync(ofd, { method: 'fcntl' }), 'ELOCKED'],
+    ['flock wait times out', () => solely.lockFile(file, { wait: 2 }), 'ETIMEDOUT'],
+    ['fcntl wait aborted', () => solely.lockFile(ofd, { method: 'fcntl', wait: true, signal: AbortSignal.timeout(2) }), 'ABORT_ERR'],
+    ['symlink', () => solely.lockFileSync(link), 'ELOOP'],
+    ['fcntl on a directory', () => solely.lockFileSync(dir, { method: 'fcntl' }), 'EISDIR'],
+    ...Object.entries(paths).map(([code, p]) => [`open ${code}`, () => solely.lockFile(p, { wait: 100 }), code]),
+    ['bad mode', () => solely.lockFileSync(file, { mode: -1 }), 'ERR_INVALID_ARG_VALUE'],
+  ];
+  // The first file wait opens this thread's one inotify instance, kept for every later wait.
+  await assert.rejects(solely.lockFile(file, { wait: 1 }), { code: 'ETIMEDOUT' });
+  const before = fdCount();
+  for (const [what, fail, code] of failures) {
+    for (let i = 0; i < ERROR_ROUNDS; i++) {
+      await assert.rejects(async () => fail(), { code }, what);
+    }
+    assert.equal(fdCount(), before, what);
+  }
+  // A wait whose target disappears under it fails from inside the wait (ENOENT on the re-open).
+  for (let i = 0; i < Math.min(ERROR_ROUNDS, 50); i++) {
+    const sub = fs.mkdtempSync(path.join(dir, 'gone-'));
+    const lockPath = path.join(sub, 'x.lock');
+    const held = solely.lockFileSync(lockPath);
+    const waiting = solely.lockFile(lockPath, { wait: 5_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    fs.unlinkSync(lockPath);
+    fs.rmdirSync(sub);
+    held.release();
+    await assert.rejects(waiting, { code: 'ENOENT', syscall: 'open', path: lockPath });
+  }
+  const leaked = fdCount() - before;
+  assert.equal(leaked, 0, 'a wait failing from inside');
+  for (const lock of [abstractHeld, quietHeld, fileHeld, ofdHeld]) lock.release();
+  record('fd', 'error paths', { paths: failures.length + 1, rounds: ERROR_ROUNDS, leaked });
+});
