@@ -190,15 +190,19 @@ async function run(args: string[]): Promise<number> {
   let env = process.env;
   if (inherited !== undefined) env = { ...process.env, SOLELY_LOCK_FD: '3' };
   else if (lock.kind === 'postgres' && lock.fencingToken !== null) env = { ...process.env, SOLELY_FENCING_TOKEN: String(lock.fencingToken) };
+  // Handlers first: COMMAND runs (and may tell the world it is ready) as soon as spawn() returns,
+  // and a signal that came before them would kill this wrapper and orphan COMMAND.
+  const early: NodeJS.Signals[] = [];
+  let deliver = (signal: NodeJS.Signals): void => void early.push(signal);
+  const forward = (signal: NodeJS.Signals): void => deliver(signal);
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   const child = spawn(command, commandArgs, {
     stdio: inherited === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', inherited.fd],
     env,
   });
+  deliver = (signal) => void child.kill(signal);
+  for (const signal of early) deliver(signal);
   const pidfile = lock.kind === 'pidfile' ? (lock as Pidfile) : undefined;
-  const forward = (signal: NodeJS.Signals): void => {
-    child.kill(signal);
-  };
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   let lost = false;
   if (lock.kind === 'postgres') {
     lock.once('lost', (error: SolelyError) => {
