@@ -24,7 +24,7 @@ function uidOf(pid: number): number | undefined {
 }
 
 /** pid, uid and command of a process found through /proc. */
-function holderOf(pid: number, uid = uidOf(pid)): Holder {
+export function holderOf(pid: number, uid = uidOf(pid)): Holder {
   const holder: Holder = { pid };
   if (uid !== undefined) holder.uid = uid;
   const command = commandOf(pid);
