@@ -315,6 +315,19 @@ class Connection {
     return true;
   }
 
+  /**
+   * Answers an untrusted peer at once, without reading its message: half-closes, and drains what
+   * it still sends until it closes (or the deadline), so that its write does not fail before it
+   * reads the refusal.
+   */
+  refuse(): void {
+    this.#answered = true;
+    const out = frame({ error: 'EACCES' }, Number.MAX_SAFE_INTEGER) as Buffer;
+    this.socket.end(out);
+    this.socket.resume();
+    this.socket.once('end', () => this.socket.destroy());
+  }
+
   readonly reply: Reply = (value) => {
     if (this.#answered) return;
     let json: string | undefined;
@@ -391,7 +404,7 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
     const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
     const cred = typeof fd === 'number' && fd >= 0 ? binding.peerCred(fd) : -1;
     if (typeof cred === 'number' || !this.#settings.allowed.has(cred[1])) {
-      connection.answer({ error: 'EACCES' });
+      connection.refuse();
       return;
     }
     const [pid, uid] = cred;
