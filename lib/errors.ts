@@ -137,7 +137,7 @@ export function fromFsError(error: unknown, syscall: string, target: ErrorTarget
 }
 
 /** A target refused before any syscall: `code` is the errno the kernel would have given. */
-export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR' | 'ENOTSOCK' | 'ELOOP', reason: string, target: ErrorTarget): InvalidTargetError {
+export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR' | 'ENOTDIR' | 'ENOTSOCK' | 'ELOOP', reason: string, target: ErrorTarget): InvalidTargetError {
   const where = target.path ?? target.address;
   return new InvalidTargetError(code, `${code}: ${reason}${where === undefined ? '' : ` ${where}`}`, {
     errno: errnoOf(code),

@@ -6,6 +6,16 @@ export { whoHolds, type HolderTarget } from './who-holds';
 export { classifyFilesystem, filesystemOf, type FilesystemInfo } from './filesystem';
 export { listenUnix, type UnixServerOptions } from './unix-server';
 export type { Activation, ActivationOptions } from './activation';
+export {
+  singleInstance,
+  Primary,
+  type Secondary,
+  type Message,
+  type Reply,
+  type SingleInstanceOptions,
+  type SingleInstanceScope,
+  type SingleInstanceTransport,
+} from './single-instance';
 export type { WaitOptions } from './options';
 export {
   SolelyError,

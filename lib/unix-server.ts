@@ -9,19 +9,13 @@ import { basename, dirname } from 'node:path';
 import { bindAbstract, checkName, heldError } from './abstract';
 import { activatedSocket, parseActivation, type ActivationOptions } from './activation';
 import { binding } from './binding';
+import * as lazy from './lazy-modules';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
 import { fileTarget, tryLockTarget } from './file';
 import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseInteger, parseMode } from './options';
 
-// net and cluster are loaded by the first listenUnix, not with the package: they pull in streams,
-// child_process and dgram, most of the cost of a require('solely') that only wants a lock.
-// (node:cluster's types have only a default export, which CommonJS output does not see.)
-/* eslint-disable @typescript-eslint/no-require-imports */
-const loadNet = (): typeof import('node:net') => require('node:net') as typeof import('node:net');
-const inClusterWorker = (): boolean => (require('node:cluster') as { readonly isWorker: boolean }).isWorker;
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface UnixServerOptions<S extends Server = Server> extends ActivationOptions {
   /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
@@ -53,7 +47,7 @@ const ECONNREFUSED = errnoOf('ECONNREFUSED');
 export async function listenUnix<S extends Server = Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
   const o = optionsObject(options);
   const backlog = parseInteger('options.backlog', o.backlog, 0, MAX_BACKLOG, DEFAULT_BACKLOG);
-  const net = loadNet();
+  const net = lazy.net();
   const server = o.server ?? (net.createServer() as S);
   if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
   if (server.listening) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.server', 'a server that is not listening', server);
@@ -220,7 +214,7 @@ function serve<S extends Server>(server: S, fd: number, backlog: number, address
     // worker, net sends listen({ fd }) to the primary, which would listen on its own fd of that
     // number (as documented, and exclusive does not apply to fds): there the worker sets the
     // handle up itself, with the function net's listen() calls in a primary.
-    if (inClusterWorker()) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
+    if (lazy.inClusterWorker()) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
     else server.listen({ fd, backlog });
   });
 }
