@@ -161,13 +161,22 @@ function heldMessage(error: SolelyError & { holder?: { pid?: number; command?: s
   return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${by}`;
 }
 
-async function run(args: string[]): Promise<number> {
-  const options = parse(args, RUN_OPTIONS);
+type WithTarget = Parsed & { target: NonNullable<Parsed['target']> };
+
+/** A subcommand's options, with its target; null once --help was printed. */
+function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string): WithTarget | null {
+  const options = parse(args, allowed);
   if (options.help) {
-    process.stdout.write(`${RUN_HELP}\n`);
-    return 0;
+    process.stdout.write(`${help}\n`);
+    return null;
   }
   if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
+  return options as WithTarget;
+}
+
+async function run(args: string[]): Promise<number> {
+  const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
+  if (options === null) return 0;
   const [command, ...commandArgs] = options.rest;
   if (command === undefined) throw new UsageError('give the COMMAND to run');
   const { kind, value } = options.target;
@@ -292,12 +301,8 @@ function describeStatus(report: StatusReport): string {
 }
 
 async function status(args: string[]): Promise<number> {
-  const options = parse(args, STATUS_OPTIONS);
-  if (options.help) {
-    process.stdout.write(`${STATUS_HELP}\n`);
-    return 0;
-  }
-  if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
+  const options = parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
+  if (options === null) return 0;
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
   const report = await statusOf(options.target.kind, options.target.value, options.key);
   process.stdout.write(`${options.json ? JSON.stringify(report) : describeStatus(report)}\n`);

@@ -38,17 +38,22 @@ int Lock(int fd, int method, bool unlock) {
   return rc < 0 ? -errno : 0;
 }
 
-// open(path, flags | O_CLOEXEC, mode). Returns the fd or -errno.
-Napi::Value Open(const Napi::CallbackInfo& info) {
-  char path[PATH_MAX + 1];
+// open(info[0], info[1] | O_CLOEXEC, info[2]), the path copied into path: the fd or -errno.
+int OpenFromArgs(const Napi::CallbackInfo& info, char (&path)[PATH_MAX + 1]) {
   int length = CopyString(info, 0, path);
-  if (length < 0) return Result(info, length);
+  if (length < 0) return length;
   int flags = IntArg(info, 1) | O_CLOEXEC;
   mode_t mode = static_cast<mode_t>(IntArg(info, 2));
   int fd;
   do fd = open(path, flags, mode);
   while (fd < 0 && errno == EINTR);
-  return Result(info, fd < 0 ? -errno : fd);
+  return fd < 0 ? -errno : fd;
+}
+
+// open(path, flags | O_CLOEXEC, mode). Returns the fd or -errno.
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  char path[PATH_MAX + 1];
+  return Result(info, OpenFromArgs(info, path));
 }
 
 // Lock, then check that path still names the locked inode (FreeBSD flopen). If it was unlinked
@@ -73,14 +78,8 @@ constexpr int kLockStage = 4096;
 // failed (the fd is closed then).
 Napi::Value OpenLocked(const Napi::CallbackInfo& info) {
   char path[PATH_MAX + 1];
-  int length = CopyString(info, 0, path);
-  if (length < 0) return Result(info, length);
-  int flags = IntArg(info, 1) | O_CLOEXEC;
-  mode_t mode = static_cast<mode_t>(IntArg(info, 2));
-  int fd;
-  do fd = open(path, flags, mode);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return Result(info, -errno);
+  int fd = OpenFromArgs(info, path);
+  if (fd < 0) return Result(info, fd);
   int rc = LockAndVerify(fd, path, IntArg(info, 3));
   if (rc < 0) {
     close(fd);
