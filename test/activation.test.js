@@ -17,7 +17,10 @@ const SERVER = path.join(FIXTURES, 'activated-server.js');
  * the first connection (exec: the same pid). Resolves once it listens; killed when the test ends.
  */
 async function activator(t, listen, args, extra = []) {
-  const child = spawn('systemd-socket-activate', [...listen.flatMap((p) => ['-l', p]), ...extra, process.execPath, SERVER, ...args], {
+  // systemd-socket-activate passes on only the variables named with -E: keep the sanitizer
+  // runtime of `npm run test:asan` for the node it starts.
+  const keep = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].filter((name) => process.env[name] !== undefined).flatMap((name) => ['-E', name]);
+  const child = spawn('systemd-socket-activate', [...listen.flatMap((p) => ['-l', p]), ...keep, ...extra, process.execPath, SERVER, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => kill(child));

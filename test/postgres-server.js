@@ -8,6 +8,11 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 
+// PostgreSQL runs without the sanitizer runtime that `npm run test:asan` preloads for node
+// (its bootstrap hangs under it), and in the C locale.
+const SERVER_ENV = { ...process.env, LC_ALL: 'C' };
+delete SERVER_ENV.LD_PRELOAD;
+
 const NOBODY = 65534;
 
 /** The bin directory of the newest installed PostgreSQL, or undefined. */
@@ -57,7 +62,7 @@ class PostgresServer {
       '-D', this.data, '-p', String(this.port), '-h', '127.0.0.1', '-k', this.dir,
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=100',
     ]);
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: SERVER_ENV });
     this.process = child;
     let log = '';
     return new Promise((resolve, reject) => {
@@ -111,7 +116,7 @@ async function startPostgres() {
   const server = new PostgresServer(bin, dir, await freePort());
   try {
     const [command, args] = asServerUser(path.join(bin, 'initdb'), ['-D', server.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
-    execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: SERVER_ENV });
     await server.start();
   } catch (error) {
     await server.destroy();
