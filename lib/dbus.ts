@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { AbortError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { heldBy, holderOf } from './holder';
 import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from './options';
+import { whenAborted } from './wait';
 
 export interface DbusNameOptions {
   /** The bus to connect to (default 'session'); its address comes from the environment. */
@@ -219,10 +220,11 @@ class NameLock extends EventEmitter implements DbusNameLock {
     const name = this.target;
     return new Promise<void>((resolve, reject) => {
       let deadline: NodeJS.Timeout | undefined;
+      let stopWatchingAbort = (): void => {};
       const settle = (error?: SolelyError): void => {
         this.#settle = undefined;
         clearTimeout(deadline);
-        signal?.removeEventListener('abort', onAbort);
+        stopWatchingAbort();
         if (error === undefined) {
           resolve();
           return;
@@ -234,7 +236,7 @@ class NameLock extends EventEmitter implements DbusNameLock {
       const onAbort = (): void => settle(new AbortError(signal?.reason, { address: name }));
       this.#settle = settle;
       if (this.#closed) settle(this.#callError(undefined, 'read'));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      stopWatchingAbort = whenAborted(signal, onAbort);
       if (timeout !== Infinity) {
         deadline = setTimeout(() => settle(new LockTimeoutError(`timed out after ${timeout} ms waiting for the D-Bus name ${name}`, { address: name })), timeout);
       }

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { AbortError, LockHeldError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { optionsObject, parseInteger, parseWait, type Wait, type WaitOptions } from './options';
+import { whenAborted } from './wait';
 
 /** What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...). */
 export type PostgresConnection = string | { [option: string]: unknown };
@@ -183,15 +184,14 @@ class Session {
   /** Connects; an abort destroys the socket, whatever stage the connection is at. */
   static async open(config: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Session> {
     const session = new Session(new (loadPg().Client)(config), config);
-    const onAbort = (): void => session.destroy();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatchingAbort = whenAborted(signal, () => session.destroy());
     try {
       await session.client.connect();
     } catch (error) {
       session.destroy();
       throw signal?.aborted ? new AbortError(signal.reason, { address: session.address }) : fromPgError(error, session.address, true);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      stopWatchingAbort();
     }
     return session;
   }
@@ -234,7 +234,7 @@ class Session {
         ? undefined
         : setTimeout(() => stop(new LockTimeoutError(`timed out after ${timeout} ms waiting for the postgres advisory lock ${name}`, { address: this.address })), timeout);
     if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatchingAbort = whenAborted(signal, onAbort);
     try {
       await this.query('SELECT pg_advisory_lock($1::bigint)', [String(key)]);
     } catch (error) {
@@ -244,7 +244,7 @@ class Session {
       throw stopped ?? error;
     } finally {
       clearTimeout(deadline);
-      signal?.removeEventListener('abort', onAbort);
+      stopWatchingAbort();
     }
     // Granted as the wait was cancelled: too late; ending the session frees it.
     if (stopped !== undefined) throw stopped;

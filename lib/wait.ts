@@ -21,18 +21,41 @@ export const FALLBACK_POLL_MS = 250;
  */
 const RECHECK_MS = 5;
 
+// One 'abort' listener per signal, however many waits share it: a signal passed to many waits
+// would pass EventTarget's listener limit and print a MaxListenersExceededWarning.
+const aborters = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Calls onAbort when signal aborts (not if it already has); the returned function undoes it. */
+export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void): () => void {
+  if (signal === undefined) return () => {};
+  let callbacks = aborters.get(signal);
+  if (callbacks === undefined) {
+    const created = new Set<() => void>();
+    aborters.set(signal, created);
+    signal.addEventListener('abort', () => {
+      aborters.delete(signal);
+      for (const callback of created) callback();
+    }, { once: true });
+    callbacks = created;
+  }
+  const registered = callbacks;
+  registered.add(onAbort);
+  return () => void registered.delete(onAbort);
+}
+
 export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): Promise<T> {
   const { timeout, signal } = wait;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let poll: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;
+    let stopWatchingAbort = (): void => {};
 
     const settle = (error: unknown, lock?: T): void => {
       settled = true;
       clearTimeout(poll);
       clearTimeout(deadline);
-      signal?.removeEventListener('abort', onAbort);
+      stopWatchingAbort();
       waiter.disarm();
       if (lock === undefined) reject(error);
       else resolve(lock);
@@ -61,7 +84,7 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
       settle(new AbortError(signal.reason, target));
       return;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    stopWatchingAbort = whenAborted(signal, onAbort);
     if (timeout !== Infinity) {
       deadline = setTimeout(() => {
         const where = target.path ?? target.address;

@@ -132,3 +132,30 @@ test("Node 20's net pads '\\0name' to 108 bytes: a different name, which does no
   const lock = solely.lockAbstractSync(name);
   lock.release();
 });
+
+test('many waits sharing one AbortSignal: each rejects on abort, and no MaxListenersExceededWarning', async (t) => {
+  const name = uniqueName();
+  const file = path.join(tempDir(t), 'shared-signal.lock');
+  const heldAbstract = solely.lockAbstractSync(name);
+  const heldFile = solely.lockFileSync(file);
+  const warnings = [];
+  const onWarning = (warning) => warnings.push(warning.name);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const controller = new AbortController();
+  const waits = [];
+  for (let i = 0; i < 20; i++) {
+    waits.push(solely.lockAbstract(name, { wait: true, signal: controller.signal }).catch((e) => e));
+    waits.push(solely.lockFile(file, { wait: true, signal: controller.signal }).catch((e) => e));
+  }
+  // A wait that ended before the abort leaves nothing behind on the shared signal.
+  heldAbstract.release();
+  const winner = await Promise.race(waits);
+  winner.release();
+  controller.abort('stop');
+  const results = await Promise.all(waits);
+  assert.equal(results.filter((r) => r instanceof solely.AbortError && r.cause === 'stop').length, 39);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(warnings, []);
+  heldFile.release();
+});
