@@ -42,6 +42,7 @@ const MAX_REPLACED = 100;
 // Relative, or with '//', '/./', '/../' or a trailing '/': resolve() makes it absolute and normal.
 const NOT_NORMAL = /^[^/]|\/(\.{1,2})?(\/|$)/;
 const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
+const S_ISVTX = 0o1000; // not in fs.constants
 // Every lock-file open: never through a symlink, and O_NONBLOCK so that a FIFO planted at the
 // path cannot hang open() (read-only, it waits for a writer); regular files ignore it.
 const CREATE = O_CREAT | O_NOFOLLOW | O_NONBLOCK;
@@ -67,7 +68,9 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
     path: absolute,
     method,
     methodCode: binding.lockMethods[method],
-    mode: parseMode(o.mode, defaultMode),
+    // Lock files get the sticky bit: systemd-tmpfiles never ages out such a file, so a lock file
+    // in /tmp or $XDG_RUNTIME_DIR is not deleted under its holder (which would let a second in).
+    mode: parseMode(o.mode, defaultMode) | S_ISVTX,
     onNetworkFilesystem,
     writable: false,
   };

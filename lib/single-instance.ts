@@ -8,7 +8,7 @@ import type { Server, Socket } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { binding } from './binding';
 import * as lazy from './lazy-modules';
-import { LockHeldError, LockTimeoutError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget, type Holder } from './errors';
+import { LockHeldError, LockTimeoutError, SolelyError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget, type Holder } from './errors';
 import { heldBy, holderOf } from './holder';
 import { optionsObject, parseChoice, parseInteger } from './options';
 import { listenUnix } from './unix-server';
@@ -146,7 +146,10 @@ function isDirectoryOf(dir: string, uid: number): boolean {
   }
 }
 
-/** $XDG_RUNTIME_DIR/solely, /run/user/<uid>/solely, then /run/solely-0 (root) or /tmp/solely-<uid>; /run/solely for 'system'. */
+/**
+ * $XDG_RUNTIME_DIR/solely, /run/user/<uid>/solely, or /run/solely-0 for root; /run/solely for
+ * 'system'. Never /tmp, where systemd-tmpfiles ages files out from under a live primary.
+ */
 function defaultDirectory(scope: SingleInstanceScope, uid: number): string {
   if (scope === 'system') {
     if (uid !== 0) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', "a directory for scope 'system' over a path when not root", undefined);
@@ -155,7 +158,10 @@ function defaultDirectory(scope: SingleInstanceScope, uid: number): string {
   const runtime = process.env.XDG_RUNTIME_DIR;
   if (runtime !== undefined && isAbsolute(runtime)) return ownDirectory(join(runtime, 'solely'), 0o700, uid);
   if (isDirectoryOf(`/run/user/${uid}`, uid)) return ownDirectory(`/run/user/${uid}/solely`, 0o700, uid);
-  return ownDirectory(uid === 0 ? '/run/solely-0' : `/tmp/solely-${uid}`, 0o700, uid);
+  if (uid === 0) return ownDirectory('/run/solely-0', 0o700, uid);
+  throw new SolelyError('ENOENT', "no runtime directory for a socket: set XDG_RUNTIME_DIR or pass options.directory (never /tmp: systemd-tmpfiles ages it out)", {
+    errno: errnoOf('ENOENT'),
+  });
 }
 
 function placeOf(id: string, scope: SingleInstanceScope, transport: SingleInstanceTransport, directory: unknown, uid: number): Place {

@@ -40,7 +40,7 @@ for (const method of ['flock', 'fcntl']) {
   });
 }
 
-test('the target is the absolute path; the file is created with the mode, less the umask', (t) => {
+test('the target is the absolute path; the file is created with the mode, less the umask, plus the sticky bit', (t) => {
   const dir = tempDir(t);
   const previous = process.umask(0o022);
   t.after(() => process.umask(previous));
@@ -49,10 +49,10 @@ test('the target is the absolute path; the file is created with the mode, less t
   t.after(() => process.chdir(cwd));
   const lock = solely.lockFileSync('relative.lock', { mode: 0o664 });
   assert.equal(lock.target, path.join(dir, 'relative.lock'));
-  assert.equal(fs.statSync(lock.target).mode & 0o7777, 0o644);
+  assert.equal(fs.statSync(lock.target).mode & 0o7777, 0o1644, 'the sticky bit keeps systemd-tmpfiles away');
   lock.release();
   const other = solely.lockFileSync('other.lock', { mode: 0o600 });
-  assert.equal(fs.statSync(other.target).mode & 0o7777, 0o600);
+  assert.equal(fs.statSync(other.target).mode & 0o7777, 0o1600);
   other.release();
 });
 
