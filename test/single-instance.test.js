@@ -342,3 +342,14 @@ test('the socket directory is refused when it is a symlink or not private', asyn
   assert.equal(instance.target, path.join(runtime, 'solely', 'x.sock'));
   await instance.release();
 });
+
+test("transport 'path' without a runtime directory asks for one: never /tmp", { skip: process.getuid() !== 0 && 'setpriv needs root' }, () => {
+  const { execFileSync } = require('node:child_process');
+  const env = { ...process.env };
+  delete env.XDG_RUNTIME_DIR;
+  const script = `require(${JSON.stringify(path.join(__dirname, '..'))}).singleInstance('no-runtime-dir', { transport: 'path' })
+    .then(() => console.log('no error'), (e) => console.log(e.code));`;
+  const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env });
+  assert.equal(out.trim(), 'ENOENT');
+  assert.equal(fs.existsSync('/tmp/solely-65534'), false);
+});
