@@ -1,6 +1,8 @@
 'use strict';
-// Crash release: a holder SIGKILLed at a random point (acquiring, waiting, holding, releasing)
-// never leaves the lock stuck: it is taken again at once, with no clean-up by anyone.
+// Crash release: a holder SIGKILLed at a random point (acquiring, waiting, writing a pidfile,
+// holding, releasing) never leaves the lock stuck: it is taken again at once, with no clean-up by
+// anyone. A singleInstance primary SIGKILLed while it replies leaves its pending secondary an
+// answer, the primary role or a typed error, within its timeout.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -12,7 +14,7 @@ const { scale, record, quantile } = require('./stress/scale');
 const KILLS = scale(10, 400); // per kind: 1,200 in all under stress
 const POOL = 3;
 const REACQUIRE_LIMIT_MS = 10_000;
-const PHASES = { '': 'starting', A: 'acquiring', H: 'holding', R: 'releasing' };
+const PHASES = { '': 'starting', A: 'acquiring', W: 'writing', H: 'holding', R: 'releasing' };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,9 +39,10 @@ for (const kind of KINDS) {
       ready.catch(() => {}); // a test that fails early kills the pool: awaited, it still throws
       return ready;
     };
-    const phases = { starting: 0, acquiring: 0, waiting: 0, holding: 0, releasing: 0 };
+    const phases = { starting: 0, acquiring: 0, waiting: 0, writing: 0, holding: 0, releasing: 0 };
     const reacquireMs = [];
     let freeAtExit = 0;
+    let claimsLeft = 0;
     // The next victims start while the current one runs: node's start-up is the slow part.
     const pool = Array.from({ length: Math.min(POOL, KILLS) }, start);
     for (let i = 0; i < KILLS; i++) {
@@ -60,6 +63,12 @@ for (const kind of KINDS) {
       } else {
         phases[PHASES[letter]]++;
       }
+      if (kind.stale !== undefined) {
+        // A pidfile may still claim a dead PID (or be empty): only the lock says it is stale.
+        const shown = kind.stale(target);
+        assert.equal(shown.locked, false, `kill ${i} (${PHASES[letter]}): no holder left`);
+        if (shown.pid !== null) claimsLeft++;
+      }
       let lock = await kind.tryAcquire(target);
       if (lock !== null) freeAtExit++;
       else lock = await withinLimit(kind.acquire(target), `kill ${i} (${PHASES[letter]})`);
@@ -70,6 +79,7 @@ for (const kind of KINDS) {
     const p50 = quantile(reacquireMs, 0.5);
     const p99 = quantile(reacquireMs, 0.99);
     t.diagnostic(`${kind.name}: SIGKILL to re-acquired p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; ${JSON.stringify(phases)}`);
-    record('crash', kind.name, { kills: KILLS, freeAtExit, p50Ms: p50, p99Ms: p99, maxMs: Math.max(...reacquireMs), phases });
+    const stale = kind.stale === undefined ? {} : { claimsLeft };
+    record('crash', kind.name, { kills: KILLS, freeAtExit, p50Ms: p50, p99Ms: p99, maxMs: Math.max(...reacquireMs), phases, ...stale });
   });
 }
