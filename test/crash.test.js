@@ -7,7 +7,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
-const { FIXTURES, tempDir, spawnReady, kill } = require('./helpers');
+const solely = require('..');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
 const { scale, record, quantile } = require('./stress/scale');
 
@@ -83,3 +84,63 @@ for (const kind of KINDS) {
     record('crash', kind.name, { kills: KILLS, freeAtExit, p50Ms: p50, p99Ms: p99, maxMs: Math.max(...reacquireMs), phases, ...stale });
   });
 }
+
+const SI_KILLS = scale(6, 200);
+const SI_TIMEOUT_MS = 3000;
+const SI_REPLY_DELAY_MS = 10;
+// Beyond the secondary's own timeout: a loaded machine's scheduling, never a real wait.
+const SI_SLACK_MS = 5000;
+
+test(`singleInstance: ${SI_KILLS} primaries SIGKILLed while replying; the pending secondary is answered, becomes the primary or gets a typed error, never hangs; the next launch is the primary`, { timeout: scale(60_000, 900_000) }, async (t) => {
+  const dir = tempDir(t);
+  // One id per transport for the whole run: each launch after a kill must become the primary.
+  const places = [
+    { id: uniqueName('si-crash'), options: {} },
+    { id: uniqueName('si-crash'), options: { transport: 'path', directory: dir } },
+  ];
+  const outcomes = { reply: 0, primary: 0, errors: {} };
+  const settleMs = [];
+  for (let i = 0; i < SI_KILLS; i++) {
+    const { id, options } = places[i % 2];
+    const config = { id, options, answer: 'late', delay: SI_REPLY_DELAY_MS };
+    const primary = await spawnReady(t, process.execPath, [path.join(FIXTURES, 'single-instance.js'), JSON.stringify(config)]);
+    assert.equal(primary.firstLine, 'primary', `launch ${i} after a kill`);
+    const received = new Promise((resolve) => primary.lines.once('line', resolve));
+    const start = Date.now();
+    const pending = solely.singleInstance(id, { ...options, timeout: SI_TIMEOUT_MS }).catch((error) => error);
+    await received;
+    // Before, during or just after the reply is written.
+    await sleep(Math.random() * SI_REPLY_DELAY_MS * 1.5);
+    const struck = process.hrtime.bigint();
+    await kill(primary);
+    assert.equal(primary.signalCode, 'SIGKILL');
+    let timer;
+    const hung = new Promise((resolve) => {
+      timer = setTimeout(() => resolve('hung'), SI_TIMEOUT_MS + SI_SLACK_MS - (Date.now() - start));
+    });
+    const outcome = await Promise.race([pending, hung]).finally(() => clearTimeout(timer));
+    assert.notEqual(outcome, 'hung', `kill ${i}: the secondary outlived its timeout`);
+    settleMs.push(Number(process.hrtime.bigint() - struck) / 1e6);
+    if (outcome instanceof Error) {
+      assert.ok(outcome instanceof solely.SolelyError, `kill ${i}: ${outcome.stack}`);
+      assert.equal(typeof outcome.code, 'string');
+      outcomes.errors[outcome.code] = (outcomes.errors[outcome.code] ?? 0) + 1;
+    } else if (outcome.primary) {
+      outcomes.primary++;
+      await outcome.release();
+    } else {
+      assert.equal(outcome.holder.pid, primary.pid);
+      assert.equal(outcome.reply.n, 1);
+      outcomes.reply++;
+    }
+  }
+  for (const { id, options } of places) {
+    const last = await solely.singleInstance(id, { ...options, timeout: SI_TIMEOUT_MS });
+    assert.equal(last.primary, true, 'the launch after the last kill is the primary');
+    await last.release();
+  }
+  const p50 = quantile(settleMs, 0.5);
+  const p99 = quantile(settleMs, 0.99);
+  t.diagnostic(`singleInstance: ${JSON.stringify(outcomes)}; SIGKILL to the secondary settled p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+  record('crash', 'singleInstance', { kills: SI_KILLS, ...outcomes, p50Ms: p50, p99Ms: p99, maxMs: Math.max(...settleMs) });
+});
