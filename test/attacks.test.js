@@ -1,13 +1,17 @@
 'use strict';
-// Attacks by another user (uid 65534 via setpriv; the suite runs as root, as CI does), and the
-// known escape from abstract names: a new network namespace.
+// Attacks by another user (uid 65534 via setpriv; the suite runs as root, as CI does), the
+// known escape from abstract names (a new network namespace), and a flood of garbage and slow
+// clients against a single-instance primary.
 const assert = require('node:assert/strict');
 const { execFileSync, spawnSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { uniqueName, tempDir, spawnReady, abstractBound, has } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, abstractBound, has } = require('./helpers');
+const { scale, record } = require('./stress/scale');
 
 const ROOT = path.join(__dirname, '..');
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -154,4 +158,81 @@ test('a new network namespace escapes an abstract lock (the known limit); a file
   // Outside, in this namespace, the same script sees every lock held.
   assert.equal(runScript(script).stdout.trim(), 'abstract held, flock held, fcntl held');
   for (const lock of [abstract, flock, ofd]) lock.release();
+});
+
+const FLOOD_CLIENTS = scale(200, 1_200);
+const FLOOD_BATCH = 16; // at once, half the primary's maxConnections: none is cut for the count
+const MAX_MESSAGE = 1 << 20;
+const MiB = 1 << 20;
+// What each client does once connected; it is done when the primary closes the connection.
+const FLOODERS = {
+  junk: (socket) => socket.end(randomBytes(1 + Math.floor(Math.random() * 4096))),
+  silent: () => {},
+  'huge length': (socket) => socket.write(Buffer.from([1, 0xff, 0xff, 0xff, 0xff])),
+  // The largest frame the primary accepts, all but its last byte: it buffers ~1 MiB until the deadline.
+  'almost whole': (socket) => socket.write(Buffer.concat([Buffer.from([1, 0, 0x10, 0, 0]), Buffer.alloc(MAX_MESSAGE - 1, 0x20)])),
+  trickle: (socket) => {
+    socket.write(Buffer.from([1, 0, 0, 0, 100]));
+    const timer = setInterval(() => socket.write('{'), 20);
+    socket.once('close', () => clearInterval(timer));
+  },
+};
+
+function flood(socketPath, kind) {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(socketPath, () => FLOODERS[kind](socket));
+    socket.on('error', () => {}); // EPIPE, ECONNRESET: the primary cut us off, as it should
+    socket.resume();
+    socket.once('close', resolve);
+  });
+}
+
+test(`${FLOOD_CLIENTS} garbage or slow clients against a primary: its memory and fds stay bounded, and a secondary is served after`, async (t) => {
+  const dir = tempDir(t);
+  const id = uniqueName('si-flood');
+  const options = { transport: 'path', directory: dir, connectionTimeout: 200, maxConnections: 2 * FLOOD_BATCH, maxMessageBytes: MAX_MESSAGE };
+  const app = path.join(FIXTURES, 'single-instance.js');
+  const primary = await spawnReady(t, process.execPath, ['--expose-gc', app, JSON.stringify({ id, options })]);
+  assert.equal(primary.firstLine, 'primary');
+  // Every line is kept, none lost between two reads.
+  const lines = [];
+  const readers = [];
+  primary.lines.on('line', (line) => (readers.length > 0 ? readers.shift()(line) : lines.push(line)));
+  const nextLine = async () => JSON.parse(lines.length > 0 ? lines.shift() : await new Promise((resolve) => readers.push(resolve)));
+  const usage = async () => {
+    const line = nextLine();
+    primary.stdin.write('memory\n');
+    const { memory } = await line;
+    assert.ok(memory, 'the primary printed nothing but its memory');
+    return { ...memory, fds: fs.readdirSync(`/proc/${primary.pid}/fd`).length };
+  };
+  const socketPath = path.join(dir, `${id}.sock`);
+  const kinds = Object.keys(FLOODERS);
+  const run = async (clients) => {
+    for (let i = 0; i < clients; i += FLOOD_BATCH) {
+      const batch = Array.from({ length: Math.min(FLOOD_BATCH, clients - i) }, (_, j) => flood(socketPath, kinds[(i + j) % kinds.length]));
+      await Promise.all(batch);
+    }
+  };
+  await run(2 * FLOOD_BATCH); // warm-up: what the first connections allocate once is not growth
+  const before = await usage();
+  const start = process.hrtime.bigint();
+  await run(FLOOD_CLIENTS);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const after = await usage();
+  const growth = (key) => (after[key] - before[key]) / MiB;
+  t.diagnostic(`${FLOOD_CLIENTS} clients in ${seconds.toFixed(1)} s; growth: rss ${growth('rss').toFixed(1)} MiB, heap ${growth('heapUsed').toFixed(1)} MiB, buffers ${growth('external').toFixed(1)} MiB; fds ${before.fds} -> ${after.fds}`);
+  // The heap and buffers are counted exactly: one retained ~1 MiB frame per 'almost whole'
+  // client would be FLOOD_CLIENTS / 5 MiB. rss only bounds the rest, generously: malloc keeps
+  // the freed 64 KiB read buffers' pages (about 30 MiB after 200 clients, 50 after 1,200).
+  assert.ok(growth('rss') < 96, `rss grew ${growth('rss')} MiB`);
+  assert.ok(growth('heapUsed') < 16, `heap grew ${growth('heapUsed')} MiB`);
+  assert.ok(growth('external') < 16, `buffers grew ${growth('external')} MiB`);
+  assert.equal(after.fds, before.fds, 'every connection closed');
+  const secondary = await solely.singleInstance(id, { ...options, timeout: 10_000 });
+  assert.equal(secondary.primary, false);
+  assert.equal(secondary.holder.pid, primary.pid);
+  assert.equal(secondary.reply.n, 1, 'no flooder reached the app');
+  assert.equal((await nextLine()).pid, process.pid);
+  record('attack', 'flood', { clients: FLOOD_CLIENTS, seconds, rssMiB: growth('rss'), heapMiB: growth('heapUsed'), buffersMiB: growth('external'), fds: after.fds - before.fds });
 });

@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { uniqueName, tempDir, fdCount } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, fdCount } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
 const { scale, record } = require('./stress/scale');
 
@@ -41,6 +41,14 @@ test(`every error path, ${ERROR_ROUNDS} times each, leaves the fd count unchange
   const quietHeld = solely.lockAbstractSync(quiet, { listen: false });
   const fileHeld = solely.lockFileSync(file);
   const ofdHeld = solely.lockFileSync(ofd, { method: 'fcntl' });
+  const pid = path.join(dir, 'held.pid');
+  const pidfileHeld = solely.openPidfileSync(pid);
+  pidfileHeld.write();
+  // Held by another process: the probe's connection is then only ours to count.
+  const socket = path.join(dir, 'held.sock');
+  await spawnReady(t, process.execPath, [path.join(FIXTURES, 'unix-server.js'), socket]);
+  const notSocket = path.join(dir, 'plain');
+  fs.writeFileSync(notSocket, '');
   const paths = {
     ENOENT: path.join(dir, 'missing', 'x.lock'),
     ENOTDIR: path.join(file, 'x.lock'),
@@ -63,6 +71,12 @@ test(`every error path, ${ERROR_ROUNDS} times each, leaves the fd count unchange
     ['fcntl on a directory', () => solely.lockFileSync(dir, { method: 'fcntl' }), 'EISDIR'],
     ...Object.entries(paths).map(([code, p]) => [`open ${code}`, () => solely.lockFile(p, { wait: 100 }), code]),
     ['bad mode', () => solely.lockFileSync(file, { mode: -1 }), 'ERR_INVALID_ARG_VALUE'],
+    ['pidfile held', () => solely.openPidfileSync(pid), 'ELOCKED'],
+    ['pidfile wait times out', () => solely.openPidfile(pid, { wait: 2 }), 'ETIMEDOUT'],
+    ['pidfile symlink', () => solely.openPidfileSync(link), 'ELOOP'],
+    ['unix server held, holder probed', () => solely.listenUnix(socket), 'ELOCKED'],
+    ['unix server on a regular file', () => solely.listenUnix(notSocket), 'ENOTSOCK'],
+    ['unix server ENOENT', () => solely.listenUnix(path.join(paths.ENOENT, '..', 's.sock')), 'ENOENT'],
   ];
   // The first file wait opens this thread's one inotify instance, kept for every later wait.
   await assert.rejects(solely.lockFile(file, { wait: 1 }), { code: 'ETIMEDOUT' });
@@ -87,6 +101,6 @@ test(`every error path, ${ERROR_ROUNDS} times each, leaves the fd count unchange
   }
   const leaked = fdCount() - before;
   assert.equal(leaked, 0, 'a wait failing from inside');
-  for (const lock of [abstractHeld, quietHeld, fileHeld, ofdHeld]) lock.release();
+  for (const lock of [abstractHeld, quietHeld, fileHeld, ofdHeld, pidfileHeld]) lock.release();
   record('fd', 'error paths', { paths: failures.length + 1, rounds: ERROR_ROUNDS, leaked });
 });

@@ -50,6 +50,7 @@ function table(results) {
     ['Holders SIGKILLed at random points / re-acquired', (k) => cell('crash', k, (r) => `${number(r.kills)} / ${number(r.kills)}`)],
     ['… free when the exit was reported', (k) => cell('crash', k, (r) => number(r.freeAtExit))],
     ['… struck acquiring / waiting / holding / releasing', (k) => cell('crash', k, ({ phases: p }) => `${p.acquiring + p.starting} / ${p.waiting} / ${p.holding} / ${p.releasing}`)],
+    ['… struck writing the PID / the dead PID left, unlocked', (k) => cell('crash', k, (r) => (r.claimsLeft === undefined ? '–' : `${number(r.phases.writing)} / ${number(r.claimsLeft)}`))],
     ['SIGKILL to re-acquired, p50 / p99', (k) => cell('crash', k, (r) => `${number(r.p50Ms, 1)} / ${number(r.p99Ms, 1)} ms`)],
     ['fd count change over acquire/contend/release cycles', (k) => cell('fd', k, (r) => `${r.leaked} over ${number(r.cycles)}`)],
   ];
@@ -58,6 +59,23 @@ function table(results) {
   const notes = [];
   const errors = by('fd').find((r) => r.kind === 'error paths');
   if (errors) notes.push(`fd count change over ${errors.paths} error paths × ${number(errors.rounds)} rounds each: ${errors.leaked}.`);
+  const primaries = by('single-instance crash')[0];
+  if (primaries) {
+    const errors = Object.entries(primaries.errors).map(([c, n]) => `${c} ${number(n)}`).join(', ') || 'none';
+    notes.push(
+      `singleInstance primaries SIGKILLed while replying: ${number(primaries.kills)}; the pending secondary got the reply ${number(primaries.reply)} times, ` +
+        `became the primary ${number(primaries.primary)} times, typed errors: ${errors}; never past its timeout (SIGKILL to settled p50 ${number(primaries.p50Ms, 1)} ms, ` +
+        `p99 ${number(primaries.p99Ms, 1)} ms), and every next launch was the primary.`,
+    );
+  }
+  const flood = by('attack').find((r) => r.kind === 'flood');
+  if (flood) {
+    const mib = (n) => `${n >= 0 ? '+' : ''}${number(n, 1)} MiB`;
+    notes.push(
+      `${number(flood.clients)} garbage or slow clients against a single-instance primary (junk, silent, a huge length, an almost whole 1 MiB frame, a trickle): ` +
+        `its heap ${mib(flood.heapMiB)}, buffers ${mib(flood.buffersMiB)}, fds ${flood.fds >= 0 ? '+' : ''}${flood.fds}, rss ${mib(flood.rssMiB)}; a secondary was served after.`,
+    );
+  }
   const fuzz = by('fuzz')[0];
   if (fuzz) {
     const codes = Object.entries(fuzz.codes).sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${number(n)}`).join(', ');
