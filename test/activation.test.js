@@ -7,6 +7,7 @@ const http = require('node:http');
 const path = require('node:path');
 const readline = require('node:readline');
 const test = require('node:test');
+const solely = require('..');
 const { FIXTURES, tempDir, spawnReady, kill, has } = require('./helpers');
 
 const skip = !has('systemd-socket-activate') && 'needs systemd-socket-activate (Debian package systemd)';
@@ -116,4 +117,25 @@ test("without systemd, 'required' fails and 'auto' binds; LISTEN_PID of another 
   assert.equal(report.sockets[0].address, path.join(dir, 'b.sock'));
   assert.deepEqual(report.env, { LISTEN_PID: null, LISTEN_FDS: null, LISTEN_FDNAMES: null }, 'unset even when not ours, as sd_listen_fds(1) does');
   await kill(auto);
+});
+
+test('a singleInstance primary started by socket activation adopts its name and answers the launch that woke it', { skip }, async (t) => {
+  const id = `activated-${process.pid}`;
+  const name = `solely/user/${process.getuid()}/${id}`; // the documented derivation
+  const primary = path.join(FIXTURES, 'single-instance.js');
+  const keep = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].filter((n) => process.env[n] !== undefined).flatMap((n) => ['-E', n]);
+  const activator = spawn('systemd-socket-activate', ['-l', `@${name}`, ...keep, process.execPath, primary, JSON.stringify({ id })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => kill(activator));
+  await new Promise((resolve, reject) => {
+    readline.createInterface({ input: activator.stderr }).on('line', (line) => /^Listening on /.test(line) && resolve());
+    activator.once('exit', (code) => reject(new Error(`systemd-socket-activate exited (${code})`)));
+  });
+  // This launch finds the name taken (systemd holds it), connects, and so starts the primary.
+  const secondary = await solely.singleInstance(id, { timeout: 10_000, data: 'woke it' });
+  assert.equal(secondary.primary, false);
+  assert.equal(secondary.holder.pid, activator.pid, 'the primary runs as the activator (exec)');
+  assert.equal(secondary.reply.n, 1);
+  // Nothing was bound twice: one socket on the name, systemd's.
+  const bound = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').filter((line) => line.endsWith(` @${name}`) && / 0+10000 /.test(line));
+  assert.equal(bound.length, 1);
 });
