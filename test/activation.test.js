@@ -12,16 +12,16 @@ const { FIXTURES, tempDir, spawnReady, kill, has } = require('./helpers');
 
 const skip = !has('systemd-socket-activate') && 'needs systemd-socket-activate (Debian package systemd)';
 const SERVER = path.join(FIXTURES, 'activated-server.js');
+// systemd-socket-activate passes on only the variables named with -E: keep the sanitizer runtime
+// of `npm run test:asan` for the node it starts.
+const KEEP_SANITIZER = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].filter((name) => process.env[name] !== undefined).flatMap((name) => ['-E', name]);
 
 /**
  * systemd-socket-activate listening on every path of listen, which starts SERVER with args on
  * the first connection (exec: the same pid). Resolves once it listens; killed when the test ends.
  */
 async function activator(t, listen, args, extra = []) {
-  // systemd-socket-activate passes on only the variables named with -E: keep the sanitizer
-  // runtime of `npm run test:asan` for the node it starts.
-  const keep = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].filter((name) => process.env[name] !== undefined).flatMap((name) => ['-E', name]);
-  const child = spawn('systemd-socket-activate', [...listen.flatMap((p) => ['-l', p]), ...keep, ...extra, process.execPath, SERVER, ...args], {
+  const child = spawn('systemd-socket-activate', [...listen.flatMap((p) => ['-l', p]), ...KEEP_SANITIZER, ...extra, process.execPath, SERVER, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => kill(child));
@@ -123,8 +123,7 @@ test('a singleInstance primary started by socket activation adopts its name and 
   const id = `activated-${process.pid}`;
   const name = `solely/user/${process.getuid()}/${id}`; // the documented derivation
   const primary = path.join(FIXTURES, 'single-instance.js');
-  const keep = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].filter((n) => process.env[n] !== undefined).flatMap((n) => ['-E', n]);
-  const activator = spawn('systemd-socket-activate', ['-l', `@${name}`, ...keep, process.execPath, primary, JSON.stringify({ id })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const activator = spawn('systemd-socket-activate', ['-l', `@${name}`, ...KEEP_SANITIZER, process.execPath, primary, JSON.stringify({ id })], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => kill(activator));
   await new Promise((resolve, reject) => {
     readline.createInterface({ input: activator.stderr }).on('line', (line) => /^Listening on /.test(line) && resolve());
