@@ -108,7 +108,7 @@ export function onNetworkFilesystem(target: FileTarget): boolean {
 }
 
 /** Opens the lock file (created if absent, never through a symlink), or a directory in place. */
-export function openTarget(target: FileTarget, flags = O_RDWR): number {
+function openTarget(target: FileTarget, flags = O_RDWR): number {
   return openFallback(target, flags, binding.open(target.path, flags | CREATE, target.mode));
 }
 
@@ -143,7 +143,7 @@ function contended(rc: number, target: FileTarget): boolean {
  * Locks fd and verifies the path. Returns true when locked, false when held by another; throws
  * on errors. -ESTALE (the path names another file now) is returned as 'replaced'.
  */
-export function lockOpened(fd: number, target: FileTarget): boolean | 'replaced' {
+function lockOpened(fd: number, target: FileTarget): boolean | 'replaced' {
   return lockResult(binding.lockVerified(fd, target.path, target.methodCode), target);
 }
 
@@ -189,8 +189,8 @@ export function fileHeldError(target: FileTarget, holder = fileHolder(target.pat
   return new LockHeldError(message, holder === undefined ? fields : { ...fields, holder });
 }
 
-function fileLock(target: FileTarget): (fd: number) => Lock {
-  return (fd) => new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd from here
+function fileLock(target: FileTarget, fd: number): Lock {
+  return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd from here
 }
 
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
@@ -198,7 +198,7 @@ export function lockFileSync(path: string, options?: FileLockOptions): Lock {
   onNetworkFilesystem(target);
   const fd = tryLockTarget(target);
   if (fd < 0) throw fileHeldError(target);
-  return fileLock(target)(fd);
+  return fileLock(target, fd);
 }
 
 /** Contention is a value: null, and no Error is built. */
@@ -206,12 +206,12 @@ export function tryLockFileSync(path: string, options?: FileLockOptions): Lock |
   const target = fileTarget(path, options);
   onNetworkFilesystem(target);
   const fd = tryLockTarget(target);
-  return fd < 0 ? null : fileLock(target)(fd);
+  return fd < 0 ? null : fileLock(target, fd);
 }
 
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
   const target = fileTarget(path, options);
-  const lock = await lockTarget(target, parseWait(optionsObject(options)), fileLock(target));
+  const lock = await lockTarget(target, parseWait(optionsObject(options)), (fd) => fileLock(target, fd));
   if (lock === null) throw fileHeldError(target);
   return lock;
 }
@@ -242,7 +242,7 @@ export async function lockTarget<T>(target: FileTarget, wait: Wait, wrap: (fd: n
  * or its death) wakes the waiter, which then tries again. If the path is replaced, the waiter
  * follows it to the new file.
  */
-export class FileWaiter<T> implements Waiter<T> {
+class FileWaiter<T> implements Waiter<T> {
   readonly #target: FileTarget;
   readonly #flags: number;
   readonly #wrap: (fd: number) => T;

@@ -4,7 +4,7 @@ import { binding } from './binding';
 import { ForeignHolderError, LockHeldError, fromFsError, type Holder, type SolelyErrorFields } from './errors';
 
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
-export function commandOf(pid: number): string | undefined {
+function commandOf(pid: number): string | undefined {
   try {
     const raw = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
     return raw.replace(/\0+$/, '').split('\0').join(' ') || undefined;
