@@ -72,7 +72,7 @@ test('--wait waits for the holder; --wait=SECONDS gives up with the conflict cod
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(out, '');
   await kill(child);
-  const [code] = await new Promise((resolve) => waiting.once('exit', (...a) => resolve(a)));
+  const [code] = await new Promise((resolve) => waiting.once('close', (...a) => resolve(a)));
   assert.equal(code, 0);
   assert.equal(out, 'ran\n');
 });

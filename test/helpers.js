@@ -39,7 +39,8 @@ function spawnReady(t, command, args, options = {}) {
       resolve(child);
     });
     child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready`)));
+    // 'close', not 'exit': a child that prints its line and exits at once may be reaped before its output is read.
+    child.once('close', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready`)));
   });
 }
 

@@ -7,7 +7,7 @@ const { test } = require('node:test');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const solely = require('..');
-const { uniqueName, tempDir, holder, fdCount } = require('./helpers');
+const { uniqueName, tempDir, holder, exited, fdCount } = require('./helpers');
 
 const CYCLES = 10_000;
 
@@ -67,7 +67,7 @@ test('a process whose file wait has ended exits by itself: the inotify instance 
   child.stdout.on('data', (d) => (out += d));
   await new Promise((resolve) => setTimeout(resolve, 100));
   held.release();
-  const [code] = await once(child, 'exit');
+  const [code] = await once(child, 'close'); // 'close': all of stdout has been read
   assert.equal(code, 0);
   assert.equal(out, 'got it\n');
 });
@@ -78,7 +78,7 @@ for (const kind of ['abstract', 'file']) {
     const child = await holder(t, kind, target, '--spawn-sleep');
     const sleeper = Number(child.firstLine);
     t.after(() => process.kill(sleeper, 'SIGKILL'));
-    await new Promise((resolve) => child.once('exit', resolve));
+    await exited(child);
     const lock = kind === 'abstract' ? solely.tryLockAbstractSync(target) : solely.tryLockFileSync(target);
     assert.ok(lock, 'free once the holder exited, although its child lives on');
     const links = fs.readdirSync(`/proc/${sleeper}/fd`).map((fd) => fs.readlinkSync(`/proc/${sleeper}/fd/${fd}`));

@@ -8,7 +8,7 @@ const { describe, before, after, test } = require('node:test');
 const { Client } = require('pg');
 const solely = require('..');
 const { lockPostgres, tryLockPostgres, whoHoldsPostgres, advisoryKey, PostgresLock } = require('solely/postgres');
-const { FIXTURES, uniqueName, spawnReady, kill, exited } = require('./helpers');
+const { FIXTURES, uniqueName, spawnReady, kill } = require('./helpers');
 const { startPostgres, postgresMissing } = require('./postgres-server');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
@@ -241,6 +241,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     t.after(() => kill(wrapper));
     let stderr = '';
     wrapper.stderr.on('data', (chunk) => (stderr += chunk));
+    const closed = new Promise((resolve) => wrapper.once('close', resolve)); // after all of stderr is read
     await until('the CLI holds its lock', async () => (await whoHoldsPostgres(cliKey, options)) !== null);
     await admin.end();
     admin = undefined;
@@ -250,7 +251,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal(lock.lost, true);
     assert.equal(lock.signal.aborted, true);
     assert.equal(error.cause.code, '57P01'); // admin_shutdown
-    await exited(wrapper);
+    await closed;
     assert.equal(wrapper.exitCode, 69);
     assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sleep\\n$`));
     await lock.release();

@@ -62,8 +62,10 @@ test('a lock taken in a Worker that exits without release() stays held: fds belo
     solely.lockAbstractSync(workerData.name);
     parentPort.postMessage('locked');
   `, { name });
+  // Listen for 'exit' first: the worker exits right after posting, and both events can arrive in one turn.
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
   assert.equal(await next(), 'locked');
-  await new Promise((resolve) => worker.once('exit', resolve));
+  await exited;
   // fds belong to the process, not the thread: a dropped handle keeps the lock (no finalizer).
   assert.equal(solely.tryLockAbstractSync(name), null);
 });
