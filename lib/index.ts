@@ -1,22 +1,17 @@
+// The entry point. A mechanism's module loads on first use of one of its exports: a cron job that
+// takes one abstract lock does not pay at start-up for pidfiles, servers and single-instance.
+// Each lazy name is declared for the types and listed for the runtime; test/entry.test.js checks
+// that the two lists agree.
+/* eslint-disable @typescript-eslint/no-require-imports */
+import type * as abstract from './abstract';
+import type * as file from './file';
+import type * as filesystem from './filesystem';
+import type * as pidfile from './pidfile';
+import type * as singleInstanceModule from './single-instance';
+import type * as unixServer from './unix-server';
+import type * as whoHoldsModule from './who-holds';
+
 export { Lock, type LockKind } from './lock';
-export { lockAbstractSync, tryLockAbstractSync, lockAbstract, type AbstractLockOptions } from './abstract';
-export { lockFileSync, tryLockFileSync, lockFile, type FileLockOptions, type LockMethod, type NetworkFilesystemPolicy } from './file';
-export { openPidfileSync, openPidfile, readPidfile, Pidfile, type PidfileOptions } from './pidfile';
-export { whoHolds, type HolderTarget } from './who-holds';
-export { classifyFilesystem, filesystemOf, type FilesystemInfo } from './filesystem';
-export { listenUnix, type UnixServerOptions } from './unix-server';
-export type { Activation, ActivationOptions } from './activation';
-export {
-  singleInstance,
-  Primary,
-  type Secondary,
-  type Message,
-  type Reply,
-  type SingleInstanceOptions,
-  type SingleInstanceScope,
-  type SingleInstanceTransport,
-} from './single-instance';
-export type { WaitOptions } from './options';
 export {
   SolelyError,
   LockHeldError,
@@ -27,3 +22,52 @@ export {
   AbortError,
   type Holder,
 } from './errors';
+export type { WaitOptions } from './options';
+export type { Activation, ActivationOptions } from './activation';
+export type { AbstractLockOptions } from './abstract';
+export type { FileLockOptions, LockMethod, NetworkFilesystemPolicy } from './file';
+export type { PidfileOptions } from './pidfile';
+export type { HolderTarget } from './who-holds';
+export type { FilesystemInfo } from './filesystem';
+export type { UnixServerOptions } from './unix-server';
+export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance';
+
+/** Defines names on this module's exports as getters that load the module on first access. */
+function exportOnFirstUse<M>(load: () => M, names: readonly (keyof M & string)[]): void {
+  let loaded: M | undefined;
+  for (const name of names) {
+    Object.defineProperty(exports as object, name, { enumerable: true, get: () => (loaded ??= load())[name] });
+  }
+}
+
+export declare const lockAbstractSync: typeof abstract.lockAbstractSync;
+export declare const tryLockAbstractSync: typeof abstract.tryLockAbstractSync;
+export declare const lockAbstract: typeof abstract.lockAbstract;
+exportOnFirstUse(() => require('./abstract') as typeof abstract, ['lockAbstractSync', 'tryLockAbstractSync', 'lockAbstract']);
+
+export declare const lockFileSync: typeof file.lockFileSync;
+export declare const tryLockFileSync: typeof file.tryLockFileSync;
+export declare const lockFile: typeof file.lockFile;
+exportOnFirstUse(() => require('./file') as typeof file, ['lockFileSync', 'tryLockFileSync', 'lockFile']);
+
+export declare const openPidfileSync: typeof pidfile.openPidfileSync;
+export declare const openPidfile: typeof pidfile.openPidfile;
+export declare const readPidfile: typeof pidfile.readPidfile;
+export declare const Pidfile: typeof pidfile.Pidfile;
+export type Pidfile = pidfile.Pidfile;
+exportOnFirstUse(() => require('./pidfile') as typeof pidfile, ['openPidfileSync', 'openPidfile', 'readPidfile', 'Pidfile']);
+
+export declare const whoHolds: typeof whoHoldsModule.whoHolds;
+exportOnFirstUse(() => require('./who-holds') as typeof whoHoldsModule, ['whoHolds']);
+
+export declare const classifyFilesystem: typeof filesystem.classifyFilesystem;
+export declare const filesystemOf: typeof filesystem.filesystemOf;
+exportOnFirstUse(() => require('./filesystem') as typeof filesystem, ['classifyFilesystem', 'filesystemOf']);
+
+export declare const listenUnix: typeof unixServer.listenUnix;
+exportOnFirstUse(() => require('./unix-server') as typeof unixServer, ['listenUnix']);
+
+export declare const singleInstance: typeof singleInstanceModule.singleInstance;
+export declare const Primary: typeof singleInstanceModule.Primary;
+export type Primary = singleInstanceModule.Primary;
+exportOnFirstUse(() => require('./single-instance') as typeof singleInstanceModule, ['singleInstance', 'Primary']);

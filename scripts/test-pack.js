@@ -159,6 +159,19 @@ export async function waiting(signal: AbortSignal): Promise<boolean> {
   await lockAbstract('x', { wait: '1s' });
   return lock.released;
 }
+
+// Classes the entry point loads on first use are still classes, as values and as types.
+export async function launched(): Promise<number> {
+  const instance = await singleInstance('app');
+  if (instance.primary) {
+    const primary: Primary = instance;
+    await primary.release();
+  }
+  const pidfile: Pidfile = openPidfileSync('/tmp/x.pid');
+  // @ts-expect-error: a Pidfile is not a Primary
+  const wrong: Primary = pidfile;
+  return pidfile instanceof Pidfile && !(wrong instanceof Primary) ? 1 : 0;
+}
 `;
 
 // The solely/postgres subpath: its types must stand without pg's (the consumer has no pg).
@@ -178,7 +191,7 @@ export async function fenced(signal: AbortSignal): Promise<bigint | null> {
 }
 `;
 
-const IMPORTS = 'lockAbstract, lockAbstractSync, tryLockAbstractSync, lockFile, lockFileSync, LockHeldError, SolelyError, type Lock, type Holder';
+const IMPORTS = 'lockAbstract, lockAbstractSync, tryLockAbstractSync, lockFile, lockFileSync, openPidfileSync, Pidfile, singleInstance, Primary, LockHeldError, SolelyError, type Lock, type Holder';
 // A subpath's types, checked without its optional peer installed (skipLibCheck off under nodenext).
 const TS_DBUS = String.raw`
 import { lockDbusName, tryLockDbusName, type DbusNameLock } from 'solely/dbus';
