@@ -83,17 +83,20 @@ function diagSockets(name: string): BoundSocket[] | undefined {
   return owners.filter(([inode]) => inode !== 0).map(([inode, uid]) => (uid < 0 ? { inode } : { inode, uid }));
 }
 
+/** A kernel table from /proc, or a SolelyError where it cannot be read (no /proc mounted). */
+function procTable(path: string, encoding: BufferEncoding): string {
+  try {
+    return readFileSync(path, encoding);
+  } catch (error) {
+    throw fromFsError(error, 'open', { path });
+  }
+}
+
 /** The same from /proc/net/unix, without uids: where sock_diag is unavailable. */
 function procSockets(name: string): BoundSocket[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/net/unix', 'utf8');
-  } catch (error) {
-    throw fromFsError(error, 'open', { path: '/proc/net/unix' });
-  }
   const wanted = `@${name}`;
   const sockets: BoundSocket[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of procTable('/proc/net/unix', 'utf8').split('\n')) {
     // Num RefCount Protocol Flags Type St Inode Path: the path may contain spaces.
     const match = /^\S+: \S+ \S+ \S+ \S+ \S+\s+(\d+) (.*)$/.exec(line);
     if (match?.[2] === wanted && match[1] !== '0') sockets.push({ inode: Number(match[1]) });
@@ -162,13 +165,7 @@ function lockPids(text: string, key: FileKey): number[] {
 
 /** The PIDs /proc/locks shows for locks on the file: empty if it is not locked. */
 function claimedPids(key: FileKey): number[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/locks', 'latin1');
-  } catch (error) {
-    throw fromFsError(error, 'open', { path: '/proc/locks' });
-  }
-  return lockPids(text, key);
+  return lockPids(procTable('/proc/locks', 'latin1'), key);
 }
 
 /** True if the locked file is open in pid with a lock on that open file ("lock:" in fdinfo). */
