@@ -3,12 +3,12 @@
 // and at what cost in fds.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const { constants } = require('node:os');
 const { test } = require('node:test');
 const { binding } = require('../dist/binding');
-const { uniqueName, fdCount } = require('./helpers');
+const { uniqueName, holder, fdCount } = require('./helpers');
 
-const EINVAL = -22;
-const ENAMETOOLONG = -36;
+const { EINVAL, ENAMETOOLONG, EPROTONOSUPPORT } = Object.fromEntries(Object.entries(constants.errno).map(([name, errno]) => [name, -errno]));
 
 /** Binds "\0" + name (exact bytes) without listening; closed when the test ends. */
 function bound(t, name) {
@@ -52,4 +52,16 @@ test('2,000 sock_diag dumps leave the fd count unchanged', (t) => {
   const before = fdCount();
   for (let i = 0; i < 2000; i++) assert.equal(binding.abstractOwners(name).length, 1);
   assert.equal(fdCount(), before);
+});
+
+test('where sock_diag is unavailable (old kernel, no unix_diag, seccomp), whoHolds falls back on /proc/net/unix', async (t) => {
+  const solely = require('..');
+  const name = uniqueName();
+  const silent = await holder(t, 'abstract', name, '--no-listen');
+  const { abstractOwners } = binding;
+  binding.abstractOwners = () => EPROTONOSUPPORT;
+  t.after(() => (binding.abstractOwners = abstractOwners));
+  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: silent.pid, uid: process.getuid(), command: silent.spawnargs.join(' ') });
+  assert.throws(() => solely.lockAbstractSync(name), (error) => error.constructor === solely.LockHeldError && error.holder.pid === silent.pid);
+  assert.equal(solely.whoHolds({ abstract: uniqueName() }), null);
 });
