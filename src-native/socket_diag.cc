@@ -108,7 +108,14 @@ int ReadDump(int fd, const char* name, size_t length, std::vector<Owner>* owners
     for (auto* header = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(header, left);
          header = NLMSG_NEXT(header, left)) {
       if (header->nlmsg_seq != kSequence) continue;
-      if (header->nlmsg_type == NLMSG_DONE) return 0;
+      if (header->nlmsg_type == NLMSG_DONE) {
+        // A dump that failed midway ends with its -errno as the payload.
+        int error = 0;
+        if (header->nlmsg_len >= NLMSG_LENGTH(sizeof error)) {
+          memcpy(&error, NLMSG_DATA(header), sizeof error);
+        }
+        return error < 0 ? error : 0;
+      }
       if (header->nlmsg_type == NLMSG_ERROR) {
         if (header->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return -EPROTO;
         int error = static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
