@@ -68,7 +68,7 @@ int RequestDump(int fd) {
 // buffer (NLMSG_OK checked it); a message too short for its fixed part is skipped.
 void Match(nlmsghdr* header, const char* name, size_t length, std::vector<Owner>* owners) {
   if (header->nlmsg_len < NLMSG_SPACE(sizeof(unix_diag_msg))) return;
-  const auto* socket = static_cast<const unix_diag_msg*>(NLMSG_DATA(header));
+  const auto* diag = static_cast<const unix_diag_msg*>(NLMSG_DATA(header));
   auto* attribute = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(header) +
                                               NLMSG_SPACE(sizeof(unix_diag_msg)));
   // Signed: RTA_NEXT subtracts the aligned length, which may pass zero at the last attribute.
@@ -86,7 +86,7 @@ void Match(nlmsghdr* header, const char* name, size_t length, std::vector<Owner>
       uid = value;
     }
   }
-  if (named) owners->push_back({socket->udiag_ino, uid});
+  if (named) owners->push_back({diag->udiag_ino, uid});
 }
 
 // Reads the multipart answer until NLMSG_DONE, keeping the sockets bound to name. 0 or -errno.
