@@ -19,7 +19,8 @@
         "src-native/pidfile.cc",
         "src-native/statfs.cc",
         "src-native/unix_socket.cc",
-        "src-native/socket_info.cc"
+        "src-native/socket_info.cc",
+        "src-native/socket_diag.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],

@@ -1,7 +1,7 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './binding';
-import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
+import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { abstractHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
@@ -53,10 +53,17 @@ function tryBind(name: string, backlog: number): Lock | null {
   return fd < 0 ? null : new Lock('abstract', name, fd); // the Lock owns fd
 }
 
+/** The error for a name bound already; the holder is looked up only now, never on the fast path. */
 export function heldError(name: string): LockHeldError {
   const address = `@${name}`;
   const fields = { errno: EADDRINUSE, syscall: 'bind', address, cause: fromErrno(EADDRINUSE, 'bind', { address }) };
-  return heldBy(`bind ELOCKED: lock is held ${address}`, fields, abstractHolder(name));
+  let holder: Holder | undefined;
+  try {
+    holder = abstractHolder(name);
+  } catch {
+    // Neither sock_diag nor /proc/net/unix to read: the lock is held all the same, by someone unknown.
+  }
+  return heldBy(`bind ELOCKED: lock is held ${address}`, fields, holder);
 }
 
 function bindOrThrow(name: string, backlog: number): Lock {

@@ -13,6 +13,9 @@ export interface Binding {
   abstractBind(name: string, backlog: number): number;
   /** A non-blocking connected socket to an abstract name: the fd, or -errno. */
   abstractConnect(name: string): number;
+  /** Every socket bound to "\0" + name in this network namespace, listening or not (sock_diag):
+   *  [[inode, uid], ...], uid -1 where the kernel does not report it (Linux < 5.3); or -errno. */
+  abstractOwners(name: string): [number, number][] | number;
   /** The peer of a connected Unix socket: [pid, uid, gid], or -errno. */
   peerCred(fd: number): [number, number, number] | number;
   /** open(path, flags | O_CLOEXEC, mode): the fd, or -errno. */

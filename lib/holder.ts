@@ -32,11 +32,6 @@ export function holderOf(pid: number, uid = uidOf(pid)): Holder {
   return holder;
 }
 
-/** The holder of an abstract name that listens: its credentials, as the kernel recorded them. */
-export function abstractHolder(name: string): Holder | undefined {
-  return connectedHolder(binding.abstractConnect(name));
-}
-
 /** The process at the other end of a probe connection fd (or undefined if fd is -errno); closes fd. */
 export function connectedHolder(fd: number): Holder | undefined {
   if (fd < 0) return undefined;
@@ -49,7 +44,7 @@ export function connectedHolder(fd: number): Holder | undefined {
 
 /** " (pid 12, uid 1000: node server.js)" for messages; empty when unknown. */
 export function describeHolder(holder: Holder | undefined): string {
-  if (holder?.pid === undefined) return '';
+  if (holder?.pid === undefined) return holder?.uid === undefined ? '' : ` (uid ${holder.uid})`;
   const uid = holder.uid === undefined ? '' : `, uid ${holder.uid}`;
   const command = holder.command === undefined ? '' : `: ${holder.command}`;
   return ` (pid ${holder.pid}${uid}${command})`;
@@ -70,30 +65,74 @@ function fdsOf(pid: number): string[] {
   }
 }
 
+/** A socket bound to an abstract name: its inode, and its owner's uid where the kernel says. */
+interface BoundSocket {
+  inode: number;
+  uid?: number;
+}
+
 /**
- * The holder of an abstract name that does not listen: the sockets bound to it in /proc/net/unix
- * (this network namespace), then the process with one of them among its fds, where permitted.
- * Undefined if the name is not bound; {} if bound by a process we may not see.
+ * The sockets bound to "\0" + name in this network namespace, listening or not, from sock_diag
+ * (uids from Linux 5.3); undefined where sock_diag is unavailable (not Linux, no unix_diag module,
+ * a seccomp filter). Inode 0 is a connection not accepted yet, owned by nobody's file (uid 0
+ * whoever connected): /proc/net/unix and some kernels' sock_diag list it; no binder, left out.
  */
-export function abstractSocketHolder(name: string): Holder | undefined {
+function diagSockets(name: string): BoundSocket[] | undefined {
+  const owners = binding.abstractOwners(name);
+  if (typeof owners === 'number') return undefined;
+  return owners.filter(([inode]) => inode !== 0).map(([inode, uid]) => (uid < 0 ? { inode } : { inode, uid }));
+}
+
+/** A kernel table from /proc, or a SolelyError where it cannot be read (no /proc mounted). */
+function procTable(path: string, encoding: BufferEncoding): string {
+  try {
+    return readFileSync(path, encoding);
+  } catch (error) {
+    throw fromFsError(error, 'open', { path });
+  }
+}
+
+/** The same from /proc/net/unix, without uids: where sock_diag is unavailable. */
+function procSockets(name: string): BoundSocket[] {
   const wanted = `@${name}`;
-  const inodes = new Set<string>();
-  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n')) {
+  const sockets: BoundSocket[] = [];
+  for (const line of procTable('/proc/net/unix', 'utf8').split('\n')) {
     // Num RefCount Protocol Flags Type St Inode Path: the path may contain spaces.
     const match = /^\S+: \S+ \S+ \S+ \S+ \S+\s+(\d+) (.*)$/.exec(line);
-    if (match?.[2] === wanted) inodes.add(`socket:[${match[1]}]`);
+    if (match?.[2] === wanted && match[1] !== '0') sockets.push({ inode: Number(match[1]) });
   }
-  if (inodes.size === 0) return undefined;
+  return sockets;
+}
+
+/**
+ * The holder of sockets, undefined if there are none: the process with one of them among its fds
+ * where /proc lets us look (not another uid's, unless root), else the owner's uid as sock_diag
+ * gave it ({ uid }), else {}. The socket's owner is the uid reported, as the kernel recorded it.
+ */
+function socketsHolder(sockets: BoundSocket[]): Holder | undefined {
+  if (sockets.length === 0) return undefined;
+  const byLink = new Map(sockets.map((socket) => [`socket:[${socket.inode}]`, socket]));
   for (const pid of processes()) {
     for (const fd of fdsOf(pid)) {
       try {
-        if (inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) return holderOf(pid);
+        const socket = byLink.get(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (socket !== undefined) return holderOf(pid, socket.uid);
       } catch {
         // closed meanwhile
       }
     }
   }
-  return {};
+  const uid = sockets.find((socket) => socket.uid !== undefined)?.uid;
+  return uid === undefined ? {} : { uid };
+}
+
+/**
+ * The holder of an abstract name, listening (the credentials of a probe connection, as the kernel
+ * recorded them) or not (the sockets bound to it: sock_diag, else /proc/net/unix): undefined if
+ * the name is free. Throws a SolelyError only if neither sock_diag nor /proc/net/unix can be read.
+ */
+export function abstractHolder(name: string): Holder | undefined {
+  return connectedHolder(binding.abstractConnect(name)) ?? socketsHolder(diagSockets(name) ?? procSockets(name));
 }
 
 /** The dev/ino of a file as /proc/locks and fdinfo print it: "MAJ:MIN:INODE", major and minor in hex. */
@@ -126,13 +165,7 @@ function lockPids(text: string, key: FileKey): number[] {
 
 /** The PIDs /proc/locks shows for locks on the file: empty if it is not locked. */
 function claimedPids(key: FileKey): number[] {
-  let text: string;
-  try {
-    text = readFileSync('/proc/locks', 'latin1');
-  } catch (error) {
-    throw fromFsError(error, 'open', { path: '/proc/locks' });
-  }
-  return lockPids(text, key);
+  return lockPids(procTable('/proc/locks', 'latin1'), key);
 }
 
 /** True if the locked file is open in pid with a lock on that open file ("lock:" in fdinfo). */

@@ -579,8 +579,10 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   const place = placeOf(id, scope, transport, o.directory, uid);
   const request = requestFrame(o.data, settings.maxMessageBytes, place.where);
   const end = Date.now() + settings.timeout;
+  const held = (holder: Holder): LockHeldError => heldBy(`connect ELOCKED: ${place.target} is held`, { errno: errnoOf('EADDRINUSE'), syscall: 'connect', ...place.where }, holder);
   let backoff = 1;
   for (;;) {
+    let binder: Holder | undefined;
     try {
       // Half-open: a peer may shut its side down after its frame and still read the answer.
       const server = await listenUnix(place.listen, { server: lazy.net().createServer({ allowHalfOpen: true }) });
@@ -588,6 +590,8 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     } catch (error) {
       // Held: by a primary, to be asked below, or by a squatter, which the connection unmasks.
       if (!(error instanceof LockHeldError)) throw error;
+      // Who held it, listening or not (an abstract name's binder comes from sock_diag).
+      binder = error.holder;
     }
     const fd = place.connect();
     if (fd >= 0) {
@@ -599,14 +603,16 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
       const holder = holderOf(cred[0], cred[1]);
       if (!settings.allowed.has(cred[1])) {
         binding.close(fd);
-        const fields = { errno: errnoOf('EADDRINUSE'), syscall: 'connect', ...place.where };
-        throw heldBy(`connect ELOCKED: ${place.target} is held`, fields, holder);
+        throw held(holder);
       }
       const outcome = await exchange(fd, request, settings.maxMessageBytes, Math.max(end - Date.now(), 0));
       if (outcome === 'timeout') throw timedOut(settings.timeout, 'an answer from the primary', place);
       if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.where, new Error('the primary answered with bytes that are not a frame'));
       if (outcome !== 'gone') return secondaryOf(outcome.answer, holder, place);
-    } else if (fd !== ECONNREFUSED && fd !== EAGAIN && fd !== ENOENT) {
+    } else if (fd === ECONNREFUSED) {
+      // Bound, not listening: a primary starting up if its uid is allowed (waited for), else a squatter.
+      if (binder?.uid !== undefined && !settings.allowed.has(binder.uid)) throw held(binder);
+    } else if (fd !== EAGAIN && fd !== ENOENT) {
       throw fromErrno(fd, 'connect', place.where);
     }
     // Bound but not listening yet, leaving, busy or gone: try again, both ways, until the budget ends.

@@ -3,7 +3,7 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
 import { fromFsError, invalidArgument, type Holder } from './errors';
 import { fileTarget } from './file';
-import { abstractHolder, abstractSocketHolder, fileHolderOf } from './holder';
+import { abstractHolder, fileHolderOf } from './holder';
 
 export type HolderTarget = string | { abstract: string } | { file: string };
 
@@ -26,7 +26,7 @@ export function whoHolds(target: HolderTarget): Holder | null {
   }
   if (abstract !== undefined) {
     const name = checkName(abstract);
-    return abstractHolder(name) ?? abstractSocketHolder(name) ?? null;
+    return abstractHolder(name) ?? null;
   }
   const { path } = fileTarget(file, undefined);
   let stats: BigIntStats | undefined;

@@ -12,6 +12,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterStatfs(env, exports);
   solely::RegisterUnixSocket(env, exports);
   solely::RegisterSocketInfo(env, exports);
+  solely::RegisterSocketDiag(env, exports);
   return exports;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 
 namespace solely {
 
@@ -31,6 +32,21 @@ int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
 }
 
 #ifdef __linux__
+
+constexpr size_t kMaxNameBytes = sizeof(sockaddr_un::sun_path) - 1;  // the leading NUL takes one
+
+// "\0" + name (argument 0) with the exact length and no trailing NULs, so that socat, Python,
+// Rust and C peers address the same name. Returns the address length or -errno.
+inline int AbstractAddress(const Napi::CallbackInfo& info, sockaddr_un* addr) {
+  char name[kMaxNameBytes + 2];
+  int length = CopyString(info, 0, name);
+  if (length < 0) return length;
+  if (length == 0) return -EINVAL;  // an empty address would autobind a random name
+  addr->sun_family = AF_UNIX;
+  addr->sun_path[0] = '\0';
+  memcpy(addr->sun_path + 1, name, length);
+  return static_cast<int>(offsetof(sockaddr_un, sun_path) + 1 + length);
+}
 
 // A non-blocking, close-on-exec AF_UNIX stream socket bound to addr: the fd, or -errno.
 // NONBLOCK so that the fd can be handed to net.
@@ -71,5 +87,6 @@ void RegisterPidfile(Napi::Env env, Napi::Object exports);
 void RegisterStatfs(Napi::Env env, Napi::Object exports);
 void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
 void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
+void RegisterSocketDiag(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

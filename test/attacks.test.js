@@ -123,15 +123,24 @@ test('a squatter of another uid listening on the abstract name: ForeignHolderErr
   await assert.rejects(solely.lockAbstract(name, { wait: 50 }), { name: 'LockTimeoutError', code: 'ETIMEDOUT' });
 });
 
-test('a squatter of another uid that binds without listening: LockHeldError, holder unknown', async (t) => {
+test('a squatter of another uid that binds without listening: ForeignHolderError with its uid (sock_diag), also for a uid that cannot see its fds', async (t) => {
   const name = uniqueName();
   const fixture = path.join(__dirname, 'fixtures', 'hold.js');
-  await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, fixture, 'abstract', name, '--no-listen']);
+  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, fixture, 'abstract', name, '--no-listen']);
+  assert.equal(solely.tryLockAbstractSync(name), null, 'contention is still a value');
   assert.throws(() => solely.lockAbstractSync(name), (error) => {
-    assert.equal(error.constructor, solely.LockHeldError); // no peer to ask for credentials
-    assert.equal(error.holder, undefined);
+    assert.ok(error instanceof solely.ForeignHolderError, error.stack);
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.address, `@${name}`);
+    assert.equal(error.holder.pid, squatter.pid); // root may look into its /proc/<pid>/fd
+    assert.equal(error.holder.uid, 65534);
+    assert.match(error.message, /by another user/);
     return true;
   });
+  // Uid 65533 may not look: only the kernel's socket table names the owner.
+  const script = `try { s.lockAbstractSync(${JSON.stringify(name)}); } catch (e) { console.log(JSON.stringify([e.name, e.holder, e.message])); }`;
+  const { stdout, stderr } = runScript(script, { uid: 65533 });
+  assert.deepEqual(JSON.parse(stdout), ['ForeignHolderError', { uid: 65534 }, `bind ELOCKED: lock is held @${name} (uid 65534), by another user`], stderr);
 });
 
 function unshareNet() {

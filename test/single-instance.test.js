@@ -7,10 +7,11 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, kill, exited, abstractBound } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound } = require('./helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
+const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -326,6 +327,27 @@ test('the abstract name: documented derivation, a long id hashed, and options ch
     syscall: 'send',
     address: `@${instance.target}`,
   });
+});
+
+test('a binder of the derived name that does not listen: another uid fails at once (ForeignHolderError), an allowed uid is waited for', asRoot, async (t) => {
+  const id = uniqueName('si');
+  const name = abstractName(id);
+  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, BIND_ONLY, name]);
+  // A budget far beyond the test's: waiting on the squatter would end in LockTimeoutError.
+  await assert.rejects(solely.singleInstance(id, { timeout: 120_000 }), (error) => {
+    assert.ok(error instanceof solely.ForeignHolderError, error.stack);
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.syscall, 'connect');
+    assert.equal(error.address, `@${name}`);
+    assert.equal(error.holder.uid, 65534);
+    assert.equal(error.holder.pid, squatter.pid);
+    return true;
+  });
+  // Trusted through allowUids, or our own uid: maybe a primary starting up, so waited for until the budget ends.
+  await assert.rejects(solely.singleInstance(id, { timeout: 200, allowUids: [65534] }), { name: 'LockTimeoutError', code: 'ETIMEDOUT' });
+  await kill(squatter);
+  await spawnReady(t, PYTHON, [BIND_ONLY, name]);
+  await assert.rejects(solely.singleInstance(id, { timeout: 200 }), { name: 'LockTimeoutError', code: 'ETIMEDOUT', address: `@${name}` });
 });
 
 test('the socket directory is refused when it is a symlink or not private', async (t) => {

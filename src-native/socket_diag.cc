@@ -1,0 +1,166 @@
+// Who binds an abstract name, from the kernel's own table of Unix sockets (NETLINK_SOCK_DIAG,
+// unix_diag): every socket of this network namespace, listening or not, with its inode and its
+// owner's uid, for any caller without privilege. A connect probe only finds a holder that listens.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#endif
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "solely.h"
+
+namespace solely {
+namespace {
+
+#ifdef __linux__
+
+#ifndef UDIAG_SHOW_UID
+#define UDIAG_SHOW_UID 0x40  // Linux 5.3; older kernels ignore the bit and send no uid
+#endif
+constexpr unsigned short kUnixDiagUid = 7;  // UNIX_DIAG_UID, an enum value older headers lack
+
+// The kernel fills a dump skb of at most 32 KiB (netlink_recvmsg caps max_recvmsg_len there), so
+// one such buffer holds any reply. The slack lets NLMSG_NEXT/RTA_NEXT step past the last, unaligned
+// item and stay inside the array; nothing is read there (the _OK macros check the length first).
+constexpr size_t kReplyBytes = 32768;
+constexpr uint32_t kSequence = 1;
+
+struct Owner {
+  uint32_t inode;
+  int64_t uid;  // -1 where the kernel did not report it
+};
+
+// Asks for every Unix socket in every state, with its bound name and its owner. 0 or -errno.
+int RequestDump(int fd) {
+  struct {
+    nlmsghdr header;
+    unix_diag_req request;
+  } message = {};
+  static_assert(sizeof message == NLMSG_LENGTH(sizeof(unix_diag_req)), "no padding in the request");
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.header.nlmsg_seq = kSequence;
+  message.request.sdiag_family = AF_UNIX;
+  message.request.udiag_states = ~0u;
+  message.request.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_UID;
+  sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  // A datagram: sent whole or not at all.
+  while (sendto(fd, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+                sizeof kernel) < 0) {
+    if (errno != EINTR) return -errno;
+  }
+  return 0;
+}
+
+// Records the socket one SOCK_DIAG_BY_FAMILY message describes if its bound name is exactly the
+// length bytes at name (the sun_path bytes, leading NUL included). header->nlmsg_len is within the
+// buffer (NLMSG_OK checked it); a message too short for its fixed part is skipped.
+void Match(nlmsghdr* header, const char* name, size_t length, std::vector<Owner>* owners) {
+  if (header->nlmsg_len < NLMSG_SPACE(sizeof(unix_diag_msg))) return;
+  const auto* diag = static_cast<const unix_diag_msg*>(NLMSG_DATA(header));
+  auto* attribute = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(header) +
+                                              NLMSG_SPACE(sizeof(unix_diag_msg)));
+  // Signed: RTA_NEXT subtracts the aligned length, which may pass zero at the last attribute.
+  int left = static_cast<int>(header->nlmsg_len - NLMSG_SPACE(sizeof(unix_diag_msg)));
+  bool named = false;
+  int64_t uid = -1;
+  for (; RTA_OK(attribute, left); attribute = RTA_NEXT(attribute, left)) {
+    size_t size = RTA_PAYLOAD(attribute);
+    unsigned short type = attribute->rta_type & NLA_TYPE_MASK;
+    if (type == UNIX_DIAG_NAME) {
+      named = size == length && memcmp(RTA_DATA(attribute), name, length) == 0;
+    } else if (type == kUnixDiagUid && size >= sizeof(uint32_t)) {
+      uint32_t value;
+      memcpy(&value, RTA_DATA(attribute), sizeof value);
+      uid = value;
+    }
+  }
+  if (named) owners->push_back({diag->udiag_ino, uid});
+}
+
+// Reads the multipart answer until NLMSG_DONE, keeping the sockets bound to name. 0 or -errno.
+int ReadDump(int fd, const char* name, size_t length, std::vector<Owner>* owners) {
+  alignas(nlmsghdr) char reply[kReplyBytes + NLMSG_ALIGNTO];
+  for (;;) {
+    sockaddr_nl from = {};
+    socklen_t fromLength = sizeof from;
+    // MSG_TRUNC: the datagram's real length, so that a truncated one is seen, never half-parsed.
+    ssize_t got = recvfrom(fd, reply, kReplyBytes, MSG_TRUNC, reinterpret_cast<sockaddr*>(&from),
+                           &fromLength);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (static_cast<size_t>(got) > kReplyBytes) return -EMSGSIZE;
+    if (from.nl_pid != 0) continue;  // only the kernel's answer counts
+    int left = static_cast<int>(got);
+    for (auto* header = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(header, left);
+         header = NLMSG_NEXT(header, left)) {
+      if (header->nlmsg_seq != kSequence) continue;
+      if (header->nlmsg_type == NLMSG_DONE) {
+        // A dump that failed midway ends with its -errno as the payload.
+        int error = 0;
+        if (header->nlmsg_len >= NLMSG_LENGTH(sizeof error)) {
+          memcpy(&error, NLMSG_DATA(header), sizeof error);
+        }
+        return error < 0 ? error : 0;
+      }
+      if (header->nlmsg_type == NLMSG_ERROR) {
+        if (header->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return -EPROTO;
+        int error = static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
+        if (error != 0) return error < 0 ? error : -EPROTO;
+      } else if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+        Match(header, name, length, owners);
+      }
+    }
+  }
+}
+
+// abstractOwners(name): [[inode, uid], ...] for each socket bound to "\0" + name (exact length),
+// uid -1 where the kernel does not report it (before Linux 5.3); or -errno.
+Napi::Value AbstractOwners(const Napi::CallbackInfo& info) {
+  sockaddr_un addr;
+  int length = AbstractAddress(info, &addr);
+  if (length < 0) return Result(info, length);
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return Result(info, -errno);
+  std::vector<Owner> owners;
+  int rc = RequestDump(fd);
+  if (rc == 0) rc = ReadDump(fd, addr.sun_path, length - offsetof(sockaddr_un, sun_path), &owners);
+  close(fd);
+  if (rc < 0) return Result(info, rc);
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, owners.size());
+  for (size_t i = 0; i < owners.size(); i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::Number::New(env, owners[i].inode));
+    pair.Set(1u, Napi::Number::New(env, static_cast<double>(owners[i].uid)));
+    out.Set(static_cast<uint32_t>(i), pair);
+  }
+  return out;
+}
+
+#else
+
+Napi::Value AbstractOwners(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
+
+#endif
+
+}  // namespace
+
+void RegisterSocketDiag(Napi::Env env, Napi::Object exports) {
+  exports.Set("abstractOwners", Napi::Function::New(env, AbstractOwners, "abstractOwners"));
+}
+
+}  // namespace solely
