@@ -112,7 +112,10 @@ function procSockets(name: string): BoundSocket[] {
 function socketsHolder(sockets: BoundSocket[]): Holder | undefined {
   if (sockets.length === 0) return undefined;
   const byLink = new Map(sockets.map((socket) => [`socket:[${socket.inode}]`, socket]));
-  for (const pid of processes()) {
+  // Another uid's /proc/<pid>/fd is closed to all but root: skip a scan (milliseconds) that cannot succeed.
+  const self = process.geteuid?.();
+  const findable = self === 0 || sockets.some((socket) => socket.uid === undefined || socket.uid === self);
+  for (const pid of findable ? processes() : []) {
     for (const fd of fdsOf(pid)) {
       try {
         const socket = byLink.get(readlinkSync(`/proc/${pid}/fd/${fd}`));
