@@ -5,6 +5,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
+const { Worker } = require('node:worker_threads');
 const solely = require('..');
 const { FIXTURES, tempDir, spawnReady, fdCount } = require('./helpers');
 
@@ -123,4 +124,31 @@ test('on a network filesystem the async lock request runs off the event loop, fo
   pidfile.write();
   pidfile.release();
   assert.equal(fdCount(), before);
+});
+
+test('a Worker terminated while its network lock request is in flight leaves no fd and no lock behind', { skip: !fuseUsable && 'needs root and /dev/fuse', timeout: 30_000 }, async (t) => {
+  const fuse = await mountFuse(t);
+  if (fuse === null) return t.skip('FUSE cannot be mounted here');
+  const { mountpoint, server, line } = fuse;
+  const file = path.join(mountpoint, 'worker.lock');
+  server.stdin.write('hold\n');
+  assert.equal(await line(), 'holding');
+  const worker = new Worker(
+    `require(${JSON.stringify(path.join(__dirname, '..'))}).lockFile(${JSON.stringify(file)}, { wait: true, onNetworkFilesystem: 'lock' });`,
+    { eval: true },
+  );
+  assert.equal(await line(), 'setlk');
+  const opened = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+  assert.equal(opened().length, 1, 'the Worker opened the lock file');
+  await worker.terminate();
+  server.stdin.write('go\n');
+  assert.equal(await line(), 'answered');
+  // The answer arrives after the Worker is gone: the addon unlocks and closes the fd itself.
+  while (opened().length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
 });
