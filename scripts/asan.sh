@@ -7,7 +7,8 @@ trap 'echo "rebuilding the normal addon"; npm run --silent build:native >/dev/nu
 
 npm run --silent build # first: it loads the addon, which cannot load instrumented without the preload
 npm run --silent build:native -- --sanitize=1 >/dev/null
-ldd build/Release/solely.node | grep -q libasan || { echo "the addon is not instrumented" >&2; exit 1; }
+# grep reads all of ldd's output: with -q it could exit first, and pipefail would count the SIGPIPE.
+ldd build/Release/solely.node | grep libasan >/dev/null || { echo "the addon is not instrumented" >&2; exit 1; }
 
 # Node itself is not instrumented, so the ASan runtime must be loaded before anything else: preload
 # it (every child inherits it, and runs unharmed). LeakSanitizer is off because Node deliberately
