@@ -44,6 +44,11 @@ function passedFds(): Map<number, string> {
   return offered;
 }
 
+/** Whether systemd passed this process sockets that are not adopted yet. */
+export function socketsPassed(): boolean {
+  return passedFds().size > 0;
+}
+
 export function parseActivation(o: ActivationOptions): { activation: Activation; name: string | undefined } {
   const activation = parseChoice('options.activation', o.activation, ['auto', 'never', 'required'] as const, 'auto');
   const name = o.activationName;

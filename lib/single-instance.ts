@@ -11,7 +11,7 @@ import * as lazy from './lazy-modules';
 import { LockHeldError, LockTimeoutError, SolelyError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget, type Holder } from './errors';
 import { heldBy, holderOf } from './holder';
 import { optionsObject, parseChoice, parseInteger } from './options';
-import { listenUnix } from './unix-server';
+import { socketsPassed } from './activation';
 
 export type SingleInstanceScope = 'user' | 'system';
 export type SingleInstanceTransport = 'abstract' | 'path';
@@ -580,19 +580,15 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   const request = requestFrame(o.data, settings.maxMessageBytes, place.where);
   const end = Date.now() + settings.timeout;
   const held = (holder: Holder): LockHeldError => heldBy(`connect ELOCKED: ${place.target} is held`, { errno: errnoOf('EADDRINUSE'), syscall: 'connect', ...place.where }, holder);
+  // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
+  // a look-up of who holds the name, nor the server's modules. A process given its socket by
+  // systemd listens first: asking, it would connect to that very socket, which nobody accepts.
+  if (socketsPassed()) {
+    const primary = await tryPrimary(place, settings);
+    if (primary instanceof Primary) return primary;
+  }
   let backoff = 1;
   for (;;) {
-    let binder: Holder | undefined;
-    try {
-      // Half-open: a peer may shut its side down after its frame and still read the answer.
-      const server = await listenUnix(place.listen, { server: lazy.net().createServer({ allowHalfOpen: true }) });
-      return new Primary(server, place.target, settings); // the Primary owns the server
-    } catch (error) {
-      // Held: by a primary, to be asked below, or by a squatter, which the connection unmasks.
-      if (!(error instanceof LockHeldError)) throw error;
-      // Who held it, listening or not (an abstract name's binder comes from sock_diag).
-      binder = error.holder;
-    }
     const fd = place.connect();
     if (fd >= 0) {
       const cred = binding.peerCred(fd);
@@ -609,16 +605,35 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
       if (outcome === 'timeout') throw timedOut(settings.timeout, 'an answer from the primary', place);
       if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.where, new Error('the primary answered with bytes that are not a frame'));
       if (outcome !== 'gone') return secondaryOf(outcome.answer, holder, place);
-    } else if (fd === ECONNREFUSED) {
+    } else if (fd === ECONNREFUSED || fd === ENOENT) {
+      // Nobody listens: become the primary, or learn who holds the name without listening.
+      const primary = await tryPrimary(place, settings);
+      if (primary instanceof Primary) return primary;
       // Bound, not listening: a primary starting up if its uid is allowed (waited for), else a squatter.
-      if (binder?.uid !== undefined && !settings.allowed.has(binder.uid)) throw held(binder);
-    } else if (fd !== EAGAIN && fd !== ENOENT) {
+      const binder = primary.holder;
+      if (fd === ECONNREFUSED && binder?.uid !== undefined && !settings.allowed.has(binder.uid)) throw held(binder);
+    } else if (fd !== EAGAIN) {
       throw fromErrno(fd, 'connect', place.where);
     }
-    // Bound but not listening yet, leaving, busy or gone: try again, both ways, until the budget ends.
+    // Starting, leaving, busy (EAGAIN: backlog full) or gone: try again, both ways, until the budget ends.
     if (Date.now() >= end) throw timedOut(settings.timeout, 'the primary', place);
     await delay(Math.min(backoff, Math.max(end - Date.now(), 0)));
     backoff = Math.min(backoff * 2, MAX_RETRY_MS);
+  }
+}
+
+/** The Primary, if the name was free; the LockHeldError saying who holds it, if not. */
+async function tryPrimary(place: Place, settings: Settings): Promise<Primary | LockHeldError> {
+  // Loaded only here: a secondary never serves.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { listenUnix } = require('./unix-server') as typeof import('./unix-server');
+  try {
+    // Half-open: a peer may shut its side down after its frame and still read the answer.
+    const server = await listenUnix(place.listen, { server: lazy.net().createServer({ allowHalfOpen: true }) });
+    return new Primary(server, place.target, settings); // the Primary owns the server
+  } catch (error) {
+    if (error instanceof LockHeldError) return error;
+    throw error;
   }
 }
 

@@ -1,9 +1,10 @@
 'use strict';
 // The entry point loads a mechanism's module on first use; its runtime exports and its types must agree.
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFile } = require('node:child_process');
 const path = require('node:path');
 const { test } = require('node:test');
+const { promisify } = require('node:util');
 const ts = require('typescript');
 const solely = require('..');
 
@@ -27,15 +28,34 @@ test('the runtime exports are exactly the values the types declare, and each one
   for (const name of runtime) assert.equal(typeof solely[name], 'function', name);
 });
 
-test('require("solely") loads no mechanism until one is used, then only what it needs', () => {
-  const loaded = (code) =>
-    JSON.parse(execFileSync(process.execPath, ['-e', `${code}; console.log(JSON.stringify(Object.keys(require.cache)))`], { encoding: 'utf8' }))
-      .filter((file) => file.startsWith(DIST))
-      .map((file) => path.basename(file, '.js'))
-      .sort();
-  const root = JSON.stringify(path.join(__dirname, '..'));
-  assert.deepEqual(loaded(`const s = require(${root})`), ['binding', 'errors', 'index', 'lock']);
-  const abstract = loaded(`require(${root}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
+const ROOT = JSON.stringify(path.join(__dirname, '..'));
+
+/** The dist/ modules a node process loaded after running code (which may end in a promise). */
+async function loaded(code) {
+  const script = `Promise.resolve((() => ${code})()).then(() => console.log(JSON.stringify(Object.keys(require.cache))))`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  return JSON.parse(stdout)
+    .filter((file) => file.startsWith(DIST))
+    .map((file) => path.basename(file, '.js'))
+    .sort();
+}
+
+test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
+  assert.deepEqual(await loaded(`require(${ROOT})`), ['binding', 'errors', 'index', 'lock']);
+  const abstract = await loaded(`require(${ROOT}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
   for (const unused of ['file', 'pidfile', 'single-instance', 'unix-server']) assert.ok(!abstract.includes(unused), unused);
+});
+
+test('a secondary launch asks the primary first: it never binds, so never loads the server', async () => {
+  const id = `entry-test-${process.pid}`;
+  const primary = await solely.singleInstance(id);
+  try {
+    primary.on('second-instance', (message, reply) => reply('seen'));
+    const modules = await loaded(`require(${ROOT}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
+    assert.ok(modules.includes('single-instance'));
+    assert.ok(!modules.includes('unix-server'), 'a secondary loaded the server module');
+  } finally {
+    await primary.release();
+  }
 });
