@@ -8,9 +8,9 @@ const path = require('node:path');
 const readline = require('node:readline');
 const test = require('node:test');
 const solely = require('..');
-const { FIXTURES, tempDir, spawnReady, kill, has } = require('./helpers');
+const { FIXTURES, tempDir, spawnReady, kill, needs } = require('./helpers');
 
-const skip = !has('systemd-socket-activate') && 'needs systemd-socket-activate (Debian package systemd)';
+const skip = needs('systemd-socket-activate');
 const SERVER = path.join(FIXTURES, 'activated-server.js');
 // systemd-socket-activate passes on only the variables named with -E: keep the sanitizer runtime
 // of `npm run test:asan` for the node it starts.

@@ -10,7 +10,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, abstractBound, has } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, abstractBound, needs } = require('./helpers');
 const { scale, record } = require('./stress/scale');
 
 const ROOT = path.join(__dirname, '..');
@@ -102,7 +102,7 @@ test('a directory planted where a lock file is expected: flock locks it in place
   assert.deepEqual(fs.readdirSync(planted), []);
 });
 
-test('a squatter of another uid listening on the abstract name: ForeignHolderError naming it', { skip: !has('socat') }, async (t) => {
+test('a squatter of another uid listening on the abstract name: ForeignHolderError naming it', { skip: needs('socat') }, async (t) => {
   const name = uniqueName();
   const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'sh', '-c', `echo started; exec socat ABSTRACT-LISTEN:${name},fork STDOUT`], {
     detached: true, // socat forks per connection: the whole group is killed at the end

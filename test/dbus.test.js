@@ -8,7 +8,10 @@ const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('..');
 const { lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
-const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount } = require('./helpers');
+const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs } = require('./helpers');
+
+// Each test but the last starts a private bus.
+const NO_DAEMON = needs('dbus-daemon');
 
 const asRoot = process.getuid() === 0;
 
@@ -61,7 +64,7 @@ async function queueLength(look, name, count) {
   while ((await look.queue(name)).length !== count) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-test('two processes contend: try is null, lock is a LockHeldError naming the holder', async (t) => {
+test('two processes contend: try is null, lock is a LockHeldError naming the holder', { skip: NO_DAEMON }, async (t) => {
   const { address } = await privateBus(t);
   const name = `org.solely.${uniqueName('contend').replace(/-/g, '_')}`;
   const child = await holdName(t, address, name);
@@ -81,7 +84,7 @@ test('two processes contend: try is null, lock is a LockHeldError naming the hol
   assert.equal((await holdName(t, address, name)).firstLine, 'held', 'another process is refused too');
 });
 
-test('a holder of another uid is a ForeignHolderError with its credentials', { skip: !asRoot && 'setpriv needs root' }, async (t) => {
+test('a holder of another uid is a ForeignHolderError with its credentials', { skip: NO_DAEMON || (!asRoot && 'setpriv needs root') }, async (t) => {
   const { address } = await privateBus(t);
   const name = 'org.solely.Foreign';
   const child = await holdName(t, address, name, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
@@ -93,7 +96,7 @@ test('a holder of another uid is a ForeignHolderError with its credentials', { s
   });
 });
 
-test('SIGKILL of the owner hands the name to a queued waiter', async (t) => {
+test('SIGKILL of the owner hands the name to a queued waiter', { skip: NO_DAEMON }, async (t) => {
   const { address } = await privateBus(t);
   const look = observer(t, address);
   const name = 'org.solely.Killed';
@@ -111,7 +114,7 @@ test('SIGKILL of the owner hands the name to a queued waiter', async (t) => {
   assert.equal(await look.owner(name), null);
 });
 
-test('a waiter gets the name when the owner releases it', async (t) => {
+test('a waiter gets the name when the owner releases it', { skip: NO_DAEMON }, async (t) => {
   const { address } = await privateBus(t);
   const look = observer(t, address);
   const name = 'org.solely.Released';
@@ -130,7 +133,7 @@ test('a waiter gets the name when the owner releases it', async (t) => {
   await next.release();
 });
 
-test('timeout and abort leave the queue and close the connection', async (t) => {
+test('timeout and abort leave the queue and close the connection', { skip: NO_DAEMON }, async (t) => {
   const { address } = await privateBus(t);
   const look = observer(t, address);
   const name = 'org.solely.Queue';
@@ -162,7 +165,7 @@ test('timeout and abort leave the queue and close the connection', async (t) => 
   assert.equal(await look.owner(name), null);
 });
 
-test('the bus going away marks the lock lost: lost, a lost event, an aborted signal', async (t) => {
+test('the bus going away marks the lock lost: lost, a lost event, an aborted signal', { skip: NO_DAEMON }, async (t) => {
   const { address, daemon } = await privateBus(t);
   const lock = await lockDbusName('org.solely.Lost', { address });
   assert.equal(lock.signal.aborted, false);
@@ -184,7 +187,7 @@ test('the bus going away marks the lock lost: lost, a lost event, an aborted sig
   await lock.release();
 });
 
-test('release() is not a loss, and the name is free once it resolves', async (t) => {
+test('release() is not a loss, and the name is free once it resolves', { skip: NO_DAEMON }, async (t) => {
   const { address } = await privateBus(t);
   const look = observer(t, address);
   const lock = await lockDbusName('org.solely.Quiet', { address });

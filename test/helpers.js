@@ -84,4 +84,15 @@ function has(command) {
   }
 }
 
-module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, fdCount, has };
+/**
+ * A test's skip option for tools outside Node: false when they are all here, else the reason.
+ * Under SOLELY_TEST_EVERYTHING=1 (.ci/run, after installing them all) nothing is skipped, so a
+ * missing tool fails the test instead of hiding it.
+ */
+function needs(...tools) {
+  const missing = tools.filter((tool) => (tool.startsWith('/') ? !fs.existsSync(tool) : !has(tool)));
+  if (missing.length === 0 || process.env.SOLELY_TEST_EVERYTHING === '1') return false;
+  return `needs ${missing.join(', ')} (.ci/run installs what the tests need)`;
+}
+
+module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, fdCount, has, needs };

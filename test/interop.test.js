@@ -5,7 +5,7 @@ const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { uniqueName, tempDir, spawnReady, holder, kill, abstractBound } = require('./helpers');
+const { uniqueName, tempDir, spawnReady, holder, kill, abstractBound, needs } = require('./helpers');
 
 const PYTHON_BIND = `
 import socket, sys
@@ -27,7 +27,7 @@ except OSError as e:
 print('locked', flush=True); sys.stdin.read()
 `;
 
-test('abstract: socat ABSTRACT-LISTEN holds the same name', async (t) => {
+test('abstract: socat ABSTRACT-LISTEN holds the same name', { skip: needs('socat') }, async (t) => {
   const name = uniqueName();
   const socat = spawn('socat', [`ABSTRACT-LISTEN:${name},fork`, 'SYSTEM:true'], { stdio: 'ignore' });
   t.after(() => socat.kill('SIGKILL'));
@@ -59,7 +59,7 @@ test('abstract: the name has its exact length (no trailing NULs), as other langu
   lock.release();
 });
 
-test('file: flock(1) conflicts both ways', async (t) => {
+test('file: flock(1) conflicts both ways', { skip: needs('flock') }, async (t) => {
   const file = path.join(tempDir(t), 'flock1.lock');
   // flock(1) forks its command, which inherits the lock: kill the whole group.
   const flock = await spawnReady(t, 'flock', ['-n', file, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });

@@ -3,9 +3,9 @@ const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { before, test } = require('node:test');
+const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, tempDir, spawnReady, kill, fdCount } = require('./helpers');
+const { FIXTURES, tempDir, spawnReady, kill, fdCount, needs } = require('./helpers');
 
 const EAGAIN = -11;
 
@@ -23,13 +23,16 @@ function assertHeld(error, file, pid, syscall = 'flock') {
   return true;
 }
 
-let bsdPeer;
-before(() => {
+// The libbsd peer, compiled once by the first test that needs it.
+const LIBBSD = needs('cc', '/usr/include/bsd/libutil.h');
+let bsdPeerPath;
+function bsdPeer() {
+  if (bsdPeerPath !== undefined) return bsdPeerPath;
   const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'solely-bsd-'));
-  bsdPeer = path.join(dir, 'bsd-pidfile');
-  execFileSync('cc', ['-O', '-o', bsdPeer, path.join(FIXTURES, 'bsd-pidfile.c'), '-lbsd']);
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-});
+  execFileSync('cc', ['-O', '-o', path.join(dir, 'bsd-pidfile'), path.join(FIXTURES, 'bsd-pidfile.c'), '-lbsd']);
+  return (bsdPeerPath = path.join(dir, 'bsd-pidfile'));
+}
 
 test('openPidfileSync locks and truncates, write() replaces the contents with "PID" (no newline, as BSD)', (t) => {
   const file = path.join(tempDir(t), 'd.pid');
@@ -184,26 +187,26 @@ test('readPidfile never needs the lock and reads garbage as no PID', (t) => {
   assert.throws(() => solely.readPidfile(path.join(dir, 'link.pid')), { code: 'ELOOP', syscall: 'open' });
 });
 
-test('libbsd pidfile_open holds: LockHeldError with its PID, even when it writes after locking', async (t) => {
+test('libbsd pidfile_open holds: LockHeldError with its PID, even when it writes after locking', { skip: LIBBSD }, async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'bsd.pid');
-  const peer = await spawnReady(t, bsdPeer, [file]);
+  const peer = await spawnReady(t, bsdPeer(), [file]);
   assert.equal(peer.firstLine, 'locked');
   assert.throws(() => solely.openPidfileSync(file), (error) => assertHeld(error, file, peer.pid));
 
   // It prints "locked" before pidfile_write: the file is empty until then, and is re-read.
   const slow = path.join(dir, 'slow.pid');
-  const late = await spawnReady(t, bsdPeer, [slow, '40']);
+  const late = await spawnReady(t, bsdPeer(), [slow, '40']);
   assert.throws(() => solely.openPidfileSync(slow), (error) => assertHeld(error, slow, late.pid));
-  const later = await spawnReady(t, bsdPeer, [path.join(dir, 'slow2.pid'), '40']);
+  const later = await spawnReady(t, bsdPeer(), [path.join(dir, 'slow2.pid'), '40']);
   await assert.rejects(solely.openPidfile(path.join(dir, 'slow2.pid')), (error) => assertHeld(error, path.join(dir, 'slow2.pid'), later.pid));
 });
 
-test('while we hold, libbsd pidfile_open fails with EEXIST and reads our PID', (t) => {
+test('while we hold, libbsd pidfile_open fails with EEXIST and reads our PID', { skip: LIBBSD }, (t) => {
   const file = path.join(tempDir(t), 'ours.pid');
   const pidfile = solely.openPidfileSync(file);
   pidfile.write();
-  const status = require('node:child_process').spawnSync(bsdPeer, [file], { encoding: 'utf8' });
+  const status = require('node:child_process').spawnSync(bsdPeer(), [file], { encoding: 'utf8' });
   assert.equal(status.status, 3);
   assert.equal(status.stdout, `held ${process.pid}\n`);
   pidfile.release();

@@ -7,7 +7,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs } = require('./helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -189,7 +189,7 @@ for (const { transport, setup } of transports()) {
       }
     });
 
-    test('a squatter of another uid on the name gives ForeignHolderError', asRoot, async (t) => {
+    test('a squatter of another uid on the name gives ForeignHolderError', { skip: asRoot.skip || needs('socat') }, async (t) => {
       const dir = tempDir(t);
       fs.chmodSync(dir, 0o777);
       const ctx = setup(t, dir);

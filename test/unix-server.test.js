@@ -8,7 +8,7 @@ const path = require('node:path');
 const { test } = require('node:test');
 const { promisify } = require('node:util');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, fdCount, exited } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, fdCount, exited, needs } = require('./helpers');
 
 const run = promisify(execFile);
 
@@ -226,7 +226,7 @@ test("closing an old server never removes its successor's socket", async (t) => 
   assert.equal(fs.existsSync(socketPath), false);
 });
 
-test('a socket replaced under a server by a foreign one stays when the server closes', async (t) => {
+test('a socket replaced under a server by a foreign one stays when the server closes', { skip: needs('socat') }, async (t) => {
   const socketPath = path.join(tempDir(t), 'replaced.sock');
   const server = await httpServer(t, socketPath, 'ours');
   fs.unlinkSync(socketPath);
@@ -238,7 +238,7 @@ test('a socket replaced under a server by a foreign one stays when the server cl
   assert.equal(socat.exitCode, null);
 });
 
-test('a live foreign server (socat UNIX-LISTEN, no lock) is detected and its socket left alone', async (t) => {
+test('a live foreign server (socat UNIX-LISTEN, no lock) is detected and its socket left alone', { skip: needs('socat') }, async (t) => {
   const socketPath = path.join(tempDir(t), 'foreign.sock');
   const socat = await socatServer(t, socketPath);
   const before = snapshot(socketPath);
@@ -261,7 +261,7 @@ test('a live foreign server (socat UNIX-LISTEN, no lock) is detected and its soc
   assert.equal(await get(socketPath), 'ours now');
 });
 
-test('a live foreign server of another uid is a ForeignHolderError', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
+test('a live foreign server of another uid is a ForeignHolderError', { skip: (process.getuid() !== 0 && 'setpriv needs root') || needs('socat') }, async (t) => {
   const dir = tempDir(t);
   fs.chmodSync(dir, 0o777);
   const socketPath = path.join(dir, 'other-uid.sock');

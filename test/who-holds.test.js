@@ -5,7 +5,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, needs } = require('./helpers');
 
 const root = process.getuid() === 0;
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
@@ -83,7 +83,7 @@ test('whoHolds refuses bad targets', () => {
   assert.throws(() => solely.whoHolds({ abstract: 'x'.repeat(108) }), { code: 'ENAMETOOLONG' });
 });
 
-test('an abstract name bound by another uid (socat) is a ForeignHolderError', { skip: !root && 'needs root for setpriv' }, async (t) => {
+test('an abstract name bound by another uid (socat) is a ForeignHolderError', { skip: (!root && 'needs root for setpriv') || needs('socat') }, async (t) => {
   const name = uniqueName();
   const squatter = await spawnReady(t, 'setpriv', [
     '--reuid=65534', '--regid=65534', '--clear-groups',
