@@ -3,6 +3,7 @@
 // LISTEN_FDNAMES. A server adopts its socket from there instead of binding one.
 import { binding } from './binding';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget, type ErrorTarget } from './errors';
+import * as lazy from './lazy-modules';
 import { parseChoice } from './options';
 
 export type Activation = 'auto' | 'never' | 'required';
@@ -31,6 +32,9 @@ let offered: Map<number, string> | undefined;
 function passedFds(): Map<number, string> {
   if (offered !== undefined) return offered;
   offered = new Map();
+  // The fds are the process's, and a Worker's copy of the environment names them too: only the
+  // main thread adopts them, so that no fd ever has two owners.
+  if (!lazy.isMainThread()) return offered;
   const { LISTEN_PID: pid, LISTEN_FDS: fds, LISTEN_FDNAMES: names } = process.env;
   delete process.env.LISTEN_PID;
   delete process.env.LISTEN_FDS;
@@ -79,6 +83,7 @@ export function activatedSocket(address: Buffer, { activation, name }: { activat
   }
   if (activation === 'auto') return -1;
   const error = fromErrno(ENOENT, 'sd_listen_fds', target);
-  error.message += name === undefined ? ' (systemd passed no socket for it)' : ` (systemd passed no socket named "${name}")`;
+  if (!lazy.isMainThread()) error.message += " (systemd's sockets are adopted by the main thread only)";
+  else error.message += name === undefined ? ' (systemd passed no socket for it)' : ` (systemd passed no socket named "${name}")`;
   throw error;
 }

@@ -5,3 +5,4 @@
 export const net = (): typeof import('node:net') => require('node:net') as typeof import('node:net');
 export const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
 export const inClusterWorker = (): boolean => (require('node:cluster') as { readonly isWorker: boolean }).isWorker;
+export const isMainThread = (): boolean => (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;

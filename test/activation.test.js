@@ -74,6 +74,16 @@ test('listenUnix adopts the socket systemd passed: it answers there, and nothing
   assert.equal(report.cloexec[3], true, 'the adopted fd is close-on-exec');
 });
 
+test('a Worker never adopts a passed socket: the main thread does, so the fd has one owner', { skip }, async (t) => {
+  const socketPath = path.join(tempDir(t), 'worker.sock');
+  const child = await activator(t, [socketPath], [socketPath, '--worker-first']);
+  const [passed] = listeners(socketPath);
+  assert.equal(await get(socketPath), `${child.pid}\n`, 'the main thread serves on the passed socket');
+  const report = await child.report;
+  assert.equal(report.worker, 'ENOENT', "the Worker's 'required' found nothing to adopt");
+  assert.deepEqual(report.sockets, [{ address: socketPath, inode: passed }]);
+});
+
 test('activationName picks each socket by its LISTEN_FDNAMES name', { skip }, async (t) => {
   const dir = tempDir(t);
   const [one, two] = [path.join(dir, 'one.sock'), path.join(dir, 'two.sock')];
