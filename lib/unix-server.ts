@@ -98,9 +98,11 @@ async function listenPath<S extends Server>(server: S, socket: string, mode: num
     bound = undefined;
     if (rc < 0 && rc !== ENOENT && rc !== ESTALE) process.emitWarning(fromErrno(rc, 'unlink', { path: socket }));
   };
+  let dirOpen = true;
   const release = (): void => {
     unlinkOurs();
-    binding.close(dir);
+    if (dirOpen) binding.close(dir);
+    dirOpen = false;
     lock.release();
   };
   try {
@@ -188,6 +190,11 @@ interface LegacyListen {
  * Hands fd to server and resolves once it listens. closing() runs when close() is called, before
  * net closes fd; closed() runs once, after net closed it (or when listen fails).
  */
+/**
+ * Hands fd to server. closing runs before the listening socket closes (it still pins the socket
+ * file's inode), closed right after: at close(), not once the last connection has ended, so that
+ * a successor can take the path while old connections drain. Both may run more than once.
+ */
 function serve<S extends Server>(server: S, fd: number, backlog: number, address: string, closing: () => void, closed: () => void): Promise<S> {
   // net reports null for a server on an fd it did not bind (and pads abstract names).
   server.address = () => address;
@@ -202,11 +209,12 @@ function serve<S extends Server>(server: S, fd: number, backlog: number, address
       const close = server.close.bind(server);
       server.close = (callback) => {
         closing();
-        return close(callback);
+        const result = close(callback); // libuv closes a listening socket's fd at once
+        closed();
+        return result;
       };
       server.once('close', () => {
         server.close = close;
-        closed();
       });
       resolve(server);
     });

@@ -5,6 +5,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
+const { once } = require('node:events');
 const { test } = require('node:test');
 const { promisify } = require('node:util');
 const solely = require('..');
@@ -207,6 +208,27 @@ test('two servers on one path: the second gets LockHeldError with the holder, in
   const second = await serverProcess(t, theirs);
   assert.equal(second.firstLine, 'ELOCKED');
   assert.equal(await get(theirs), `${child.pid}\n`);
+});
+
+test('close() frees the path at once: a successor serves it while the old connections drain', async (t) => {
+  const socketPath = path.join(tempDir(t), 'handover.sock');
+  const old = await solely.listenUnix(socketPath, { server: net.createServer((socket) => socket.on('data', (data) => socket.write(`old ${data}`))) });
+  const client = net.connect(socketPath);
+  t.after(() => client.destroy());
+  await new Promise((resolve) => client.once('connect', resolve));
+  const oldClosed = closed(old); // waits for the client's connection to end
+  assert.equal(fs.existsSync(socketPath), false, 'the socket file is removed at close()');
+  assert.equal(lockIsFree(socketPath), true, 'the lock is released at close(), not after the last connection');
+  const successor = await httpServer(t, socketPath, 'successor');
+  assert.equal(await get(socketPath), 'successor');
+  // The old server's connection still works, and its end does not touch the successor.
+  client.write('ping');
+  assert.equal(String((await once(client, 'data'))[0]), 'old ping');
+  client.end();
+  await oldClosed;
+  assert.equal(await get(socketPath), 'successor');
+  assert.equal(lockIsFree(socketPath), false);
+  await closed(successor);
 });
 
 test("closing an old server never removes its successor's socket", async (t) => {
