@@ -8,7 +8,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const FILES = ['abstract', 'file', 'wait', 'hygiene', 'fd-leaks', 'bad-input', 'worker'].map((f) => `test/${f}.test.js`);
+const FILES = ['abstract', 'file', 'wait', 'hygiene', 'fd-leaks', 'bad-input', 'worker', 'socket-diag', 'network-fs'].map((f) => `test/${f}.test.js`);
 const OURS = /solely\.node|src-native\//;
 
 const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
