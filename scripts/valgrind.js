@@ -8,7 +8,10 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const FILES = ['abstract', 'file', 'wait', 'hygiene', 'fd-leaks', 'bad-input', 'worker', 'socket-diag', 'network-fs'].map((f) => `test/${f}.test.js`);
+// Not network-fs: valgrind runs one thread at a time and keeps running a thread through a
+// non-blocking lock request, which on FUSE waits for the test's own server: the loop thread that
+// would let it answer never runs again (ASan covers that suite).
+const FILES = ['abstract', 'file', 'wait', 'hygiene', 'fd-leaks', 'bad-input', 'worker', 'socket-diag'].map((f) => `test/${f}.test.js`);
 const OURS = /solely\.node|src-native\//;
 
 const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
