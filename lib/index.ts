@@ -32,11 +32,18 @@ export type { FilesystemInfo } from './filesystem';
 export type { UnixServerOptions } from './unix-server';
 export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance';
 
-/** Defines names on this module's exports as getters that load the module on first access. */
+/**
+ * Defines names on this module's exports as getters that load the module on first access, and
+ * then replace themselves with plain properties: later uses cost no getter call.
+ */
 function exportOnFirstUse<M>(load: () => M, names: readonly (keyof M & string)[]): void {
-  let loaded: M | undefined;
+  const loadAll = (): M => {
+    const loaded = load();
+    for (const name of names) Object.defineProperty(exports as object, name, { enumerable: true, value: loaded[name] });
+    return loaded;
+  };
   for (const name of names) {
-    Object.defineProperty(exports as object, name, { enumerable: true, get: () => (loaded ??= load())[name] });
+    Object.defineProperty(exports as object, name, { enumerable: true, configurable: true, get: () => loadAll()[name] });
   }
 }
 

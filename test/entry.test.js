@@ -26,6 +26,10 @@ test('the runtime exports are exactly the values the types declare, and each one
   const runtime = Object.keys(solely).filter((name) => name !== '__esModule').sort();
   assert.deepEqual(runtime, declaredValues());
   for (const name of runtime) assert.equal(typeof solely[name], 'function', name);
+  // Once loaded, the lock functions are plain properties: a hot loop over solely.x calls no getter.
+  for (const name of ['lockAbstractSync', 'tryLockAbstractSync', 'lockAbstract', 'lockFileSync', 'tryLockFileSync', 'lockFile']) {
+    assert.equal(Object.getOwnPropertyDescriptor(solely, name).get, undefined, name);
+  }
 });
 
 const ROOT = JSON.stringify(path.join(__dirname, '..'));
