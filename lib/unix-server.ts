@@ -98,11 +98,10 @@ async function listenPath<S extends Server>(server: S, socket: string, mode: num
     bound = undefined;
     if (rc < 0 && rc !== ENOENT && rc !== ESTALE) process.emitWarning(fromErrno(rc, 'unlink', { path: socket }));
   };
-  let dirOpen = true;
   const release = (): void => {
     unlinkOurs();
-    if (dirOpen) binding.close(dir);
-    dirOpen = false;
+    if (lock.released) return; // released already: dir is closed too
+    binding.close(dir);
     lock.release();
   };
   try {
