@@ -8,6 +8,7 @@ namespace {
 
 // Never retried on EINTR: Linux has released the descriptor whatever close() returns.
 Napi::Value Close(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   return Result(info, close(IntArg(info, 0)) < 0 ? -errno : 0);
 }
 

@@ -52,6 +52,7 @@ int OpenFromArgs(const Napi::CallbackInfo& info, char (&path)[PATH_MAX + 1]) {
 
 // open(path, flags | O_CLOEXEC, mode). Returns the fd or -errno.
 Napi::Value Open(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString, Arg::kInt32, Arg::kInt32})) return info.Env().Undefined();
   char path[PATH_MAX + 1];
   return Result(info, OpenFromArgs(info, path));
 }
@@ -85,6 +86,8 @@ constexpr int kLockStage = 4096;
 // common attempt. The fd; -errno if open failed; -(kLockStage + errno) if locking or the check
 // failed (the fd is closed then).
 Napi::Value OpenLocked(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString, Arg::kInt32, Arg::kInt32, Arg::kInt32}))
+    return info.Env().Undefined();
   char path[PATH_MAX + 1];
   int fd = OpenFromArgs(info, path);
   if (fd < 0) return Result(info, fd);
@@ -98,6 +101,7 @@ Napi::Value OpenLocked(const Napi::CallbackInfo& info) {
 
 // lockVerified(fd, path, method): LockAndVerify on the calling thread.
 Napi::Value LockVerified(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kString, Arg::kInt32})) return info.Env().Undefined();
   char path[PATH_MAX + 1];
   int length = CopyString(info, 1, path);
   if (length < 0) return Result(info, length);
@@ -183,6 +187,8 @@ void CallBack(napi_env env, napi_value callback, void* /*context*/, void* data) 
 // follows on the event loop) or -errno if no thread could start. The fd stays the caller's, who
 // must not close it before the callback; if the environment ends first, the addon closes it.
 Napi::Value LockVerifiedOnThread(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kString, Arg::kInt32, Arg::kFunction}))
+    return info.Env().Undefined();
   auto* attempt = new ThreadAttempt();
   attempt->fd = IntArg(info, 0);
   attempt->method = IntArg(info, 2);
@@ -219,6 +225,7 @@ Napi::Value LockVerifiedOnThread(const Napi::CallbackInfo& info) {
 
 // unlockClose(fd, method): UnlockAndClose. 0 or -errno (the fd is closed either way).
 Napi::Value UnlockClose(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kInt32})) return info.Env().Undefined();
   return Result(info, UnlockAndClose(IntArg(info, 0), IntArg(info, 1)));
 }
 

@@ -14,6 +14,7 @@ namespace {
 // pidfileWrite(fd, text): ftruncate to 0, then pwrite text at offset 0, as pidfile_write does.
 // Returns the bytes written or -errno.
 Napi::Value Write(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kString})) return info.Env().Undefined();
   int fd = IntArg(info, 0);
   char text[64];
   int length = CopyString(info, 1, text);
@@ -37,6 +38,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
 // file fd refers to (same dev/ino, not followed). Returns 0, -ESTALE when it names another file
 // (or nothing: -ENOENT), or -errno.
 Napi::Value UnlinkVerified(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kString, Arg::kInt32})) return info.Env().Undefined();
   int dirfd = IntArg(info, 0);
   char name[PATH_MAX + 1];
   int length = CopyString(info, 1, name);

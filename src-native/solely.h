@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 
 namespace solely {
 
@@ -17,12 +21,56 @@ inline Napi::Number Result(const Napi::CallbackInfo& info, double value) {
   return Napi::Number::New(info.Env(), value);
 }
 
+// What an exported function takes, in order. TypeScript validates what users pass, so a mismatch
+// is a caller's bug: it is thrown, never read as a default (an undefined fd is not fd 0).
+enum class Arg { kInt32, kString, kBigInt, kFunction };
+
+// Throws a TypeError (a RangeError for a number that is no int32) unless info's arguments have
+// these types; the caller then returns at once, having done nothing.
+inline bool CheckArgs(const Napi::CallbackInfo& info, std::initializer_list<Arg> types) {
+  size_t i = 0;
+  for (Arg type : types) {
+    Napi::Value value = info[i++];
+    const char* expected = nullptr;
+    switch (type) {
+      case Arg::kInt32:
+        if (!value.IsNumber()) {
+          expected = "a number";
+        } else {
+          double number = value.As<Napi::Number>().DoubleValue();
+          if (!(number >= INT32_MIN && number <= INT32_MAX && number == std::trunc(number))) {
+            std::string message = "Argument " + std::to_string(i) + " must be a 32-bit integer";
+            Napi::RangeError::New(info.Env(), message).ThrowAsJavaScriptException();
+            return false;
+          }
+        }
+        break;
+      case Arg::kString:
+        if (!value.IsString()) expected = "a string";
+        break;
+      case Arg::kBigInt:
+        if (!value.IsBigInt()) expected = "a bigint";
+        break;
+      case Arg::kFunction:
+        if (!value.IsFunction()) expected = "a function";
+        break;
+    }
+    if (expected != nullptr) {
+      std::string message = "Argument " + std::to_string(i) + " must be " + expected;
+      Napi::TypeError::New(info.Env(), message).ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+// An argument CheckArgs has seen to be an int32.
 inline int IntArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
-// Copies a JS string's UTF-8 bytes into buf with a terminating NUL. Returns the byte length, or
-// -ENAMETOOLONG when it may not fit (napi truncates silently), or -EINVAL for a non-string.
+// Copies a string argument's UTF-8 bytes into buf with a terminating NUL. Returns the byte length,
+// or -ENAMETOOLONG when it may not fit (napi truncates silently), or -EINVAL if napi fails.
 template <size_t N>
 int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   size_t length = 0;

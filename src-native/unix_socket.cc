@@ -64,6 +64,8 @@ int UnlinkIfSame(int dir, const char* name, uint64_t dev, uint64_t ino) {
 // it goes through dirfd with AT_SYMLINK_NOFOLLOW (glibc: fchmodat2 or an O_PATH fd via /proc),
 // so a name swapped for a symlink meanwhile is refused, never followed.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString, Arg::kInt32, Arg::kString, Arg::kInt32, Arg::kInt32}))
+    return info.Env().Undefined();
   sockaddr_un addr;
   int length = PathAddress(info, 0, &addr);
   if (length < 0) return Result(info, length);
@@ -99,6 +101,7 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 
 // A non-blocking connect to a socket path, as a probe (see ConnectedSocket). The fd or -errno.
 Napi::Value Connect(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString})) return info.Env().Undefined();
   sockaddr_un addr;
   int length = PathAddress(info, 0, &addr);
   if (length < 0) return Result(info, length);
@@ -107,6 +110,7 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
 
 // statAt(dirfd, name): lstat of a name in a kept directory: [mode, dev, ino] or -errno.
 Napi::Value StatAt(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kString})) return info.Env().Undefined();
   char name[NAME_MAX + 2];
   int length = CopyString(info, 1, name);
   if (length < 0) return Result(info, length);
@@ -117,6 +121,8 @@ Napi::Value StatAt(const Napi::CallbackInfo& info) {
 
 // unlinkAtIf(dirfd, name, dev, ino): 0, -ESTALE if name is another inode now, or -errno.
 Napi::Value UnlinkAtIf(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kString, Arg::kBigInt, Arg::kBigInt}))
+    return info.Env().Undefined();
   char name[NAME_MAX + 2];
   int length = CopyString(info, 1, name);
   if (length < 0) return Result(info, length);
