@@ -1,7 +1,7 @@
 // Pidfiles with BSD pidfile(3) semantics: the lock says whether the daemon runs, the contents say
 // which PID it claims. Truncated and written only under the lock; removed only while still held,
 // through the directory it was opened in, and only if the name still names the locked file.
-import { constants, fstatSync, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
+import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
@@ -18,7 +18,11 @@ export interface PidfileOptions extends FileLockOptions {
 }
 
 const DEFAULT_MODE = 0o644;
-const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+// Reads never wait: a FIFO planted at the path would block open() until a writer came.
+const READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+// '2147483647\n': one byte more is read, so that a longer file is seen to hold no PID.
+const MAX_PID_TEXT = 11;
 const ENOENT = errnoOf('ENOENT');
 const EACCES = errnoOf('EACCES');
 const ESTALE = errnoOf('ESTALE');
@@ -91,11 +95,19 @@ function parsePid(text: string): number | null {
   return pid > 0 && pid <= MAX_PID ? pid : null;
 }
 
+/** The PID in the file fd refers to, from a bounded prefix; none in a FIFO, socket or device. */
+function pidIn(fd: number, stats: BigIntStats): number | null {
+  if (!stats.isFile()) return null;
+  const prefix = Buffer.alloc(MAX_PID_TEXT + 1);
+  const length = readSync(fd, prefix, 0, prefix.length, 0);
+  return parsePid(prefix.toString('latin1', 0, length));
+}
+
 function readPid(path: string): number | null {
-  const fd = binding.open(path, O_RDONLY | O_NOFOLLOW, 0);
+  const fd = binding.open(path, READ, 0);
   if (fd < 0) return null;
   try {
-    return parsePid(readFileSync(fd, 'latin1'));
+    return pidIn(fd, fstatSync(fd, { bigint: true }));
   } catch {
     return null;
   } finally {
@@ -155,7 +167,7 @@ export async function openPidfile(path: string, options?: PidfileOptions & WaitO
  */
 export function readPidfile(path: string): { pid: number | null; locked: boolean } {
   const { path: absolute } = fileTarget(path, undefined);
-  const fd = binding.open(absolute, O_RDONLY | O_NOFOLLOW, 0);
+  const fd = binding.open(absolute, READ, 0);
   if (fd === ENOENT) return { pid: null, locked: false };
   if (fd < 0 && fd !== EACCES) throw fromErrno(fd, 'open', { path: absolute });
   let stats: BigIntStats;
@@ -165,7 +177,7 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
       stats = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
     } else {
       stats = fstatSync(fd, { bigint: true });
-      pid = parsePid(readFileSync(fd, 'latin1'));
+      pid = pidIn(fd, stats);
     }
   } catch (error) {
     throw fromFsError(error, fd < 0 ? 'lstat' : 'read', { path: absolute });
