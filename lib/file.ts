@@ -2,7 +2,7 @@
 // After locking, the path must still name the locked inode (FreeBSD flopen); otherwise the file
 // was unlinked or replaced meanwhile, and a second holder could lock the new one.
 import { constants, lstatSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { binding } from './binding';
 import { LockHeldError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
 import { unwatchFile, watchFile } from './file-events';
@@ -39,8 +39,6 @@ export interface FileTarget {
 
 const PATH_MAX_BYTES = 4095;
 const MAX_REPLACED = 100;
-// Relative, or with '//', '/./', '/../' or a trailing '/': resolve() makes it absolute and normal.
-const NOT_NORMAL = /^[^/]|\/(\.{1,2})?(\/|$)/;
 const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 const S_ISVTX = 0o1000; // not in fs.constants
 // Every lock-file open: never through a symlink, and O_NONBLOCK so that a FIFO planted at the
@@ -57,7 +55,7 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
   if (typeof path !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'path', 'of type string', path);
   if (path.length === 0) throw invalidTarget('EINVAL', 'a lock path cannot be empty', { path });
   if (path.includes('\0')) throw invalidTarget('EINVAL', 'a path cannot contain a NUL byte', { path });
-  const absolute = NOT_NORMAL.test(path) ? resolve(path) : path;
+  const absolute = absolutePath(path);
   if (Buffer.byteLength(absolute) > PATH_MAX_BYTES) {
     throw invalidTarget('ENAMETOOLONG', `a path is at most ${PATH_MAX_BYTES} bytes`, { path: absolute });
   }
@@ -76,6 +74,18 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
   };
 }
 
+/**
+ * The path made absolute by prefixing the working directory, and nothing else: '..', '.', '//'
+ * and a trailing '/' are the kernel's to resolve, so that this opens the file that open(2),
+ * flock(1) or any other peer opens for the same string ('link/..' is the symlink target's parent,
+ * not the directory holding the link; 'missing/' is no regular file).
+ */
+function absolutePath(path: string): string {
+  if (path.startsWith('/')) return path;
+  const cwd = process.cwd();
+  return cwd.endsWith('/') ? `${cwd}${path}` : `${cwd}/${path}`;
+}
+
 const warned = new Set<string>();
 // statfs f_type by directory: classified once per process, not on every lock.
 const filesystems = new Map<string, number>();
@@ -86,7 +96,7 @@ const MAX_REMEMBERED = 1024;
  * warning or error. A directory that cannot be examined is left to open() to report.
  */
 export function onNetworkFilesystem(target: FileTarget): boolean {
-  const dir = dirname(target.path);
+  const dir = dirname(target.path); // as text: the kernel resolves its '..' as open() does
   let magic = filesystems.get(dir);
   if (magic === undefined) {
     magic = binding.statfsType(dir);

@@ -76,7 +76,11 @@ function pidfileTarget(path: string, options: PidfileOptions | undefined): FileT
   return { ...fileTarget(path, options, DEFAULT_MODE), writable: true };
 }
 
-/** Truncates the freshly locked file (only now, under the lock) and opens its directory. */
+/**
+ * Truncates the freshly locked file (only now, under the lock) and opens its directory: the path
+ * up to its last '/', as text, is where the kernel looked the name up ('..' and symlinks in it
+ * resolve the same way again); remove() checks dev/ino before it unlinks anything there.
+ */
 function adopt(target: FileTarget, fd: number): Pidfile {
   let rc = binding.pidfileWrite(fd, '');
   const syscall = rc < 0 ? 'ftruncate' : 'open';

@@ -73,7 +73,8 @@ export async function listenUnix<S extends Server = Server>(path: string, option
 
 async function listenPath<S extends Server>(server: S, socket: string, mode: number, backlog: number): Promise<S> {
   const name = basename(socket);
-  if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
+  // basename() drops a trailing '/' that the kernel would not; '.' and '..' name directories.
+  if (socket.endsWith('/') || name === '.' || name === '..') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
   // The parent directory stays open: every check, the bind, the chmod and the final unlink go
   // through it, so a directory renamed meanwhile cannot redirect them.
   const parent = dirname(socket);

@@ -256,6 +256,33 @@ test('a huge pidfile is never read whole: it holds no PID, and the reader stays 
   assert.equal(fs.statSync(big).size, 512 * 2 ** 20, 'not truncated: never locked by us');
 });
 
+test('a path through a symlink and "..": the pidfile is where the kernel resolves it, and removed there', (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'a'));
+  fs.mkdirSync(path.join(dir, 'other', 'x'), { recursive: true });
+  fs.symlinkSync(path.join(dir, 'other', 'x'), path.join(dir, 'a', 'link'));
+  fs.writeFileSync(path.join(dir, 'a', 'd.pid'), 'not ours'); // where a text resolution would go
+  const spelled = `${dir}/a/link/../d.pid`; // the kernel: other/d.pid
+  const pidfile = solely.openPidfileSync(spelled);
+  assert.equal(pidfile.target, spelled);
+  pidfile.write();
+  assert.equal(fs.readFileSync(path.join(dir, 'other', 'd.pid'), 'utf8'), `${process.pid}`);
+  assert.deepEqual(solely.readPidfile(spelled), { pid: process.pid, locked: true });
+  pidfile.remove();
+  assert.equal(fs.existsSync(path.join(dir, 'other', 'd.pid')), false);
+  assert.equal(fs.readFileSync(path.join(dir, 'a', 'd.pid'), 'utf8'), 'not ours');
+});
+
+test("a trailing '/' is the kernel's: no pidfile is a directory (EISDIR), nothing is created", async (t) => {
+  const dir = tempDir(t);
+  const spelled = `${dir}/x.pid/`;
+  const shape = { name: 'InvalidTargetError', code: 'EISDIR', errno: -21, syscall: 'open', path: spelled };
+  assert.throws(() => solely.openPidfileSync(spelled), shape);
+  await assert.rejects(solely.openPidfile(spelled), shape);
+  assert.deepEqual(solely.readPidfile(spelled), { pid: null, locked: false });
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
 test('libbsd pidfile_open holds: LockHeldError with its PID, even when it writes after locking', { skip: LIBBSD }, async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'bsd.pid');
