@@ -55,6 +55,8 @@ export function fileTarget(path: unknown, options: FileLockOptions | undefined, 
   if (typeof path !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'path', 'of type string', path);
   if (path.length === 0) throw invalidTarget('EINVAL', 'a lock path cannot be empty', { path });
   if (path.includes('\0')) throw invalidTarget('EINVAL', 'a path cannot contain a NUL byte', { path });
+  // A lone surrogate would reach the kernel as U+FFFD: two spellings, one file.
+  if (!path.isWellFormed()) throw invalidTarget('EINVAL', 'a path must be well-formed Unicode', { path });
   const absolute = absolutePath(path);
   if (Buffer.byteLength(absolute) > PATH_MAX_BYTES) {
     throw invalidTarget('ENAMETOOLONG', `a path is at most ${PATH_MAX_BYTES} bytes`, { path: absolute });

@@ -80,6 +80,22 @@ test('errno names missing from libuv (EDEADLK, ENOLCK) come from os.constants', 
   assert.deepEqual({ ...eloop }, { code: 'ELOOP', errno: -40, syscall: 'open', path: '/x' });
 });
 
+test('malformed Unicode in a path is refused (EINVAL) by every API, before anything is created', async (t) => {
+  const dir = tempDir(t);
+  const invalid = (given) => ({ name: 'InvalidTargetError', code: 'EINVAL', errno: -22, path: given });
+  // 'lock\ud800' and 'lock\udc00' would both reach the kernel as 'lock\ufffd': one file, two names.
+  for (const given of [`${dir}/lock\ud800`, `${dir}/lock\udc00`, `${dir}/\udc00/x`]) {
+    await rejectsBoth(solely.lockFileSync, solely.lockFile, [given], invalid(given));
+    assert.throws(() => solely.tryLockFileSync(given), invalid(given));
+    await rejectsBoth(solely.openPidfileSync, solely.openPidfile, [given], invalid(given));
+    assert.throws(() => solely.readPidfile(given), invalid(given));
+    assert.throws(() => solely.whoHolds(given), invalid(given));
+    assert.throws(() => solely.whoHolds({ file: given }), invalid(given));
+    await assert.rejects(solely.listenUnix(given), invalid(given));
+  }
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
 // Runs in a child whose stdin is /dev/null: an fd argument read as 0 would act on it.
 function callBindingWithWrongTypes(root, scratch) {
   const fs = require('node:fs');
