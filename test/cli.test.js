@@ -176,6 +176,32 @@ test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when
   assert.equal(fs.existsSync(pidfile), false);
 });
 
+for (const [kind, target] of [['pidfile', (t) => path.join(tempDir(t), 'daemon.pid')], ['file', (t) => path.join(tempDir(t), 'daemon.lock')], ['abstract', () => uniqueName()]]) {
+  test(`${kind}: a process COMMAND leaves behind keeps the lock it inherited, and the next run out, until it exits`, async (t) => {
+    const name = target(t);
+    assert.equal(cli(['run', `--${kind}`, name, '--', 'true']).status, 0);
+    if (kind === 'pidfile') assert.equal(fs.existsSync(name), false, 'removed: COMMAND left nothing behind');
+    // COMMAND daemonizes: its background child keeps fd 3, and with it the lock.
+    const daemonizing = cli(['run', `--${kind}`, name, '--', 'sh', '-c', 'sleep 30 </dev/null >/dev/null 2>&1 & echo $!']);
+    assert.equal(daemonizing.status, 0, daemonizing.stderr);
+    const background = Number(daemonizing.stdout);
+    assert.ok(background > 0, daemonizing.stdout);
+    let killed = false;
+    t.after(() => killed || process.kill(background, 'SIGKILL'));
+    if (kind === 'pidfile') assert.deepEqual(solely.readPidfile(name), { pid: background, locked: true }, 'the pidfile names the process that holds it');
+    const second = cli(['run', `--${kind}`, name, '--', 'echo', 'should not run']);
+    assert.equal(second.status, 75, second.stderr);
+    assert.equal(second.stdout, '');
+    // An abstract name's holder is the pid that called listen(), the wrapper, until whoHolds confirms it by the socket's inode.
+    assert.match(second.stderr, kind === 'abstract' ? / is held/ : new RegExp(`held by pid ${background} \\(sleep 30\\)`));
+    process.kill(background, 'SIGKILL');
+    killed = true;
+    const next = cli(['run', `--${kind}`, name, '--wait=10', '--', 'true']);
+    assert.equal(next.status, 0, next.stderr);
+    if (kind === 'pidfile') assert.equal(fs.existsSync(name), false);
+  });
+}
+
 test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --json; never takes the lock', async (t) => {
   const dir = tempDir(t);
   const name = uniqueName();
