@@ -46,8 +46,12 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --quiet                  say nothing on stderr when the lock is held
 
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 69 the PostgreSQL lock
-was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
-forwarded to COMMAND.`;
+was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure.
+
+Signals: SIGTERM and SIGHUP sent to solely are forwarded to COMMAND, and so are SIGINT and SIGQUIT,
+except while solely is in its terminal's foreground process group and COMMAND still is too: Ctrl-C
+and Ctrl-\\ then reach COMMAND from the terminal, once. A signal sent to solely's whole process group
+by another program reaches COMMAND directly as well as forwarded: signal solely's PID instead.`;
 
 const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
 
@@ -210,8 +214,11 @@ async function run(args: string[]): Promise<number> {
     stdio: inherited === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', inherited.fd],
     env,
   });
-  deliver = (signal) => void child.kill(signal);
-  for (const signal of early) deliver(signal);
+  // COMMAND did not exist yet when the early ones came: they are all its to get.
+  for (const signal of early) child.kill(signal);
+  deliver = (signal) => {
+    if (child.pid !== undefined && !terminalSentToBoth(signal, child.pid)) child.kill(signal);
+  };
   const pidfile = lock.kind === 'pidfile' ? (lock as Pidfile) : undefined;
   let lost = false;
   if (lock.kind === 'postgres') {
@@ -260,6 +267,29 @@ async function run(args: string[]): Promise<number> {
         .then(() => resolve(status));
     };
   });
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state ppid pgrp session tty_nr tpgid ...). */
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // gone
+  }
+}
+
+/**
+ * True if the terminal sent this signal to COMMAND too: its keys (Ctrl-C, Ctrl-\) send SIGINT and
+ * SIGQUIT to its whole foreground process group, which this process is in and COMMAND did not leave.
+ */
+function terminalSentToBoth(signal: NodeJS.Signals, commandPid: number): boolean {
+  if (signal !== 'SIGINT' && signal !== 'SIGQUIT') return false;
+  const self = statFields('self');
+  const command = statFields(commandPid);
+  if (self === undefined || command === undefined) return false;
+  const [, , group, , , foregroundGroup] = self;
+  return foregroundGroup === group && command[2] === group;
 }
 
 /**
