@@ -243,6 +243,12 @@ export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undef
   return {};
 }
 
+/** A process other than this one whose fds hold the lock on the file that stats describes (fdinfo), among those /proc shows us. */
+export function otherFileHolder(stats: BigIntStats): number | undefined {
+  const key = keyOf(stats);
+  return processes().find((pid) => pid !== process.pid && holdsLock(pid, key));
+}
+
 /** The holder of a lock file's lock, or undefined if unknown or not locked. Never throws. */
 export function fileHolder(path: string, claim?: number): Holder | undefined {
   try {
