@@ -7,7 +7,7 @@ import { binding } from './binding';
 import { LockHeldError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
 import { unwatchFile, watchFile } from './file-events';
 import { classifyFilesystem } from './filesystem';
-import { describeHolder, fileHolder } from './holder';
+import { fileHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseChoice, parseMode, parseWait, type Wait, type WaitOptions } from './options';
 import { waitFor, type Waiter } from './wait';
@@ -181,12 +181,14 @@ function lockFallback(target: FileTarget, flags: number, first: number): number 
   return locked;
 }
 
-/** The lock is held: the holder comes from /proc/locks and fdinfo (claim: a PID to check first). */
+/**
+ * The lock is held: the holder comes from /proc/locks and fdinfo (claim: a PID to check first).
+ * A ForeignHolderError when it runs as another uid, by the rule every mechanism shares.
+ */
 export function fileHeldError(target: FileTarget, holder = fileHolder(target.path)): LockHeldError {
   const { path, method } = target;
   const fields = { errno: EAGAIN, syscall: method, path, cause: fromErrno(EAGAIN, method, { path }) };
-  const message = `${method} ELOCKED: lock is held ${path}${describeHolder(holder)}`;
-  return new LockHeldError(message, holder === undefined ? fields : { ...fields, holder });
+  return heldBy(`${method} ELOCKED: lock is held ${path}`, fields, holder);
 }
 
 function fileLock(target: FileTarget, fd: number): Lock {
