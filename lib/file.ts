@@ -260,11 +260,15 @@ class FileWaiter<T> implements Waiter<T> {
 
   attempt(): T | null {
     for (let tries = 0; tries < MAX_REPLACED; tries++) {
-      if (this.#fd < 0) this.#fd = openTarget(this.#target, this.#flags);
+      if (this.#fd < 0) {
+        this.#fd = openTarget(this.#target, this.#flags);
+        binding.trackWaitFd(this.#fd); // kept open to wait: closed if this thread ends mid-wait
+      }
       const locked = lockOpened(this.#fd, this.#target);
       if (locked === false) return null;
       if (locked === true) {
         const fd = this.#fd; // ownership passes to the caller's handle
+        binding.untrackWaitFd(fd);
         this.#fd = -1;
         this.disarm();
         return this.#wrap(fd);
@@ -284,7 +288,7 @@ class FileWaiter<T> implements Waiter<T> {
 
   disarm(): void {
     this.#unwatch();
-    if (this.#fd >= 0) binding.close(this.#fd);
+    if (this.#fd >= 0) binding.closeWaitFd(this.#fd);
     this.#fd = -1;
   }
 
@@ -327,12 +331,13 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
       const locked = lockResult(rc, this.#target);
       if (locked === true) {
         const fd = this.#fd; // ownership passes to the caller's handle
+        binding.untrackWaitFd(fd);
         this.#fd = -1;
         return this.#wrap(fd);
       }
       if (locked === false && this.#failFast) return HELD;
       if (locked === 'replaced') {
-        binding.close(this.#fd);
+        binding.closeWaitFd(this.#fd);
         this.#fd = -1;
         if (++this.#replaced >= MAX_REPLACED) throw fromErrno(ESTALE, this.#target.method, { path: this.#target.path });
       }
@@ -348,14 +353,20 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
   disarm(): void {
     this.#wake = undefined;
     // An attempt in flight still uses the fd: its callback closes it.
-    if (!this.#running && this.#fd >= 0) binding.close(this.#fd);
+    if (!this.#running && this.#fd >= 0) binding.closeWaitFd(this.#fd);
     this.#fd = -1;
   }
 
   #start(): void {
-    if (this.#fd < 0) this.#fd = openTarget(this.#target, this.#flags);
+    if (this.#fd < 0) {
+      this.#fd = openTarget(this.#target, this.#flags);
+      binding.trackWaitFd(this.#fd); // kept open to wait: closed if this thread ends mid-wait
+    }
     const fd = this.#fd;
     const target = this.#target;
+    // In flight, fd is the request's: if this thread ends first, the addon closes it once the
+    // request completes, so the registry must not close it under the request.
+    binding.untrackWaitFd(fd);
     const started = binding.lockVerifiedOnThread(fd, target.path, target.methodCode, (rc) => {
       this.#running = false;
       if (this.#fd !== fd) {
@@ -364,10 +375,14 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
         else binding.close(fd);
         return;
       }
+      binding.trackWaitFd(fd); // back with the waiter
       this.#rc = rc;
       if (this.#failFast || !contended(rc, target)) this.#wake?.();
     });
-    if (started < 0) throw fromErrno(started, 'uv_thread_create', { path: target.path });
+    if (started < 0) {
+      binding.trackWaitFd(fd); // no request took it: back with the waiter
+      throw fromErrno(started, 'uv_thread_create', { path: target.path });
+    }
     this.#running = true;
   }
 }
