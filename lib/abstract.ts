@@ -127,6 +127,7 @@ class AbstractWaiter implements Waiter<Lock> {
       this.#backOff(wake);
       return;
     }
+    binding.trackWaitFd(connection); // open only to wait: closed if this thread ends mid-wait
     this.#connection = connection;
     this.#watch ??= new binding.FdWatch((status) => {
       this.#hangUp();
@@ -158,7 +159,7 @@ class AbstractWaiter implements Waiter<Lock> {
   #hangUp(): void {
     if (this.#connection < 0) return;
     this.#watch?.stop();
-    binding.close(this.#connection);
+    binding.closeWaitFd(this.#connection);
     this.#connection = -1;
   }
 }
