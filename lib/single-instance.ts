@@ -428,8 +428,10 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       const result = listener.call(this, message, connection.reply);
       if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
         connection.hold();
-        // As with emit(), a rejection is the app's to handle; only the hold is released here.
-        void Promise.resolve(result).finally(() => connection.done());
+        // As with emit(), a rejection is the app's to handle: release the hold either way, and
+        // derive no promise that could reject unhandled (finally() would, and Node exits on it).
+        const done = (): void => connection.done();
+        Promise.resolve(result).then(done, done);
       }
     }
     const taker = this.#takers.shift();

@@ -189,6 +189,27 @@ for (const { transport, setup } of transports()) {
       }
     });
 
+    test("a listener's promise that rejects, handled by the app, neither kills the primary nor leaves a launch unanswered", async (t) => {
+      const ctx = setup(t);
+      const id = uniqueName('si');
+      // Node 20's default, said explicitly: an unhandled rejection ends the process.
+      const env = { ...ctx.env, NODE_OPTIONS: '--unhandled-rejections=throw' };
+      const primary = app(t, ctx, { id, answer: 'reject' }, [], { env });
+      assert.equal(await primary.next(), 'primary');
+      for (const arg of ['first', 'second']) {
+        const secondary = app(t, ctx, { id }, [arg]);
+        const line = await secondary.next();
+        assert.notEqual(line, 'primary', 'the primary died, so this launch took its place');
+        const answer = JSON.parse(line);
+        assert.equal(answer.holder.pid, primary.pid);
+        assert.equal('reply' in answer, false, 'acknowledged once the promise settled');
+        assert.equal((await primary.nextJSON()).pid, secondary.pid);
+      }
+      primary.stdin.write('release\n');
+      assert.equal(await primary.next(), 'released');
+      assert.equal(primary.exitCode, null);
+    });
+
     test('a squatter of another uid on the name gives ForeignHolderError', { skip: asRoot.skip || needs('socat') }, async (t) => {
       const dir = tempDir(t);
       fs.chmodSync(dir, 0o777);
