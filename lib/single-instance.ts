@@ -459,6 +459,9 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       }
     } finally {
       this.#iterators--;
+      // Leaving the loop (break, return, a throw) releases the primary, as readline's and
+      // fs.Dir's iterators close theirs: else the server keeps the process alive, unanswered.
+      await this.release();
     }
   }
 

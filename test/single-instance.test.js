@@ -210,6 +210,21 @@ for (const { transport, setup } of transports()) {
       assert.equal(primary.exitCode, null);
     });
 
+    test('leaving a for await loop with break releases the primary: its process exits on its own, the next launch is the primary', async (t) => {
+      const ctx = setup(t);
+      const id = uniqueName('si');
+      const primary = await primaryOf(t, ctx, { id, answer: 'loop' });
+      const first = app(t, ctx, { id }, ['first']);
+      assert.equal((await primary.nextJSON()).pid, first.pid);
+      const answer = await first.nextJSON();
+      assert.equal(answer.holder.pid, primary.pid);
+      assert.equal('reply' in answer, false, 'acknowledged when the loop was left');
+      assert.equal(await primary.next(), 'left the loop');
+      assert.equal(await app(t, ctx, { id }).next(), 'primary');
+      await exited(primary);
+      assert.equal(primary.exitCode, 0);
+    });
+
     test('a squatter of another uid on the name gives ForeignHolderError', { skip: asRoot.skip || needs('socat') }, async (t) => {
       const dir = tempDir(t);
       fs.chmodSync(dir, 0o777);
@@ -284,7 +299,7 @@ for (const { transport, setup } of transports()) {
       assert.equal((await app(t, ctx, { id }).nextJSON()).holder.pid, next.pid);
     });
 
-    test('in process: async replies, acknowledgements, for await, release() finishing a reply, dispose', async (t) => {
+    test('in process: async replies, acknowledgements, for await (break and throw release), release() finishing a reply, dispose', async (t) => {
       const ctx = setup(t);
       useRuntimeDir(t, ctx.env.XDG_RUNTIME_DIR);
       const id = uniqueName('si');
@@ -294,7 +309,8 @@ for (const { transport, setup } of transports()) {
       assert.equal(instance.primary, true);
       assert.equal(instance.target, transport === 'abstract' ? abstractName(id) : ctx.address(id));
 
-      // No listener, no iterator yet: the message waits for the loop, which acknowledges it.
+      // No listener, no iterator yet: the message waits for the loop, which acknowledges it;
+      // leaving the loop releases the primary.
       const acked = app(t, ctx, { id }, ['ack']);
       for await (const message of instance) {
         assert.equal(message.pid, acked.pid);
@@ -303,18 +319,32 @@ for (const { transport, setup } of transports()) {
       }
       const ackAnswer = await acked.nextJSON();
       assert.equal('reply' in ackAnswer, false);
+      assert.equal(instance.released, true);
 
       // An async listener's reply arrives after release() began; release waits for it.
+      const second = await solely.singleInstance(id, ctx.options);
+      t.after(() => second.release());
+      assert.equal(second.primary, true);
       let releasing;
-      instance.on('second-instance', async (message, reply) => {
-        releasing = instance.release();
+      second.on('second-instance', async (message, reply) => {
+        releasing = second.release();
         await sleep(100);
         reply({ late: message.argv.slice(3) });
       });
       const late = app(t, ctx, { id }, ['late']);
       assert.deepEqual((await late.nextJSON()).reply, { late: ['late'] });
       await releasing;
-      assert.equal(instance.released, true);
+      assert.equal(second.released, true);
+
+      // A throw out of the loop releases too.
+      const third = await solely.singleInstance(id, ctx.options);
+      t.after(() => third.release());
+      const thrown = app(t, ctx, { id }, ['thrown']);
+      await assert.rejects(async () => {
+        for await (const message of third) throw new Error(`failed on ${message.argv.slice(3)}`);
+      }, /failed on thrown/);
+      assert.equal('reply' in (await thrown.nextJSON()), false);
+      assert.equal(third.released, true);
 
       const next = await solely.singleInstance(id, ctx.options);
       assert.equal(next.primary, true);
