@@ -264,6 +264,21 @@ function messageOf(payload: Record<string, unknown>, pid: number, uid: number, r
   return message;
 }
 
+const REFUSAL = frame({ error: 'EACCES' }, Number.MAX_SAFE_INTEGER) as Buffer;
+
+/**
+ * Answers an untrusted peer without reading a byte of it, and closes at once: a refused peer holds
+ * no fd, timer or connection slot, so no number of them can keep a trusted launch out. The frame is
+ * a few bytes on a fresh socket, written at once (libuv tries the write synchronously), and stays
+ * readable to the peer after the close, whether it wrote first (it then also gets ECONNRESET) or
+ * writes after (EPIPE).
+ */
+function refuse(socket: Socket): void {
+  socket.on('error', () => {});
+  socket.end(REFUSAL);
+  socket.destroy();
+}
+
 /** One accepted connection on the primary, from its first byte to its answer, within its deadline. */
 class Connection {
   readonly socket: Socket;
@@ -319,19 +334,6 @@ class Connection {
     // The bytes are in the peer's receive queue once written, so closing after does not lose them.
     if (!this.socket.destroyed) this.socket.end(out, () => this.socket.destroy());
     return true;
-  }
-
-  /**
-   * Answers an untrusted peer at once, without reading its message: half-closes, and drains what
-   * it still sends until it closes (or the deadline), so that its write does not fail before it
-   * reads the refusal.
-   */
-  refuse(): void {
-    this.#answered = true;
-    const out = frame({ error: 'EACCES' }, Number.MAX_SAFE_INTEGER) as Buffer;
-    this.socket.end(out);
-    this.socket.resume();
-    this.socket.once('end', () => this.socket.destroy());
   }
 
   readonly reply: Reply = (value) => {
@@ -395,7 +397,19 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
   }
 
   #accept(socket: Socket): void {
-    if (this.#connections.size >= this.#settings.maxConnections || this.#released !== undefined) {
+    if (this.#released !== undefined) {
+      socket.destroy();
+      return;
+    }
+    // The accepted socket's fd, from net's handle (a Node internal, stable since Node 0.x): the
+    // kernel's record of who connected, which no peer can forge.
+    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    const cred = typeof fd === 'number' && fd >= 0 ? binding.peerCred(fd) : -1;
+    if (typeof cred === 'number' || !this.#settings.allowed.has(cred[1])) {
+      refuse(socket);
+      return;
+    }
+    if (this.#connections.size >= this.#settings.maxConnections) {
       socket.destroy();
       return;
     }
@@ -405,14 +419,6 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       if (queued >= 0) this.#queue.splice(queued, 1);
     });
     this.#connections.add(connection);
-    // The accepted socket's fd, from net's handle (a Node internal, stable since Node 0.x): the
-    // kernel's record of who connected, which no peer can forge.
-    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-    const cred = typeof fd === 'number' && fd >= 0 ? binding.peerCred(fd) : -1;
-    if (typeof cred === 'number' || !this.#settings.allowed.has(cred[1])) {
-      connection.refuse();
-      return;
-    }
     const [pid, uid] = cred;
     connection.read((payload) => {
       const message = messageOf(payload, pid, uid, connection.reply);

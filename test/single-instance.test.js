@@ -11,6 +11,7 @@ const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, 
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
+const FLOOD = path.join(FIXTURES, 'single-instance-flood.py');
 const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -187,6 +188,27 @@ for (const { transport, setup } of transports()) {
         const node = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, APP, config], { env: ctx.env });
         assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
       }
+    });
+
+    test('another uid holding many connections open costs the primary nothing: each is refused and closed at once, every own launch is served', asRoot, async (t) => {
+      const dir = tempDir(t);
+      fs.chmodSync(dir, 0o777);
+      const ctx = setup(t, dir);
+      const id = uniqueName('si');
+      // No deadline to wait out: a refused connection kept open would hold its slot all the test.
+      const primary = await primaryOf(t, ctx, { id, options: { scope: 'system', maxConnections: 4, connectionTimeout: 2 ** 31 - 1 }, umask: 0 });
+      const address = transport === 'abstract' ? `@${abstractName(id, 'system')}` : ctx.address(id);
+      // Three times maxConnections, from a script that needs no package (uid 65534 may not read this checkout).
+      const flood = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, '-c', fs.readFileSync(FLOOD, 'utf8'), address, '12']);
+      assert.deepEqual(await flood.nextJSON(), { refused: 12 }, 'every connection got the refusal, none was dropped as surplus');
+      assert.equal(await flood.next(), 'closed', 'the primary closed every refused connection, though the peer keeps its ends open');
+      const launches = Array.from({ length: 5 }, (_, i) => app(t, ctx, { id, options: { scope: 'system', timeout: 60_000 } }, [`own-${i}`]));
+      for (const [i, launch] of launches.entries()) {
+        const answer = await launch.nextJSON();
+        assert.equal(answer.holder?.pid, primary.pid, JSON.stringify(answer));
+        assert.deepEqual(answer.reply.args, [`own-${i}`]);
+      }
+      assert.equal(flood.exitCode, null, 'the flood held its connections throughout');
     });
 
     test("a listener's promise that rejects, handled by the app, neither kills the primary nor leaves a launch unanswered", async (t) => {
