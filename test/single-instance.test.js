@@ -377,6 +377,51 @@ for (const { transport, setup } of transports()) {
   });
 }
 
+test('data and reply values must be JSON that comes back as it was: the rest is refused with ERR_INVALID_ARG_VALUE, naming where, and nothing is lost', async (t) => {
+  const id = uniqueName('si');
+  const instance = await solely.singleInstance(id);
+  t.after(() => instance.release());
+  const cyclic = { list: [] };
+  cyclic.list.push(cyclic);
+  const nest = (levels) => Array.from({ length: levels - 1 }).reduce((inner) => [inner], []);
+  class Point {
+    x = 1;
+  }
+  // [value, what the message says after its "must be JSON (...)" part]
+  const refused = [
+    [1n, '. Received 1n'],
+    [function open() {}, '. Received function open'],
+    [Symbol('s'), '. Received Symbol(s)'],
+    [NaN, '. Received NaN'],
+    [-Infinity, '. Received -Infinity'],
+    [new Date(0), '. Received an instance of Date'],
+    [new Map([[1, 2]]), '. Received an instance of Map'],
+    [{ at: new Point() }, ': $.at is not. Received an instance of Point'],
+    [{ files: ['a', undefined] }, ': $.files[1] is not. Received undefined'],
+    // eslint-disable-next-line no-sparse-arrays
+    [[1, , 3], ': $[1] is not. Received undefined'],
+    [{ 'two words': { big: 2n } }, ': $["two words"].big is not. Received 2n'],
+    [cyclic, ': $.list[0] is circular. Received an object'],
+    [nest(1001), ': $ is nested deeper. Received an instance of Array'],
+  ];
+  const expected = (name, tail) => `The "${name}" argument must be JSON (null, a boolean, a finite number, a string, or an array or plain object of these, nested at most 1000 deep)${tail.replace('$', name)}`;
+  for (const [data, tail] of refused) {
+    await assert.rejects(solely.singleInstance(id, { data }), { name: 'SolelyError', code: 'ERR_INVALID_ARG_VALUE', message: expected('options.data', tail) });
+  }
+
+  // Accepted: an object's undefined property is left out, as JSON.stringify does; 1000 levels with data itself.
+  const data = { keep: [null, true, 1.5, 'x'], gone: undefined, bare: Object.assign(Object.create(null), { a: 1 }), deep: nest(999) };
+  const replies = [];
+  instance.on('second-instance', (message, reply) => {
+    replies.push(message.data);
+    for (const [value, tail] of refused) assert.throws(() => reply(value), { name: 'SolelyError', code: 'ERR_INVALID_ARG_VALUE', message: expected('value', tail) });
+    reply({ ok: message.data.keep.length, gone: undefined });
+  });
+  const secondary = await solely.singleInstance(id, { data });
+  assert.deepEqual(secondary.reply, { ok: 4 }, 'the refused reply values lost nothing');
+  assert.deepEqual(replies, [{ keep: [null, true, 1.5, 'x'], bare: { a: 1 }, deep: nest(999) }], 'only the good launch reached the primary');
+});
+
 test('the abstract name: documented derivation, a long id hashed, and options checked', async (t) => {
   const long = `app-${'x'.repeat(200)}`;
   const instance = await solely.singleInstance(long);
@@ -392,7 +437,6 @@ test('the abstract name: documented derivation, a long id hashed, and options ch
   await assert.rejects(solely.singleInstance('x', { transport: 'tcp' }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.singleInstance('x', { allowUids: [-1] }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.singleInstance('x', { directory: '/tmp' }), { code: 'ERR_INVALID_ARG_VALUE' });
-  await assert.rejects(solely.singleInstance('x', { data: 1n }), { code: 'ERR_INVALID_ARG_VALUE' });
   // A secondary whose message is over the limit fails before it sends anything.
   await assert.rejects(solely.singleInstance(long, { data: 'x'.repeat(2000), maxMessageBytes: 1000 }), {
     name: 'SolelyError',
