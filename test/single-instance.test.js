@@ -53,6 +53,14 @@ function start(t, command, args, options = {}) {
   return child;
 }
 
+/** Whether some process listens on the socket path: its line in /proc/net/unix has __SO_ACCEPTCON in its flags. */
+function listensOn(socketPath) {
+  return fs
+    .readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .some((line) => line.endsWith(` ${socketPath}`) && line.split(/\s+/)[3] === '00010000');
+}
+
 /** The documented derivation, written again here so that a change to it fails. */
 function abstractName(id, scope = 'user', uid = process.getuid()) {
   const base = scope === 'user' ? `solely/user/${uid}` : 'solely/system';
@@ -256,7 +264,9 @@ for (const { transport, setup } of transports()) {
       const listen = transport === 'abstract' ? `ABSTRACT-LISTEN:${address.slice(1)},fork` : `UNIX-LISTEN:${address},fork`;
       const socat = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), 'socat', listen, 'SYSTEM:echo squatter'], { stdio: ['ignore', 'pipe', 'ignore'] });
       if (transport === 'abstract') await abstractBound(address.slice(1));
-      else while (!fs.existsSync(address)) await sleep(10);
+      // Listening, not just bound: a socket file nobody listens on (and whose sidecar lock nobody
+      // holds) is stale, and a launch may replace it and become the primary.
+      else while (!listensOn(address)) await sleep(10);
       await assert.rejects(solely.singleInstance(id, { ...ctx.options, timeout: 2000 }), (error) => {
         assert.ok(error instanceof solely.ForeignHolderError, error.stack);
         assert.equal(error.code, 'ELOCKED');
