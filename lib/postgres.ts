@@ -66,6 +66,9 @@ function loadPg(): Pg {
 export function advisoryKey(name: string): bigint {
   if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', name);
   if (name === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
+  // No SQL client can send a NUL, and a lone surrogate would hash as U+FFFD: another key's lock.
+  if (name.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
+  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
   return createHash('sha256').update(name, 'utf8').digest().readBigInt64BE(0);
 }
 

@@ -74,6 +74,23 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await assert.rejects(lockPostgres('k', { ...options, keepaliveInterval: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
   });
 
+  test('a key with NUL or malformed Unicode is refused before any connection', async () => {
+    // Nothing listens there: an attempt to connect would fail with ECONNREFUSED, not EINVAL.
+    const nowhere = { connection: 'postgres://nobody@127.0.0.1:1/x' };
+    const invalid = { name: 'InvalidTargetError', code: 'EINVAL', errno: -os.constants.errno.EINVAL };
+    for (const key of ['a\uD800', '\uDC00a', 'a\0b', '\0']) {
+      assert.throws(() => advisoryKey(key), invalid, JSON.stringify(key));
+      await assert.rejects(lockPostgres(key, nowhere), invalid, JSON.stringify(key));
+      await assert.rejects(lockPostgres(key, { ...nowhere, wait: true }), invalid, JSON.stringify(key));
+      await assert.rejects(tryLockPostgres(key, nowhere), invalid, JSON.stringify(key));
+      await assert.rejects(whoHoldsPostgres(key, nowhere), invalid, JSON.stringify(key));
+    }
+    // U+FFFD itself is a well-formed key of its own.
+    const lock = await lockPostgres('a\uFFFD', options);
+    assert.equal(lock.advisoryKey, advisoryKey('a\uFFFD'));
+    await lock.release();
+  });
+
   test('two processes exclude each other; SIGKILL of the holder frees the lock', async (t) => {
     const key = uniqueName();
     const first = await fixture(t, 'hold', server.url, key);
