@@ -13,6 +13,7 @@ const { startPostgres, postgresMissing } = require('./postgres-server');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 const FIXTURE = path.join(FIXTURES, 'hold-postgres.js');
+const PROXY = path.join(FIXTURES, 'tcp-proxy.js');
 const OWN_NAME = `solely ${os.hostname()} ${process.pid}`;
 
 function fixture(t, ...args) {
@@ -49,13 +50,27 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await server?.destroy();
   });
 
-  /** The sessions of this process (application_name), waiting or not, and the cancel connections. */
+  /** The sessions of this process (application_name), waiting or not. */
   async function ownSessions() {
-    const { rows } = await admin.query(
-      "SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name IN ($1, 'solely cancel')",
-      [OWN_NAME],
-    );
+    const { rows } = await admin.query('SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = $1', [OWN_NAME]);
     return rows;
+  }
+
+  /** The sessions of a role, waiting or not. */
+  async function roleSessions(role) {
+    return (await admin.query('SELECT pid, wait_event_type FROM pg_stat_activity WHERE usename = $1', [role])).rows;
+  }
+
+  /** A role that may have one session at a time, dropped when the test ends. */
+  async function limitedRole(t, role) {
+    await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`);
+    t.after(() => admin.query(`DROP ROLE ${role}`));
+    return role;
+  }
+
+  /** A TCP proxy process in front of the server: resolves with the child, its port is child.firstLine. */
+  function proxy(t, ...flags) {
+    return spawnReady(t, process.execPath, [PROXY, String(server.port), ...flags]);
   }
 
   test('the key hash: first 8 bytes of SHA-256, big-endian signed, the same as in SQL', async () => {
@@ -181,11 +196,56 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       await assert.rejects(waiting, how === 'timeout'
         ? { name: 'LockTimeoutError', code: 'ETIMEDOUT', address: `127.0.0.1:${server.port}` }
         : { name: 'AbortError', code: 'ABORT_ERR', cause: 'enough' });
-      await until('no session of ours', async () => (await ownSessions()).length === 0);
+      // The session ended before the wait rejected.
+      assert.deepEqual(await ownSessions(), []);
       holding.stdin.write('release\n');
       assert.equal(await nextLine(holding), 'released');
     });
   }
+
+  for (const how of ['timeout', 'abort']) {
+    test(`a wait ended by ${how} leaves no session behind when the role is at its connection limit`, async (t) => {
+      // The waiter's role may have one session: the one that waits. A cancel that needs a session
+      // of its own is refused, and the waiting backend would stay on the server.
+      const role = await limitedRole(t, `solely_waiter_${how}`);
+      const key = uniqueName();
+      const holding = await fixture(t, 'hold', server.url, key);
+      assert.match(holding.firstLine, /token/);
+      const waiterUrl = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
+      const waiter = await fixture(t, 'wait', waiterUrl, key, how === 'timeout' ? '1000' : 'abort');
+      assert.equal(waiter.firstLine, 'started');
+      const exited = new Promise((resolve) => waiter.once('close', resolve));
+      await until('the waiting session', async () => (await roleSessions(role)).some((s) => s.wait_event_type === 'Lock'));
+      if (how === 'abort') waiter.stdin.write('abort\n');
+      assert.equal(await nextLine(waiter), how === 'timeout' ? 'error ETIMEDOUT' : 'error ABORT_ERR');
+      // The waiter ended its session before it reported: nothing of its role is left.
+      assert.deepEqual(await roleSessions(role), []);
+      // Nothing left open in the waiter either (no socket, no timer): it exits by itself.
+      assert.equal(await exited, 0);
+      holding.stdin.write('release\n');
+      assert.equal(await nextLine(holding), 'released');
+    });
+  }
+
+  test('a cancel that goes nowhere: the waiter closes its socket, and the server ends the waiting session', { timeout: 60_000 }, async (t) => {
+    // The proxy forwards the session but swallows the CancelRequest, as a server ignores one that
+    // comes before the backend reads the query: only the socket closing can end the wait.
+    const role = await limitedRole(t, 'solely_waiter_swallowed');
+    const key = uniqueName();
+    const holding = await fixture(t, 'hold', server.url, key);
+    assert.match(holding.firstLine, /token/);
+    const swallowing = await proxy(t, '--swallow-later');
+    const waiter = await fixture(t, 'wait', `postgres://${role}@127.0.0.1:${swallowing.firstLine}/postgres`, key, 'abort', '200');
+    const exited = new Promise((resolve) => waiter.once('close', resolve));
+    await until('the waiting session', async () => (await roleSessions(role)).some((s) => s.wait_event_type === 'Lock'));
+    waiter.stdin.write('abort\n');
+    assert.equal(await nextLine(waiter), 'error ABORT_ERR');
+    assert.equal(await exited, 0);
+    // The backend notices the closed socket (client_connection_check_interval) while it waits.
+    await until('no session of the role', async () => (await roleSessions(role)).length === 0, 30_000);
+    holding.stdin.write('release\n');
+    assert.equal(await nextLine(holding), 'released');
+  });
 
   test('an aborted signal fails before connecting', async () => {
     const reason = new Error('stop');
