@@ -90,6 +90,8 @@ const MAX_APPLICATION_NAME = 63;
 /** After a lost lock, how long the server may keep the session: probes start after this many
  * keepalive intervals of silence; with 3 probes the server ends it after 4 intervals. */
 const SERVER_PROBES = 3;
+/** The server's own clock: an idle session ends after this many keepalive intervals (the same 4). */
+const SERVER_IDLE_INTERVALS = SERVER_PROBES + 1;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 /** The protocol's CancelRequest code, 1234 << 16 | 5678. */
 const CANCEL_REQUEST_CODE = 80877102;
@@ -131,7 +133,9 @@ function parseSettings(o: Partial<PostgresLockOptions>): Settings {
 
 /**
  * The session settings by which the server ends a holder gone silent, freeing its lock, after about
- * 4 keepalive intervals: TCP keepalives. None without keepalive queries.
+ * 4 keepalive intervals: TCP keepalives when the client's host vanished, and idle_session_timeout
+ * when a proxy or load balancer between them answers those probes for it (the keepalive queries
+ * keep a live holder's session from being idle that long). None without keepalive queries.
  */
 function silenceSettings(keepaliveInterval: number): Record<string, string> {
   if (keepaliveInterval === 0) return {};
@@ -140,12 +144,13 @@ function silenceSettings(keepaliveInterval: number): Record<string, string> {
     tcp_keepalives_idle: seconds,
     tcp_keepalives_interval: seconds,
     tcp_keepalives_count: String(SERVER_PROBES),
+    idle_session_timeout: String(Math.min(MAX_TIMER_MS, keepaliveInterval * SERVER_IDLE_INTERVALS)),
   };
 }
 
 /**
  * SQL that applies the settings (a JSON object, the query's parameter $n) for the session and
- * counts them; a setting the server does not have (one of PostgreSQL 14 on 13) is skipped.
+ * counts them; a setting the server does not have (idle_session_timeout before 14) is skipped.
  */
 function setSettings(n: number): string {
   return `(SELECT count(set_config(s.key, s.value, false)) FROM json_each_text($${n}::json) s JOIN pg_settings p ON p.name = s.key)`;

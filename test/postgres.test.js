@@ -284,6 +284,50 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await lock.release();
   });
 
+  test('a holder cut off behind a frozen proxy: the server ends its idle session and a waiting successor gets the lock', { timeout: 60_000 }, async (t) => {
+    // The proxy's kernel answers the server's TCP keepalives: only the server's own clock
+    // (idle_session_timeout, 4 keepalive intervals) can end the holder's session.
+    const frozen = await proxy(t);
+    t.after(() => process.kill(frozen.pid, 'SIGCONT'));
+    const key = uniqueName();
+    const lock = await lockPostgres(key, { connection: `postgres://postgres@127.0.0.1:${frozen.firstLine}/postgres`, keepaliveInterval: 300 });
+    const lost = new Promise((resolve) => lock.once('lost', resolve));
+    const successor = lockPostgres(key, { ...options, wait: true });
+    process.kill(frozen.pid, 'SIGSTOP');
+    const error = await lost;
+    assert.equal(error.code, 'ELOCKLOST');
+    const next = await successor;
+    assert.ok(next.fencingToken > lock.fencingToken);
+    await next.release();
+    await lock.release();
+  });
+
+  test('a healthy holder outlives many idle_session_timeouts: its keepalive queries keep the session busy', { timeout: 60_000 }, async () => {
+    const lock = await lockPostgres(uniqueName(), { ...options, keepaliveInterval: 250 });
+    const { pid } = await whoHoldsPostgres(lock.target, options);
+    // 12 keepalive queries answered: 3 times the 1 s the server lets the session be idle.
+    const seen = new Set();
+    await until('12 keepalive queries', async () => {
+      const { rows } = await admin.query("SELECT query_start FROM pg_stat_activity WHERE pid = $1 AND query = 'SELECT 1'", [pid]);
+      if (rows.length === 1) seen.add(rows[0].query_start.getTime());
+      return seen.size >= 12;
+    }, 30_000);
+    assert.equal(lock.lost, false);
+    assert.equal((await whoHoldsPostgres(lock.target, options)).pid, pid);
+    await lock.release();
+  });
+
+  test('keepaliveInterval 0 sets no server clock: the role\'s own idle_session_timeout applies', async (t) => {
+    const role = await limitedRole(t, 'solely_idle_role');
+    await admin.query(`ALTER ROLE ${role} SET idle_session_timeout = 200`);
+    const url = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
+    const lock = await lockPostgres(uniqueName(), { connection: url, keepaliveInterval: 0, fencingTable: false });
+    const error = await new Promise((resolve) => lock.once('lost', resolve));
+    assert.equal(error.code, 'ELOCKLOST');
+    assert.equal(error.cause.code, '57P05'); // idle_session_timeout
+    await lock.release();
+  });
+
   test('CLI: run holds the lock for COMMAND and hands it the fencing token; status reports it', async (t) => {
     const key = uniqueName();
     const ran = spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', key, '--', process.execPath, '-e',
