@@ -109,6 +109,10 @@ function describe(errno: number): [code: string, message: string] {
     for (const [code, value] of Object.entries(constants.errno)) {
       if (!names.has(-value)) names.set(-value, [code, EXTRA_MESSAGES[code] ?? 'system error']);
     }
+    // As Node's dns does: a name that does not resolve is ENOTFOUND, whichever getaddrinfo code says so.
+    for (const [errno, [code, message]] of names) {
+      if (code === 'EAI_NONAME' || code === 'EAI_NODATA') names.set(errno, ['ENOTFOUND', message]);
+    }
   }
   return names.get(errno) ?? [`E${-errno}`, `unknown system error ${-errno}`];
 }

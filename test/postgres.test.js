@@ -260,6 +260,14 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       assert.equal(error.cause.code, 'ECONNREFUSED');
       return true;
     });
+    // A host that does not resolve: the code Node's dns gives (ENOTFOUND), not getaddrinfo's EAI_NONAME.
+    await assert.rejects(lockPostgres(uniqueName(), { connection: 'postgres://postgres@no-such-host.invalid/postgres' }), (error) => {
+      assert.ok(error instanceof solely.SolelyError);
+      assert.equal(error.syscall, 'getaddrinfo');
+      assert.equal(error.code, error.cause.code);
+      assert.equal(error.errno, error.cause.errno);
+      return true;
+    });
     await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port: server.port, user: 'postgres', database: 'no_such_db' } }), (error) => {
       assert.equal(error.code, 'EPOSTGRES');
       assert.equal(error.cause.code, '3D000');
