@@ -18,10 +18,15 @@ export {
   LockHeldError,
   ForeignHolderError,
   LockTimeoutError,
+  LockLostError,
   InvalidTargetError,
   UnsupportedPlatformError,
   AbortError,
+  isSolelyError,
   type Holder,
+  type SolelyErrorCode,
+  type ErrnoCode,
+  type DeprecatedSolelyErrorCode,
 } from './errors';
 export type { WaitOptions } from './options';
 export type { Activation, ActivationOptions } from './activation';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { AbortError, LockHeldError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
+import { AbortError, LockHeldError, LockLostError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { optionsObject, parseInteger, parseWait, type Wait, type WaitOptions } from './options';
 import { whenAborted } from './wait';
 
@@ -166,7 +166,7 @@ function sqlState(error: unknown): string | undefined {
 
 /**
  * pg's errors as ours: a socket's system error keeps its errno (ECONNREFUSED, ENOTFOUND...), an
- * error from the server is EPOSTGRES with the server's message (its SQLSTATE is cause.code), and
+ * error from the server is ERR_SOLELY_POSTGRES with the server's message (its SQLSTATE is cause.code), and
  * pg's own "terminated" and "timeout expired" become ECONNRESET and ETIMEDOUT.
  */
 function fromPgError(error: unknown, address: string, connecting: boolean): SolelyError {
@@ -175,7 +175,7 @@ function fromPgError(error: unknown, address: string, connecting: boolean): Sole
   if (typeof e?.errno === 'number' && typeof e.syscall === 'string') return fromErrno(e.errno, e.syscall, { address }, error);
   const state = sqlState(error);
   const message = typeof e?.message === 'string' ? e.message : String(error);
-  if (state !== undefined) return new SolelyError('EPOSTGRES', `postgres ${address}: ${message} (SQLSTATE ${state})`, { address, cause: error });
+  if (state !== undefined) return new SolelyError('ERR_SOLELY_POSTGRES', `postgres ${address}: ${message} (SQLSTATE ${state})`, { address, cause: error });
   if (connecting && message === 'timeout expired') return fromErrno(errnoOf('ETIMEDOUT'), 'connect', { address }, error);
   return fromErrno(errnoOf('ECONNRESET'), connecting ? 'connect' : 'read', { address }, error);
 }
@@ -377,7 +377,7 @@ class Session {
 
 // ---- the lock ----
 
-/** A held PostgreSQL advisory lock. Emits 'lost' (error) once if the session ends under it. */
+/** A held PostgreSQL advisory lock. Emits 'lost' (a LockLostError) once if the session ends under it. */
 export class PostgresLock extends EventEmitter implements AsyncDisposable {
   readonly kind = 'postgres';
   /** The lock's name, as given. */
@@ -420,7 +420,7 @@ export class PostgresLock extends EventEmitter implements AsyncDisposable {
     return this.#releasing !== undefined;
   }
 
-  /** Aborts when the lock is lost (reason: a SolelyError with code ELOCKLOST). */
+  /** Aborts when the lock is lost (reason: a LockLostError). */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
@@ -442,7 +442,7 @@ export class PostgresLock extends EventEmitter implements AsyncDisposable {
     this.#lost = true;
     clearInterval(this.#keepalive);
     this.#session.destroy();
-    const error = new SolelyError('ELOCKLOST', `lost the postgres advisory lock ${this.target}: ${cause.message}`, { address: this.#session.address, cause });
+    const error = new LockLostError(`lost the postgres advisory lock ${this.target}: ${cause.message}`, { address: this.#session.address, cause });
     this.#controller.abort(error);
     this.emit('lost', error);
   }
@@ -539,4 +539,4 @@ export async function whoHoldsPostgres(name: string, options?: Pick<PostgresLock
   }
 }
 
-export { SolelyError, LockHeldError, LockTimeoutError, AbortError, type Holder } from './errors';
+export { SolelyError, LockHeldError, LockTimeoutError, LockLostError, AbortError, isSolelyError, type Holder, type SolelyErrorCode } from './errors';

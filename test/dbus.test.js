@@ -181,8 +181,8 @@ test('the bus going away marks the lock lost: lost, a lost event, an aborted sig
   assert.equal(lock.lost, true);
   assert.equal(lock.signal.aborted, true);
   assert.equal(lock.signal.reason, reason);
-  assert.ok(reason instanceof solely.SolelyError);
-  assert.deepEqual({ code: reason.code, address: reason.address }, { code: 'ELOCKLOST', address: 'org.solely.Lost' });
+  assert.ok(reason instanceof solely.LockLostError);
+  assert.deepEqual({ code: reason.code, address: reason.address }, { code: 'ERR_SOLELY_LOCK_LOST', address: 'org.solely.Lost' });
   await lock.release(); // still fine, and idempotent
   await lock.release();
 });

@@ -269,7 +269,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       return true;
     });
     await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port: server.port, user: 'postgres', database: 'no_such_db' } }), (error) => {
-      assert.equal(error.code, 'EPOSTGRES');
+      assert.equal(error.code, 'ERR_SOLELY_POSTGRES');
       assert.equal(error.cause.code, '3D000');
       return true;
     });
@@ -281,7 +281,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     process.kill(pid, 'SIGSTOP');
     try {
       const [error] = await new Promise((resolve) => lock.once('lost', (...args) => resolve(args)));
-      assert.equal(error.code, 'ELOCKLOST');
+      assert.ok(error instanceof solely.LockLostError);
+      assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
       assert.match(error.message, /no answer to a keepalive query within 100 ms/);
       assert.equal(lock.lost, true);
       assert.equal(lock.signal.aborted, true);
@@ -303,7 +304,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const successor = lockPostgres(key, { ...options, wait: true });
     process.kill(frozen.pid, 'SIGSTOP');
     const error = await lost;
-    assert.equal(error.code, 'ELOCKLOST');
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
     const next = await successor;
     assert.ok(next.fencingToken > lock.fencingToken);
     await next.release();
@@ -331,7 +333,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const url = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
     const lock = await lockPostgres(uniqueName(), { connection: url, keepaliveInterval: 0, fencingTable: false });
     const error = await new Promise((resolve) => lock.once('lost', resolve));
-    assert.equal(error.code, 'ELOCKLOST');
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
     assert.equal(error.cause.code, '57P05'); // idle_session_timeout
     await lock.release();
   });
@@ -376,7 +379,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     admin = undefined;
     await server.restart();
     const error = await lost;
-    assert.equal(error.code, 'ELOCKLOST');
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
     assert.equal(lock.lost, true);
     assert.equal(lock.signal.aborted, true);
     assert.equal(error.cause.code, '57P01'); // admin_shutdown
