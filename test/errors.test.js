@@ -1,9 +1,10 @@
 'use strict';
 // The error contract: the brand across copies of the package, the code union, the deprecated
-// spellings and the README's Errors section.
+// spellings, the README's Errors section, and the CLI telling its two timeouts apart.
 const assert = require('node:assert/strict');
 const { execFile, spawn } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
@@ -12,6 +13,7 @@ const solely = require('..');
 const { uniqueName, tempDir } = require('./helpers');
 
 const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
 const RENAMED = { ELOCKLOST: 'ERR_SOLELY_LOCK_LOST', EPOSTGRES: 'ERR_SOLELY_POSTGRES', EDBUS: 'ERR_SOLELY_DBUS' };
 
 /** A second copy of the built package, as two versions in node_modules would be: its own modules and addon file. */
@@ -208,3 +210,28 @@ test('deprecated codes: isSolelyError(error, old) matches the renamed code and w
   assert.equal(stderr.match(/SOLELY_DEP0001/g).length, 1, stderr);
 });
 
+test('the CLI: a wait that runs out is a held lock (75), a connect that times out is a failure (1)', async (t) => {
+  const name = uniqueName();
+  const lock = solely.lockAbstractSync(name);
+  t.after(() => lock.release());
+  // A server that accepts the connection and never answers: pg's connect timeout (10 s) fires.
+  const silent = net.createServer(() => {});
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => silent.close());
+  const connected = new Promise((resolve) => silent.once('connection', resolve));
+  const run = (args) => {
+    const child = spawn(process.execPath, [CLI, 'run', ...args, '--', 'echo', 'should not run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    return new Promise((resolve) => child.once('close', (status) => resolve({ status, output })));
+  };
+  const [waited, connecting] = await Promise.all([
+    run(['--abstract', name, '--wait=0.1']),
+    run(['--postgres', `postgres://nobody@127.0.0.1:${silent.address().port}/x`, '--key', 'k']),
+  ]);
+  await connected;
+  assert.deepEqual(waited, { status: 75, output: `solely: timed out waiting for ${name}\n` });
+  assert.equal(connecting.status, 1, connecting.output);
+  assert.match(connecting.output, /^solely: ETIMEDOUT: connect ETIMEDOUT: .* 127\.0\.0\.1:\d+\n$/);
+});
