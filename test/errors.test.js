@@ -94,6 +94,18 @@ test('errors from another copy of solely are recognised by isSolelyError and ins
   assert.throws(() => other.lockAbstractSync(''), (error) => error instanceof solely.InvalidTargetError && solely.isSolelyError(error, 'EINVAL'));
   await assert.rejects(other.lockAbstract(name, { wait: 1 }), (error) => error instanceof solely.LockTimeoutError && !(error instanceof solely.LockHeldError));
 
+  // Every class, both ways: an instance of the other copy's class is one of ours, and of nothing else.
+  const classes = exportedErrorClasses();
+  for (const [name, cls] of classes) {
+    assert.notEqual(other[name], cls);
+    const made = Object.create(other[name].prototype);
+    assert.ok(made instanceof cls && made instanceof solely.SolelyError, name);
+    assert.ok(Object.create(cls.prototype) instanceof other[name], name);
+    for (const [unrelated, otherCls] of classes) {
+      if (!(cls.prototype instanceof otherCls) && cls !== otherCls) assert.ok(!(made instanceof otherCls), `${name} is no ${unrelated}`);
+    }
+  }
+
   // And the other way round, with a subclass of a subclass.
   const mine = new solely.ForeignHolderError('held by another user');
   assert.equal(other.isSolelyError(mine, 'ELOCKED'), true);
