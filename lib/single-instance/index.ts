@@ -10,7 +10,8 @@ import { optionsObject, parseChoice } from '../options';
 import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
 import { placeOf, type Place } from './place';
 import type { Primary } from './primary';
-import { ask, heldError, ownRequest, timedOut, type Secondary } from './secondary';
+import { Deadline } from '../wait';
+import { ask, heldError, ownRequest, type Secondary } from './secondary';
 
 export type { SingleInstanceOptions };
 export type { SingleInstanceScope, SingleInstanceTransport } from './place';
@@ -42,7 +43,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   const policy = parsePolicy(o, uid);
   const place = placeOf(id, scope, transport, o.directory, uid);
   const request = ownRequest(o.data, policy.maxMessageBytes, place);
-  const end = Date.now() + policy.timeout;
+  const deadline = new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
   // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
   // a look-up of who holds the name, nor the server's modules. A process given its socket by
   // systemd listens first: asking, it would connect to that very socket, which nobody accepts.
@@ -54,7 +55,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   for (;;) {
     const fd = place.connect();
     if (fd >= 0) {
-      const secondary = await ask(fd, request, place, policy, end);
+      const secondary = await ask(fd, request, place, policy, deadline);
       if (secondary !== undefined) return secondary;
     } else if (fd === ECONNREFUSED || fd === ENOENT) {
       // Nobody listens: become the primary, or learn who holds the name without listening.
@@ -67,8 +68,8 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
       throw fromErrno(fd, 'connect', place.errorTarget);
     }
     // Starting, leaving, busy (EAGAIN: backlog full) or gone: try again, both ways, until the budget ends.
-    if (Date.now() >= end) throw timedOut(policy.timeout, 'the primary', place);
-    await delay(Math.min(backoff, Math.max(end - Date.now(), 0)));
+    if (deadline.remaining === 0) throw deadline.timedOut();
+    await delay(Math.min(backoff, deadline.remaining));
     backoff = Math.min(backoff * 2, MAX_RETRY_MS);
   }
 }

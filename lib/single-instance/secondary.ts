@@ -3,8 +3,9 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { binding } from '../binding';
 import * as lazy from '../lazy-modules';
-import { LockTimeoutError, errnoOf, fromErrno, type Holder, type LockHeldError } from '../errors';
+import { errnoOf, fromErrno, type Holder, type LockHeldError } from '../errors';
 import { heldBy, holderOf } from '../holder';
+import type { Deadline } from '../wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
 import { FrameReader, REFUSED, checkJson, requestFrame } from './protocol';
@@ -66,19 +67,20 @@ export function ownRequest(data: unknown, max: number, place: Place): Buffer {
 type Outcome = { answer: Record<string, unknown> } | 'garbage' | 'gone' | 'timeout';
 
 /** Sends the request on fd (net owns fd from here on) and reads the one answer frame. */
-function exchange(fd: number, request: Buffer, max: number, ms: number): Promise<Outcome> {
+function exchange(fd: number, request: Buffer, max: number, deadline: Deadline): Promise<Outcome> {
   const socket = new (lazy.net().Socket)({ fd, readable: true, writable: true });
   return new Promise((resolveOutcome) => {
     const reader = new FrameReader(max);
     let settled = false;
+    let stopDeadline = (): void => {};
     const settle = (outcome: Outcome): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      stopDeadline();
       socket.destroy();
       resolveOutcome(outcome);
     };
-    const timer = setTimeout(() => settle('timeout'), ms);
+    stopDeadline = deadline.watch(() => settle('timeout'));
     socket.on('data', (chunk: Buffer) => {
       const payload = reader.push(chunk);
       if (payload === undefined) return;
@@ -96,16 +98,12 @@ export function heldError(place: Place, holder: Holder): LockHeldError {
   return heldBy(`connect ELOCKED: ${place.target} is held`, { errno: errnoOf('EADDRINUSE'), syscall: 'connect', ...place.errorTarget }, holder);
 }
 
-export function timedOut(timeout: number, what: string, place: Place): LockTimeoutError {
-  return new LockTimeoutError(`timed out after ${timeout} ms waiting for ${what} ${place.target}`, place.errorTarget);
-}
-
 /**
  * Asks the primary connected on fd (which this function owns) and resolves with its answer, or
  * with undefined when the connection closed before one came (the primary died, was busy, or is
- * leaving): then the caller tries again. end: the Date.now() at which the budget ends.
+ * leaving): then the caller tries again, within the same deadline.
  */
-export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, end: number): Promise<Secondary | undefined> {
+export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined> {
   const cred = binding.peerCred(fd);
   if (typeof cred === 'number') {
     binding.close(fd);
@@ -116,8 +114,8 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
     binding.close(fd);
     throw heldError(place, holder);
   }
-  const outcome = await exchange(fd, request, policy.maxMessageBytes, Math.max(end - Date.now(), 0));
-  if (outcome === 'timeout') throw timedOut(policy.timeout, 'an answer from the primary', place);
+  const outcome = await exchange(fd, request, policy.maxMessageBytes, deadline);
+  if (outcome === 'timeout') throw deadline.timedOut();
   if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered with bytes that are not a frame'));
   return outcome === 'gone' ? undefined : secondaryOf(outcome.answer, holder, place);
 }
