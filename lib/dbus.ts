@@ -3,10 +3,10 @@
 // dbus-native, an optional peer dependency loaded on first use, so that `solely` itself never
 // needs it.
 import { EventEmitter } from 'node:events';
-import { AbortError, LockLostError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
+import { LockLostError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { heldBy, holderOf } from './holder';
 import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from './options';
-import { whenAborted } from './wait';
+import { Deadline, throwIfAborted } from './wait';
 
 export interface DbusNameOptions {
   /** The bus to connect to (default 'session'); its address comes from the environment. */
@@ -125,7 +125,7 @@ export async function tryLockDbusName(name: string, options?: DbusNameOptions): 
 }
 
 async function acquire(name: string, address: string, wait: Wait, raise: boolean): Promise<DbusNameLock | null> {
-  if (wait.signal?.aborted) throw new AbortError(wait.signal.reason, { address: name });
+  throwIfAborted(wait.signal, { address: name });
   const lock = new NameLock(client(), name, address);
   let reply: unknown;
   try {
@@ -216,15 +216,12 @@ class NameLock extends EventEmitter implements DbusNameLock {
 
   /** @internal Waits in the queue for NameAcquired; leaves the queue on timeout or abort. */
   queued(wait: Wait): Promise<void> {
-    const { timeout, signal } = wait;
     const name = this.target;
     return new Promise<void>((resolve, reject) => {
-      let deadline: NodeJS.Timeout | undefined;
-      let stopWatchingAbort = (): void => {};
+      let stopDeadline = (): void => {};
       const settle = (error?: SolelyError): void => {
         this.#settle = undefined;
-        clearTimeout(deadline);
-        stopWatchingAbort();
+        stopDeadline();
         if (error === undefined) {
           resolve();
           return;
@@ -233,13 +230,10 @@ class NameLock extends EventEmitter implements DbusNameLock {
         const fail = (): void => reject(error);
         void this.call('ReleaseName', 's', [name]).then(fail, fail);
       };
-      const onAbort = (): void => settle(new AbortError(signal?.reason, { address: name }));
       this.#settle = settle;
       if (this.#closed) settle(this.#callError(undefined, 'read'));
-      stopWatchingAbort = whenAborted(signal, onAbort);
-      if (timeout !== Infinity) {
-        deadline = setTimeout(() => settle(new LockTimeoutError(`timed out after ${timeout} ms waiting for the D-Bus name ${name}`, { address: name })), timeout);
-      }
+      // Also an abort that came while RequestName was under way: it settles at once.
+      else stopDeadline = new Deadline(wait, `the D-Bus name ${name}`, { address: name }).watch(settle);
     });
   }
 
