@@ -1,5 +1,7 @@
 // Exclusive locks on a file or a directory: flock(2) by default, or an OFD fcntl lock. The
 // attempt itself is file-attempt.ts; waiting for it, file-waiters.ts.
+import { binding } from './binding';
+import { UnsupportedPlatformError, errnoOf } from './errors';
 import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { Lock } from './lock';
@@ -27,6 +29,11 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
   const absolute = absolutePath(path);
   const o = optionsObject(options);
   const method = parseChoice('options.method', o.method, ['flock', 'fcntl'] as const, 'flock');
+  if (method === 'fcntl' && !binding.ofdLocks) {
+    // The classic POSIX lock is no substitute: it vanishes when any fd of the file closes.
+    const message = `fcntl ENOTSUP: open file description locks do not exist on ${process.platform}; use method 'flock' ${absolute}`;
+    throw new UnsupportedPlatformError('ENOTSUP', message, { errno: errnoOf('ENOTSUP'), syscall: 'fcntl', path: absolute });
+  }
   return {
     kind,
     path: absolute,

@@ -1,6 +1,7 @@
 // Exclusive locks on a file or directory: flock(2), or an open-file-description fcntl lock.
-// Classic POSIX fcntl locks are never used on Linux: they do not conflict inside one process and
-// vanish when any descriptor of the file is closed.
+// Classic POSIX fcntl locks are never used: they do not conflict inside one process and vanish
+// when any descriptor of the file is closed. Where OFD locks do not exist, ofdLocks is false and
+// TypeScript refuses method 'fcntl'.
 #include "file_lock.h"
 
 #include <fcntl.h>
@@ -15,20 +16,24 @@ namespace solely {
 namespace {
 
 #ifdef F_OFD_SETLK
-constexpr int kSetLock = F_OFD_SETLK;
+constexpr bool kOfdLocks = true;
 #else
-constexpr int kSetLock = F_SETLK;  // no OFD locks on this system: the classic lock is all there is
+constexpr bool kOfdLocks = false;
 #endif
 
 // Non-blocking: contention is EWOULDBLOCK (flock) or EAGAIN/EACCES (fcntl).
 int Lock(int fd, int method, bool unlock) {
   int rc;
   if (method == kFcntl) {
+#ifdef F_OFD_SETLK
     struct flock range = {};
     range.l_type = unlock ? F_UNLCK : F_WRLCK;
     range.l_whence = SEEK_SET;  // start 0, length 0: the whole file, however it grows
-    do rc = fcntl(fd, kSetLock, &range);
+    do rc = fcntl(fd, F_OFD_SETLK, &range);
     while (rc < 0 && errno == EINTR);
+#else
+    return -ENOTSUP;
+#endif
   } else {
     do rc = flock(fd, unlock ? LOCK_UN : LOCK_EX | LOCK_NB);
     while (rc < 0 && errno == EINTR);
@@ -98,6 +103,7 @@ void RegisterFileLock(Napi::Env env, Napi::Object exports) {
   methods.Set("flock", static_cast<double>(kFlock));
   methods.Set("fcntl", static_cast<double>(kFcntl));
   exports.Set("lockMethods", methods);
+  exports.Set("ofdLocks", Napi::Boolean::New(env, kOfdLocks));
 }
 
 }  // namespace solely
