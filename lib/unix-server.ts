@@ -11,11 +11,12 @@ import { activatedSocket, parseActivation, type ActivationOptions } from './acti
 import { binding } from './binding';
 import * as lazy from './lazy-modules';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
-import { fileTarget, tryLockTarget } from './file';
+import { tryLockFileSync } from './file';
 import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { listenOnFd } from './node-internals';
 import { optionsObject, parseInteger, parseMode } from './options';
+import { absolutePath } from './path';
 
 
 export interface UnixServerOptions<S extends Server = Server> extends ActivationOptions {
@@ -64,7 +65,7 @@ export async function listenUnix<S extends Server = Server>(path: string, option
     return listenOnFd(server, fd, backlog, path, () => {}, () => {});
   }
   const mode = parseMode(o.mode, NO_MODE);
-  const socket = fileTarget(path, undefined).path;
+  const socket = absolutePath(path);
   // systemd owns the path of a socket it passed (it removes it when the socket unit stops): no
   // sidecar lock, and nothing is unlinked on close.
   const adopted = activatedSocket(Buffer.from(socket), activation, { path: socket });
@@ -117,12 +118,13 @@ async function listenPath<S extends Server>(server: S, socket: string, mode: num
 
 /** Takes "<socket>.lock"; if it is held, its holder serves the path, and nothing is touched. */
 function lockSidecar(socket: string, address: string): Lock {
-  const target = fileTarget(`${socket}.lock`, undefined);
-  const fd = tryLockTarget(target);
-  if (fd >= 0) return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd
-  const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: target.path }) };
+  const sidecar = `${socket}.lock`;
+  // The sidecar is this protocol's own lock, not the caller's: no network-filesystem warning.
+  const lock = tryLockFileSync(sidecar, { onNetworkFilesystem: 'lock' });
+  if (lock !== null) return lock;
+  const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: sidecar }) };
   // The holder answers a probe when it listens: its credentials are cheap to know then.
-  throw heldBy(`flock ELOCKED: lock is held ${target.path}`, fields, connectedHolder(binding.unixConnect(address)));
+  throw heldBy(`flock ELOCKED: lock is held ${sidecar}`, fields, connectedHolder(binding.unixConnect(address)));
 }
 
 /**

@@ -4,10 +4,12 @@
 
 #include <napi.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +81,21 @@ int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   return static_cast<int>(length);
 }
 
+// Generic descriptor operations (fd.cc).
+
+// open(info[0], info[1] | O_CLOEXEC, info[2]), the path copied into path: the fd or -errno.
+int OpenFromArgs(const Napi::CallbackInfo& info, char (&path)[PATH_MAX + 1]);
+
+// The one same-file check: 0 if name in dir (not followed) is the inode dev/ino, -ESTALE if it
+// names another file, or -errno (-ENOENT when it names nothing).
+int SameFileAt(int dir, const char* name, uint64_t dev, uint64_t ino);
+
+// unlinkat(dir, name) only if SameFileAt: 0, -ESTALE, or -errno.
+int UnlinkIfSame(int dir, const char* name, uint64_t dev, uint64_t ino);
+
+// [mode, dev, ino] with dev and ino as BigInt, so that no inode number is rounded.
+Napi::Value StatResult(const Napi::CallbackInfo& info, const struct stat& st);
+
 #ifdef __linux__
 
 constexpr size_t kMaxNameBytes = sizeof(sockaddr_un::sun_path) - 1;  // the leading NUL takes one
@@ -128,6 +145,7 @@ inline int ConnectedSocket(const sockaddr_un& addr, int length) {
 void RegisterAbstractSocket(Napi::Env env, Napi::Object exports);
 void RegisterPeerCred(Napi::Env env, Napi::Object exports);
 void RegisterFileLock(Napi::Env env, Napi::Object exports);
+void RegisterLockOnThread(Napi::Env env, Napi::Object exports);
 void RegisterInotify(Napi::Env env, Napi::Object exports);
 void RegisterFdWatch(Napi::Env env, Napi::Object exports);
 void RegisterFd(Napi::Env env, Napi::Object exports);

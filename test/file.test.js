@@ -2,6 +2,7 @@
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
@@ -40,6 +41,27 @@ for (const method of ['flock', 'fcntl']) {
     again.release();
   });
 }
+
+test("method 'fcntl' where OFD locks do not exist: UnsupportedPlatformError ENOTSUP, never a classic POSIX lock", async (t) => {
+  const { binding } = require('../dist/binding');
+  assert.equal(binding.ofdLocks, true, 'Linux has OFD locks');
+  binding.ofdLocks = false; // what the addon reports where F_OFD_SETLK does not exist
+  t.after(() => (binding.ofdLocks = true));
+  const dir = tempDir(t);
+  const file = path.join(dir, 'job.lock');
+  const refused = (error) => {
+    assert.ok(error instanceof solely.UnsupportedPlatformError);
+    assert.deepEqual({ ...error }, { code: 'ENOTSUP', errno: -os.constants.errno.ENOTSUP, syscall: 'fcntl', path: file });
+    return true;
+  };
+  assert.throws(() => solely.lockFileSync(file, { method: 'fcntl' }), refused);
+  assert.throws(() => solely.tryLockFileSync(file, { method: 'fcntl' }), refused);
+  await assert.rejects(solely.lockFile(file, { method: 'fcntl', wait: true }), refused);
+  assert.throws(() => solely.openPidfileSync(file, { method: 'fcntl' }), refused);
+  await assert.rejects(solely.openPidfile(file, { method: 'fcntl' }), refused);
+  assert.deepEqual(fs.readdirSync(dir), [], 'refused before anything is created');
+  solely.lockFileSync(file).release(); // flock is unaffected
+});
 
 test('the target is the absolute path; the file is created with the mode, less the umask, plus the sticky bit', (t) => {
   const dir = tempDir(t);
