@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 // The `solely` command: run a job at most once (cron, daemons), or ask who holds a lock.
 // Loads only what the chosen command needs: a run costs little more than `node -e 0`.
+
+// First, before any module loads: a SIGUSR1 that finds no listener makes Node open its inspector
+// on 127.0.0.1:9229, where any local user can run code as this process's user (root under systemd).
+// A listener replaces Node's handler; it stays for the process's life, since removing the last one
+// would make SIGUSR1 kill the wrapper. run() forwards SIGUSR1 to COMMAND by a listener of its own.
+process.on('SIGUSR1', () => {});
+
 import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -15,7 +22,11 @@ const EX_UNAVAILABLE = 69;
 const EX_TEMPFAIL = 75;
 /** After a lost lock, COMMAND gets SIGTERM, then SIGKILL if it is still running this much later. */
 const LOST_KILL_MS = 10_000;
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+/**
+ * What a service manager or a user sends to ask a program something (stop, reload, reopen its logs).
+ * Not SIGWINCH: only a terminal sends it, to its whole foreground process group, COMMAND included.
+ */
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 const TARGETS = '--abstract NAME | --file PATH | --pidfile PATH | --postgres URL --key NAME';
 
@@ -48,10 +59,12 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 69 the PostgreSQL lock
 was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure.
 
-Signals: SIGTERM and SIGHUP sent to solely are forwarded to COMMAND, and so are SIGINT and SIGQUIT,
-except while solely is in its terminal's foreground process group and COMMAND still is too: Ctrl-C
-and Ctrl-\\ then reach COMMAND from the terminal, once. A signal sent to solely's whole process group
-by another program reaches COMMAND directly as well as forwarded: signal solely's PID instead.`;
+Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to solely are forwarded to COMMAND, and so are
+SIGINT and SIGQUIT, except while solely is in its terminal's foreground process group and COMMAND
+still is too: Ctrl-C and Ctrl-\\ then reach COMMAND from the terminal, once. A signal sent to
+solely's whole process group by another program reaches COMMAND directly as well as forwarded:
+signal solely's PID instead. SIGUSR1 never opens Node's inspector in solely: while solely waits
+for the lock, before COMMAND runs, it is ignored.`;
 
 const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
 
@@ -204,6 +217,7 @@ async function run(args: string[]): Promise<number> {
   let env = process.env;
   if (inherited !== undefined) env = { ...process.env, SOLELY_LOCK_FD: '3' };
   else if (lock.kind === 'postgres' && lock.fencingToken !== null) env = { ...process.env, SOLELY_FENCING_TOKEN: String(lock.fencingToken) };
+  await closeUnaskedInspector();
   // Handlers first: COMMAND runs (and may tell the world it is ready) as soon as spawn() returns,
   // and a signal that came before them would kill this wrapper and orphan COMMAND.
   const early: NodeJS.Signals[] = [];
@@ -267,6 +281,21 @@ async function run(args: string[]): Promise<number> {
         .then(() => resolve(status));
     };
   });
+}
+
+/**
+ * A SIGUSR1 that came while Node started, before the listener at the top of this file, opened the
+ * inspector as soon as the main thread took Node's request, normally long before the lock was
+ * taken: close it, unless Node was asked for it. Only a request still untaken now escapes this.
+ */
+async function closeUnaskedInspector(): Promise<void> {
+  const nodeOptions = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (nodeOptions.some((option) => /^--inspect(-brk|-wait)?(=|$)/.test(option))) return;
+  const inspector = await import('node:inspector');
+  // Node asks for it twice (a V8 interrupt, a wake-up of the event loop), and the later request
+  // reopens what was closed after the first: one turn of the loop takes both.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (inspector.url() !== undefined) inspector.close();
 }
 
 /** The fields of /proc/<pid>/stat after the command name (state ppid pgrp session tty_nr tpgid ...). */

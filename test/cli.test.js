@@ -22,10 +22,14 @@ function abstractInode(name) {
  * Spawns a process in a session of its own (whatever terminal runs the tests), killed with its
  * group when the test ends. next() resolves with its next line of output (null at the end), none lost.
  */
-function startSession(t, command, args) {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+function startSession(t, command, args, stderr = 'inherit') {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', stderr], detached: true });
   t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
+    try {
+      process.kill(-child.pid, 'SIGKILL'); // COMMAND too, if the wrapper died without it
+    } catch {
+      // the whole group has exited
+    }
   });
   const queued = [];
   const waiting = [];
@@ -34,6 +38,14 @@ function startSession(t, command, args) {
   child.stdout.once('close', () => push(null));
   const next = () => (queued.length > 0 ? Promise.resolve(queued.shift()) : new Promise((resolve) => waiting.push(resolve)));
   return { child, next };
+}
+
+/** Resolves with the stream's first line, or null if it ends without one. */
+function firstLine(stream) {
+  return new Promise((resolve) => {
+    readline.createInterface({ input: stream }).once('line', resolve);
+    stream.once('close', () => resolve(null));
+  });
 }
 
 function cli(args, options = {}) {
@@ -199,11 +211,32 @@ test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when
 
 /** The last line of count-signals.js when signal came once. */
 function totalsOnce(signal) {
-  return `total SIGINT ${signal === 'SIGINT' ? 1 : 0} SIGQUIT ${signal === 'SIGQUIT' ? 1 : 0}`;
+  return `total ${['SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'].map((counted) => `${counted} ${counted === signal ? 1 : 0}`).join(' ')}`;
 }
 
-test('SIGINT, SIGQUIT or SIGTERM sent to the wrapper alone reaches COMMAND once', async (t) => {
-  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM']) {
+/** The TCP ports pid listens on: its socket fds, looked up in its network namespace's tables. */
+function listeningTcpPorts(pid) {
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const socket = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (socket !== null) inodes.add(socket[1]);
+    } catch {
+      // closed as we looked
+    }
+  }
+  const ports = [];
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1)) {
+      const [, local, , state, , , , , , inode] = line.trim().split(/\s+/);
+      if (state === '0A' && inodes.has(inode)) ports.push(parseInt(local.split(':').at(-1), 16)); // 0A: LISTEN
+    }
+  }
+  return ports;
+}
+
+test('SIGINT, SIGQUIT, SIGTERM or SIGUSR2 sent to the wrapper alone reaches COMMAND once', async (t) => {
+  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2']) {
     const { child: wrapper, next } = startSession(t, process.execPath, [CLI, 'run', '--abstract', uniqueName(), '--', process.execPath, COUNT_SIGNALS]);
     assert.match(await next(), /^ready /);
     wrapper.kill(signal);
@@ -218,6 +251,41 @@ test('SIGINT, SIGQUIT or SIGTERM sent to the wrapper alone reaches COMMAND once'
     await exited(wrapper);
     assert.equal(wrapper.exitCode, 0, signal);
   }
+});
+
+test('SIGUSR1 sent to the wrapper reaches COMMAND once and never opens Node\'s inspector in the wrapper', async (t) => {
+  const { child: wrapper, next } = startSession(t, process.execPath, [CLI, 'run', '--abstract', uniqueName(), '--', process.execPath, COUNT_SIGNALS], 'pipe');
+  assert.match(await next(), /^ready /);
+  const said = firstLine(wrapper.stderr);
+  wrapper.kill('SIGUSR1');
+  // Node would say "Debugger listening on ws://..." on stderr, and forward nothing. SIGTERM waits:
+  // Node blocks SIGUSR1 in every thread but the main one, so a SIGTERM sent now could overtake it.
+  assert.equal(await Promise.race([next(), said]), 'SIGUSR1 1');
+  assert.deepEqual(listeningTcpPorts(wrapper.pid), [], 'the wrapper listens on no TCP port');
+  wrapper.kill('SIGTERM');
+  assert.equal(await next(), totalsOnce('SIGUSR1'));
+  await exited(wrapper);
+  assert.equal(await said, null, 'the wrapper said nothing on stderr');
+});
+
+test('an inspector that a SIGUSR1 opened while Node started, before the wrapper listened, is closed before COMMAND runs', async (t) => {
+  // Port 0: tests run in parallel, and the inspector must open for the test to mean anything.
+  const env = { ...process.env, NODE_OPTIONS: `--inspect-port=0 --require ${path.join(FIXTURES, 'sigusr1-at-startup.js')}` };
+  const wrapper = spawn(process.execPath, [CLI, 'run', '--abstract', uniqueName(), '--', 'sh', '-c', 'echo ready; exec sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+  t.after(() => {
+    try {
+      process.kill(-wrapper.pid, 'SIGKILL');
+    } catch {
+      // the whole group has exited
+    }
+  });
+  const [opened, ready] = await Promise.all([firstLine(wrapper.stderr), firstLine(wrapper.stdout)]);
+  assert.equal(ready, 'ready');
+  assert.match(opened, /^Debugger listening on ws:\/\/127\.0\.0\.1:\d+\//, 'the inspector opened');
+  assert.deepEqual(listeningTcpPorts(wrapper.pid), [], 'the wrapper listens on no TCP port');
+  wrapper.kill('SIGTERM');
+  await exited(wrapper);
+  assert.equal(wrapper.exitCode, 128 + 15);
 });
 
 test('in a terminal: Ctrl-C, Ctrl-\\ or a signal to the foreground process group reaches COMMAND once, not forwarded again', { skip: needs('python3') }, async (t) => {
