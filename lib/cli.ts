@@ -56,8 +56,9 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --conflict-exit-code N   exit status when the lock is held (default 75, EX_TEMPFAIL)
   --quiet                  say nothing on stderr when the lock is held
 
-Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 69 the PostgreSQL lock
-was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure.
+Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error (a NAME, PATH or URL that
+is not valid UTF-8 is one); 69 the PostgreSQL lock was lost while COMMAND ran; 126 COMMAND not
+executable; 127 COMMAND not found; 1 any other failure.
 
 Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to solely are forwarded to COMMAND, and so are
 SIGINT and SIGQUIT, except while solely is in its terminal's foreground process group and COMMAND
@@ -86,11 +87,13 @@ interface Parsed {
   help: boolean;
   conflictExitCode: number;
   rest: string[];
+  /** Option arguments (indexes into args) with a U+FFFD, which Node puts for bytes that are not UTF-8. */
+  maybeNotUtf8: Array<{ option: string; index: number }>;
 }
 
 /** Options before COMMAND; `--` or the first non-option argument starts COMMAND. */
 function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
-  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [] };
+  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [], maybeNotUtf8: [] };
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i];
@@ -104,10 +107,9 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
     if (!allowed.has(name)) throw new UsageError(`unknown option ${name}`);
     const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = args[++i];
-      if (next === undefined) throw new UsageError(`${name} needs a value`);
-      return next;
+      if (inline === undefined && args[++i] === undefined) throw new UsageError(`${name} needs a value`);
+      if (args[i].includes('\uFFFD')) parsed.maybeNotUtf8.push({ option: name, index: i });
+      return inline ?? args[i];
     };
     switch (name) {
       case '--abstract':
@@ -181,19 +183,28 @@ function heldMessage(error: SolelyError & { holder?: { pid?: number; command?: s
 
 type WithTarget = Parsed & { target: NonNullable<Parsed['target']> };
 
-/** A subcommand's options, with its target; null once --help was printed. */
-function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string): WithTarget | null {
+/** A subcommand's options, with its target; null once --help was printed. args is the tail of process.argv. */
+async function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string): Promise<WithTarget | null> {
   const options = parse(args, allowed);
   if (options.help) {
     process.stdout.write(`${help}\n`);
     return null;
   }
   if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
+  if (options.maybeNotUtf8.length > 0) {
+    // process.argv decodes bytes that are not UTF-8 to U+FFFD: the lock would be another name, and
+    // two such names the same one. The API takes strings, so such an argument is refused.
+    const exact = (await import('./single-instance/secondary')).commandLine();
+    const first = process.argv.length - args.length;
+    for (const { option, index } of options.maybeNotUtf8) {
+      if (!Buffer.from(args[index], 'utf8').equals(exact[first + index])) throw new UsageError(`${option}: its argument is not valid UTF-8 (solely takes names and paths in UTF-8 only)`);
+    }
+  }
   return options as WithTarget;
 }
 
 async function run(args: string[]): Promise<number> {
-  const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
+  const options = await parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
   if (options === null) return 0;
   const [command, ...commandArgs] = options.rest;
   if (command === undefined) throw new UsageError('give the COMMAND to run');
@@ -391,7 +402,7 @@ function describeStatus(report: StatusReport): string {
 }
 
 async function status(args: string[]): Promise<number> {
-  const options = parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
+  const options = await parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
   if (options === null) return 0;
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
   const report = await statusOf(options.target.kind, options.target.value, options.key);

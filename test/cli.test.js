@@ -344,6 +344,42 @@ for (const [kind, target] of [['pidfile', (t) => path.join(tempDir(t), 'daemon.p
   });
 }
 
+/** A shell word for s. */
+function shellQuote(s) {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/** In a shell command, the byte 0xFF: Node cannot put bytes that are not UTF-8 in an argument. */
+const BYTE_FF = `"$(printf '\\377')"`;
+
+test('an option argument that is not UTF-8 is refused with 64, naming the option, locking and creating nothing', { skip: needs('flock') }, async (t) => {
+  const dir = tempDir(t);
+  const badPath = `${shellQuote(`${dir}/`)}${BYTE_FF}.lock`;
+  // flock(1) holds the file those bytes name; solely used to lock "\uFFFD.lock" beside it and run COMMAND.
+  const flock = await spawnReady(t, 'sh', ['-c', `exec flock -n ${badPath} sh -c 'echo locked; exec sleep 30'`], { detached: true });
+  assert.equal(flock.firstLine, 'locked');
+  const cliBytes = (...words) => spawnSync('sh', ['-c', [process.execPath, CLI].map(shellQuote).concat(words).join(' ')], { encoding: 'utf8', timeout: 20_000 });
+  for (const [option, words] of [
+    ['--file', ['run', '--file', badPath, '--', 'echo', 'ran']],
+    ['--file', ['run', `--file=${badPath}`, '--', 'echo', 'ran']],
+    ['--pidfile', ['run', '--pidfile', badPath, '--', 'echo', 'ran']],
+    ['--abstract', ['run', '--abstract', `${shellQuote(uniqueName())}${BYTE_FF}`, '--', 'echo', 'ran']],
+    ['--file', ['status', '--file', badPath]],
+    ['--pidfile', ['status', '--pidfile', badPath]],
+  ]) {
+    const result = cliBytes(...words);
+    assert.equal(result.status, 64, `${words.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stdout, '', words.join(' '));
+    assert.match(result.stderr, new RegExp(`^solely: ${option}: its argument is not valid UTF-8 .*\\nusage: solely run`), words.join(' '));
+  }
+  assert.deepEqual(fs.readdirSync(dir, { encoding: 'buffer' }), [Buffer.from('\xff.lock', 'latin1')], 'only the file flock(1) made');
+  // U+FFFD itself is valid UTF-8: a name that has it is locked as it is.
+  const replacement = path.join(dir, '\uFFFD.lock');
+  assert.equal(cli(['run', '--file', replacement, '--', 'true']).status, 0);
+  assert.ok(fs.existsSync(replacement));
+  await kill(flock);
+});
+
 test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --json; never takes the lock', async (t) => {
   const dir = tempDir(t);
   const name = uniqueName();

@@ -23,7 +23,7 @@ const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
 
 /** Splits /proc/self/cmdline into its arguments, exact bytes, indexed as process.argv. */
-function commandLine(): Buffer[] {
+export function commandLine(): Buffer[] {
   let raw: Buffer | undefined;
   try {
     raw = readFileSync('/proc/self/cmdline');
