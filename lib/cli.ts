@@ -337,21 +337,14 @@ function terminalSentToBoth(signal: NodeJS.Signals, commandPid: number): boolean
  * inherited. This process never unlocks it then: a flock or OFD lock belongs to the open file
  * description they share, and unlocking through any fd frees it for all. If one of them holds it
  * (COMMAND daemonized), the pidfile names it. Else this process closes its fd and removes the file
- * only if it can take the lock again: proof that nobody holds it, even a process /proc hides.
+ * only if it can lock that same file again: proof that nobody holds it, even a process /proc hides.
+ * Whatever else is at the path by then is left alone.
  */
 async function settleSharedPidfile(pidfile: Pidfile): Promise<void> {
-  const [{ otherFileHolder }, { openPidfile }] = await Promise.all([import('./holder'), import('./pidfile')]);
+  const { otherFileHolder } = await import('./holder');
   const survivor = otherFileHolder(fstatSync(pidfile.fd, { bigint: true }));
   if (survivor !== undefined) return pidfile.write(survivor); // still under the lock; exit closes the fd
-  pidfile.closeWithoutUnlock();
-  let again: Pidfile;
-  try {
-    again = await openPidfile(pidfile.target);
-  } catch (error) {
-    if (isLockHeld(error)) return; // someone holds it now: the file is theirs
-    throw error;
-  }
-  again.remove();
+  pidfile.removeUnlessHeld();
 }
 
 interface StatusReport {

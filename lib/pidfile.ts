@@ -5,9 +5,9 @@ import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'nod
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
-import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument } from './errors';
+import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument, type SolelyError } from './errors';
 import { fileTarget, type FileLockOptions } from './file';
-import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
+import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { fileHolder, isLocked } from './holder';
 import { Lock } from './lock';
@@ -20,9 +20,11 @@ export interface PidfileOptions extends FileLockOptions {
   mode?: number;
 }
 
-const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_RDWR, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
 // Reads never wait: a FIFO planted at the path would block open() until a writer came.
 const READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+// Opens what is there now, to lock it again: never creating, truncating or following anything.
+const REOPEN = O_RDWR | O_NOFOLLOW | O_NONBLOCK;
 // '2147483647\n': one byte more is read, so that a longer file is seen to hold no PID.
 const MAX_PID_TEXT = 11;
 const ENOENT = errnoOf('ENOENT');
@@ -36,12 +38,14 @@ const MAX_PID = 2 ** 31 - 1;
 export class Pidfile extends Lock {
   #dirfd: number;
   readonly #name: string;
+  readonly #target: FileTarget;
 
   /** @internal The Pidfile owns fd (locked) and dirfd (its directory) from here on. */
   constructor(target: FileTarget, fd: number, dirfd: number) {
     super('pidfile', target.path, fd, lockMethodCode(target));
     this.#dirfd = dirfd;
     this.#name = basename(target.path);
+    this.#target = target;
   }
 
   /**
@@ -60,9 +64,46 @@ export class Pidfile extends Lock {
    */
   remove(): void {
     if (this.released) return;
-    const rc = binding.unlinkVerified(this.#dirfd, this.#name, this.fd);
+    const failure = this.#unlinkIfStill(this.#dirfd, this.fd);
     this.release();
-    if (rc < 0 && rc !== ESTALE && rc !== ENOENT) throw fromErrno(rc, 'unlinkat', { path: this.target });
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Unlinks the name in dirfd if it still names fd's file: the failure, if not just "gone or replaced". */
+  #unlinkIfStill(dirfd: number, fd: number): SolelyError | undefined {
+    const rc = binding.unlinkVerified(dirfd, this.#name, fd);
+    return rc < 0 && rc !== ESTALE && rc !== ENOENT ? fromErrno(rc, 'unlinkat', { path: this.target }) : undefined;
+  }
+
+  /**
+   * @internal For a lock shared with processes this one started (the CLI's COMMAND inherits it):
+   * closes this fd without unlocking, then removes the pidfile as remove() does only if this
+   * process can lock that same file again, proof that none of them holds it any more. Whatever
+   * else the path names by then (a file renamed over it, a symlink, a FIFO, nothing) is left alone.
+   */
+  removeUnlessHeld(): void {
+    if (this.released) return;
+    const path = this.target;
+    const method = lockMethodCode(this.#target);
+    const dirfd = this.#dirfd;
+    this.#dirfd = -1; // closed here, after the unlink; closeWithoutUnlock releases the rest
+    // Opened while this fd still pins the locked inode, so that a match cannot be a reused inode.
+    const fd = binding.open(path, REOPEN, 0);
+    try {
+      const ours = fd >= 0 && sameFile(fstatSync(fd, { bigint: true }), fstatSync(this.fd, { bigint: true }));
+      this.closeWithoutUnlock();
+      if (!ours) return;
+      const rc = binding.lockVerified(fd, path, method);
+      if (rc < 0) {
+        lockFailure(rc, this.#target); // throws, unless held or replaced: then it is not ours to remove
+        return;
+      }
+      const failure = this.#unlinkIfStill(dirfd, fd);
+      if (failure !== undefined) throw failure;
+    } finally {
+      if (fd >= 0) binding.unlockClose(fd, method);
+      binding.close(dirfd);
+    }
   }
 
   /** Releases the lock and closes the kept directory; idempotent. */
@@ -88,6 +129,10 @@ function adopt(target: FileTarget, fd: number): Pidfile {
     throw fromErrno(rc, syscall, { path: syscall === 'open' ? dirname(target.path) : target.path });
   }
   return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
+}
+
+function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 /** The PID a pidfile claims: a positive decimal, alone (a newline after it is accepted), or null. */

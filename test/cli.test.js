@@ -209,6 +209,27 @@ test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when
   assert.equal(fs.existsSync(pidfile), false);
 });
 
+test('--pidfile: a file, symlink or FIFO put at the path while COMMAND ran is left alone, and COMMAND\'s status kept', { skip: needs('mkfifo') }, (t) => {
+  const dir = tempDir(t);
+  const victim = path.join(dir, 'victim');
+  fs.writeFileSync(victim, 'precious');
+  const planted = [
+    ['a file renamed over it', (at) => fs.writeFileSync(at, 'not a pid: someone else wrote this'), (at) => assert.equal(fs.readFileSync(at, 'utf8'), 'not a pid: someone else wrote this')],
+    ['a symlink', (at) => fs.symlinkSync(victim, at), (at) => assert.equal(fs.readlinkSync(at), victim)],
+    ['a FIFO', (at) => spawnSync('mkfifo', [at]), (at) => assert.ok(fs.lstatSync(at).isFIFO())],
+  ];
+  for (const [index, [what, plant, intact]] of planted.entries()) {
+    const pidfile = path.join(dir, `job${index}.pid`);
+    const other = path.join(dir, `other${index}`);
+    plant(other);
+    // COMMAND itself renames it over the pidfile, then exits 3.
+    const result = cli(['run', '--pidfile', pidfile, '--', 'sh', '-c', 'mv "$1" "$2" && exit 3', 'sh', other, pidfile]);
+    assert.deepEqual([result.status, result.stderr], [3, ''], what);
+    intact(pidfile);
+  }
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'precious', 'nothing was written through the symlink');
+});
+
 /** The last line of count-signals.js when signal came once. */
 function totalsOnce(signal) {
   return `total ${['SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'].map((counted) => `${counted} ${counted === signal ? 1 : 0}`).join(' ')}`;
