@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { LockTimeoutError, type Holder, type SolelyError } from './errors';
+import { InvalidTargetError, LockTimeoutError, type Holder, type SolelyError } from './errors';
 import type { Lock } from './lock';
 import type { Pidfile } from './pidfile';
 import type { PostgresLock } from './postgres';
@@ -20,6 +20,8 @@ import type { PostgresLock } from './postgres';
 const EX_USAGE = 64;
 const EX_UNAVAILABLE = 69;
 const EX_TEMPFAIL = 75;
+/** LSB's "program or service status is unknown": status could not tell (EACCES, ENOTDIR, ELOOP...). */
+const STATUS_UNKNOWN = 4;
 /** After a lost lock, COMMAND gets SIGTERM, then SIGKILL if it is still running this much later. */
 const LOST_KILL_MS = 10_000;
 /**
@@ -70,7 +72,9 @@ for the lock, before COMMAND runs, it is ignored.`;
 const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
 
 Prints whether the lock is held and by whom, never taking it.
-Exit status (LSB): 0 held; 1 a pidfile exists but is not locked (stale); 3 not held; 64 usage error.`;
+Exit status (LSB): 0 held; 1 a pidfile exists but is not locked (stale); 3 not held; 4 unknown:
+status could not tell (the error on stderr; with --json, also on stdout as
+{ target, kind, state: "unknown", error: { code, message } }); 64 usage error.`;
 
 class UsageError extends Error {}
 
@@ -200,7 +204,20 @@ async function parseSubcommand(args: string[], allowed: ReadonlySet<string>, hel
       if (!Buffer.from(args[index], 'utf8').equals(exact[first + index])) throw new UsageError(`${option}: its argument is not valid UTF-8 (solely takes names and paths in UTF-8 only)`);
     }
   }
+  await checkTargetText(options as WithTarget);
   return options as WithTarget;
+}
+
+/** The library's own check of a name or path as text: one it refuses is a usage error, found before anything is locked. */
+async function checkTargetText({ target: { kind, value }, key = '' }: WithTarget): Promise<void> {
+  try {
+    if (kind === 'abstract') (await import('./abstract')).checkName(value);
+    else if (kind === 'postgres') (await import('./postgres')).advisoryKey(key);
+    else (await import('./path')).absolutePath(value);
+  } catch (error) {
+    if (error instanceof InvalidTargetError) throw new UsageError(`${kind === 'postgres' ? '--key' : `--${kind}`}: ${error.message}`);
+    throw error;
+  }
 }
 
 async function run(args: string[]): Promise<number> {
@@ -398,14 +415,26 @@ async function status(args: string[]): Promise<number> {
   const options = await parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
   if (options === null) return 0;
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
-  const report = await statusOf(options.target.kind, options.target.value, options.key);
+  const { kind, value } = options.target;
+  let report: StatusReport;
+  try {
+    report = await statusOf(kind, value, options.key);
+  } catch (error) {
+    process.stderr.write(`${describeError(error)}\n`);
+    if (options.json) {
+      const { code, message } = error as SolelyError;
+      process.stdout.write(`${JSON.stringify({ target: options.key ?? value, kind, state: 'unknown', error: { code, message } })}\n`);
+    }
+    return STATUS_UNKNOWN;
+  }
   process.stdout.write(`${options.json ? JSON.stringify(report) : describeStatus(report)}\n`);
   return STATUS_EXIT[report.state];
 }
 
+/** One line, as Node words a system error ("open ENOTDIR: not a directory /x"): the code once. */
 function describeError(error: unknown): string {
-  const e = error as SolelyError;
-  return `solely: ${e.code ?? e.name}: ${e.message}`;
+  const { code = (error as Error).name, message } = error as SolelyError;
+  return `solely: ${message.includes(code) ? message : `${code}: ${message}`}`;
 }
 
 async function main(argv: string[]): Promise<number> {

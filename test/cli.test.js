@@ -420,3 +420,58 @@ test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --js
   assert.equal(cli(['status', '--pidfile', path.join(dir, 'absent.pid')]).status, 3);
   assert.equal(cli(['status', '--file', file, 'extra']).status, 64);
 });
+
+test('status: 4 (unknown) when it cannot tell, the error once on stderr and, with --json, on stdout too', (t) => {
+  const file = path.join(tempDir(t), 'file');
+  const link = `${file}.pid`;
+  fs.writeFileSync(file, '');
+  fs.symlinkSync(file, link); // a pidfile is never opened through a symlink
+  for (const [args, code, target] of [
+    [['--file', `${file}/x`], 'ENOTDIR', `${file}/x`],
+    [['--pidfile', `${file}/x`], 'ENOTDIR', `${file}/x`],
+    [['--pidfile', link], 'ELOOP', link],
+  ]) {
+    const text = cli(['status', ...args]);
+    assert.deepEqual([text.status, text.stdout], [4, ''], args.join(' '));
+    assert.match(text.stderr, new RegExp(`^solely: \\w+ ${code}: [^\\n]* ${target}\\n$`), args.join(' '));
+    const json = cli(['status', '--json', ...args]);
+    assert.equal(json.status, 4, args.join(' '));
+    const report = JSON.parse(json.stdout);
+    assert.deepEqual({ ...report, error: { ...report.error, message: undefined } }, { target, kind: args[0].slice(2), state: 'unknown', error: { code, message: undefined } });
+    assert.match(report.error.message, new RegExp(`${code}: [^\\n]* ${target}$`));
+  }
+  assert.match(cli(['status', '--help']).stdout, /\b4 unknown/);
+});
+
+test('status: 4 (unknown) when a directory on the path is not searchable (EACCES)', { skip: process.getuid() === 0 && needs('setpriv') }, (t) => {
+  const closed = path.join(tempDir(t), 'closed');
+  fs.mkdirSync(closed, { mode: 0o000 });
+  // Root searches any directory: run as nobody, from this package (world-readable in a checkout).
+  const asOther = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+  const target = path.join(closed, 'job.lock');
+  const [command, ...args] = [...asOther, process.execPath, CLI, 'status', '--json', '--file', target];
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.status, 4, result.stderr);
+  assert.match(result.stderr, new RegExp(`^solely: \\w+ EACCES: [^\\n]* ${target}\\n$`));
+  assert.equal(JSON.parse(result.stdout).error.code, 'EACCES');
+});
+
+test('run: a refused name or path is a usage error (64), said once; other failures exit 1 with the code once', (t) => {
+  for (const [args, message] of [
+    [['run', '--file=', '--', 'true'], '--file: EINVAL: a lock path cannot be empty'],
+    [['run', '--abstract', '', '--', 'true'], '--abstract: EINVAL: an abstract name cannot be empty'],
+    [['run', '--abstract', 'x'.repeat(108), '--', 'true'], '--abstract: ENAMETOOLONG: an abstract name is at most 107 bytes'],
+    [['status', '--pidfile=', '--json'], '--pidfile: EINVAL: a lock path cannot be empty'],
+  ]) {
+    const result = cli(args);
+    assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stdout, '', args.join(' '));
+    assert.ok(result.stderr.startsWith(`solely: ${message}`), result.stderr);
+    assert.match(result.stderr, /\nusage: solely run/);
+  }
+  const file = path.join(tempDir(t), 'file');
+  fs.writeFileSync(file, '');
+  const failed = cli(['run', '--pidfile', `${file}/x`, '--', 'echo', 'ran']);
+  assert.deepEqual([failed.status, failed.stdout], [1, '']);
+  assert.equal(failed.stderr, `solely: open ENOTDIR: not a directory ${file}/x\n`);
+});

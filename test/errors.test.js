@@ -245,5 +245,5 @@ test('the CLI: a wait that runs out is a held lock (75), a connect that times ou
   await connected;
   assert.deepEqual(waited, { status: 75, output: `solely: timed out waiting for ${name}\n` });
   assert.equal(connecting.status, 1, connecting.output);
-  assert.match(connecting.output, /^solely: ETIMEDOUT: connect ETIMEDOUT: .* 127\.0\.0\.1:\d+\n$/);
+  assert.match(connecting.output, /^solely: connect ETIMEDOUT: .* 127\.0\.0\.1:\d+\n$/);
 });
