@@ -213,13 +213,18 @@ export function errnoOf(code: keyof typeof constants.errno): number {
   return -constants.errno[code];
 }
 
+/** text, then where it happened (the path or address), if anywhere. */
+function located(text: string, target: ErrorTarget): string {
+  const where = target.path ?? target.address;
+  return where === undefined || where === '' ? text : `${text} ${where}`;
+}
+
 /** Builds the system error for a failed syscall; `errno` is negative. */
 export function fromErrno(errno: number, syscall: string, target: ErrorTarget, cause?: unknown): SolelyError {
   const [code, message] = describe(errno);
-  const where = target.path ?? target.address;
   const fields: SolelyErrorFields = { errno, syscall, ...target };
   if (cause !== undefined) fields.cause = cause;
-  const text = `${syscall} ${code}: ${message}${where === undefined ? '' : ` ${where}`}`;
+  const text = located(`${syscall} ${code}: ${message}`, target);
   const cls = INVALID_TARGET.has(code) ? InvalidTargetError : UNSUPPORTED.has(code) ? UnsupportedPlatformError : SolelyError;
   return new cls(code, text, fields);
 }
@@ -233,8 +238,7 @@ export function fromFsError(error: unknown, syscall: string, target: ErrorTarget
 
 /** A target refused before any syscall: `code` is the errno the kernel would have given. */
 export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR' | 'ENOTDIR' | 'ENOTSOCK' | 'ELOOP', reason: string, target: ErrorTarget): InvalidTargetError {
-  const where = target.path ?? target.address;
-  return new InvalidTargetError(code, `${code}: ${reason}${where === undefined ? '' : ` ${where}`}`, {
+  return new InvalidTargetError(code, located(`${code}: ${reason}`, target), {
     errno: errnoOf(code),
     ...target,
   });

@@ -458,10 +458,11 @@ test('status: 4 (unknown) when a directory on the path is not searchable (EACCES
 
 test('run: a refused name or path is a usage error (64), said once; other failures exit 1 with the code once', (t) => {
   for (const [args, message] of [
-    [['run', '--file=', '--', 'true'], '--file: EINVAL: a lock path cannot be empty'],
-    [['run', '--abstract', '', '--', 'true'], '--abstract: EINVAL: an abstract name cannot be empty'],
+    // An empty target has no place to name: the line ends with the reason.
+    [['run', '--file=', '--', 'true'], '--file: EINVAL: a lock path cannot be empty\n'],
+    [['run', '--abstract', '', '--', 'true'], '--abstract: EINVAL: an abstract name cannot be empty (that would autobind a random name) @\n'],
     [['run', '--abstract', 'x'.repeat(108), '--', 'true'], '--abstract: ENAMETOOLONG: an abstract name is at most 107 bytes'],
-    [['status', '--pidfile=', '--json'], '--pidfile: EINVAL: a lock path cannot be empty'],
+    [['status', '--pidfile=', '--json'], '--pidfile: EINVAL: a lock path cannot be empty\n'],
   ]) {
     const result = cli(args);
     assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
