@@ -8,7 +8,7 @@ const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('..');
 const { lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
-const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs } = require('./helpers');
+const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readablePackage } = require('./helpers');
 
 // Each test but the last starts a private bus.
 const NO_DAEMON = needs('dbus-daemon');
@@ -55,7 +55,9 @@ function observer(t, address) {
 }
 
 function holdName(t, address, name, wrap = []) {
-  const [command, ...args] = [...wrap, process.execPath, path.join(FIXTURES, 'hold-dbus.js'), address, name];
+  // Another uid runs the fixture from a copy it may read: the checkout may sit under a private directory.
+  const fixtures = wrap.length === 0 ? FIXTURES : path.join(readablePackage(), 'test', 'fixtures');
+  const [command, ...args] = [...wrap, process.execPath, path.join(fixtures, 'hold-dbus.js'), address, name];
   return spawnReady(t, command, args);
 }
 

@@ -7,7 +7,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage } = require('./helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -179,14 +179,11 @@ for (const { transport, setup } of transports()) {
       assert.equal(message.pid, same.pid, 'the refused peer never reached the app');
       assert.deepEqual(message.data, { from: 'python' });
       assert.equal(message.uid, 0);
-      // A node secondary of that uid that trusts root's primary gets the refusal as an error
-      // (where that uid may read this checkout).
-      const readable = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), 'sh', '-c', 'test -r "$0" && echo yes || echo no', APP]);
-      if ((await readable.next()) === 'yes') {
-        const config = JSON.stringify({ id, options: { ...ctx.options, ...options, allowUids: [0] } });
-        const node = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, APP, config], { env: ctx.env });
-        assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
-      }
+      // A node secondary of that uid that trusts root's primary gets the refusal as an error.
+      const config = JSON.stringify({ id, options: { ...ctx.options, ...options, allowUids: [0] } });
+      const appCopy = path.join(readablePackage(), 'test', 'fixtures', 'single-instance.js');
+      const node = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, appCopy, config], { env: ctx.env });
+      assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
     });
 
     test('a squatter of another uid on the name gives ForeignHolderError', { skip: asRoot.skip || needs('socat') }, async (t) => {
@@ -332,7 +329,7 @@ test('the abstract name: documented derivation, a long id hashed, and options ch
 test('a binder of the derived name that does not listen: another uid fails at once (ForeignHolderError), an allowed uid is waited for', asRoot, async (t) => {
   const id = uniqueName('si');
   const name = abstractName(id);
-  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, BIND_ONLY, name]);
+  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, path.join(readablePackage(), 'test', 'fixtures', 'bind-abstract.py'), name]);
   // A budget far beyond the test's: waiting on the squatter would end in LockTimeoutError.
   await assert.rejects(solely.singleInstance(id, { timeout: 120_000 }), (error) => {
     assert.ok(error instanceof solely.ForeignHolderError, error.stack);
@@ -369,7 +366,7 @@ test("transport 'path' without a runtime directory asks for one: never /tmp", { 
   const { execFileSync } = require('node:child_process');
   const env = { ...process.env };
   delete env.XDG_RUNTIME_DIR;
-  const script = `require(${JSON.stringify(path.join(__dirname, '..'))}).singleInstance('no-runtime-dir', { transport: 'path' })
+  const script = `require(${JSON.stringify(readablePackage())}).singleInstance('no-runtime-dir', { transport: 'path' })
     .then(() => console.log('no error'), (e) => console.log(e.code));`;
   const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env });
   assert.equal(out.trim(), 'ENOENT');

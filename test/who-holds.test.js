@@ -5,12 +5,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, needs } = require('./helpers');
+const { uniqueName, tempDir, spawnReady, holder, kill, needs, readablePackage } = require('./helpers');
 
 const root = process.getuid() === 0;
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 
 test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks), null when free', async (t) => {
   const dir = tempDir(t);
@@ -67,10 +66,11 @@ test('whoHolds an abstract name: a listening holder, a holder that does not list
 
 test('an abstract name bound without listening by another uid: whoHolds gives its uid (sock_diag), even to a uid that may not see its fds', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const name = uniqueName();
-  const binder = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, BIND_ONLY, name]);
-  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: binder.pid, uid: 65534, command: `${PYTHON} ${BIND_ONLY} ${name}` });
+  const bindOnly = path.join(readablePackage(), 'test', 'fixtures', 'bind-abstract.py');
+  const binder = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, bindOnly, name]);
+  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: binder.pid, uid: 65534, command: `${PYTHON} ${bindOnly} ${name}` });
   // Another unprivileged uid may not read the binder's /proc/<pid>/fd: only the kernel's socket table tells.
-  const script = `console.log(JSON.stringify(require(${JSON.stringify(path.join(__dirname, '..'))}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
   const seen = execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(seen), { uid: 65534 });
 });
