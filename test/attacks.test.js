@@ -197,7 +197,7 @@ function flood(socketPath, kind) {
   });
 }
 
-test(`${FLOOD_CLIENTS} garbage or slow clients against a primary: its memory and fds stay bounded, and a secondary is served after`, async (t) => {
+test('garbage or slow clients against a primary: its memory and fds stay bounded, and a secondary is served after', async (t) => {
   const dir = tempDir(t);
   const id = uniqueName('si-flood');
   const options = { transport: 'path', directory: dir, connectionTimeout: 200, maxConnections: 2 * FLOOD_BATCH, maxMessageBytes: MAX_MESSAGE };

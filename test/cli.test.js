@@ -4,7 +4,7 @@ const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const solely = require('..');
 const { uniqueName, tempDir, spawnReady, holder, kill, exited } = require('./helpers');
 
@@ -102,7 +102,11 @@ test('a COMMAND killed by a signal gives 128+N; SIGTERM/SIGINT/SIGHUP/SIGQUIT to
   assert.equal(wrapper.exitCode, 128 + 15);
 });
 
-for (const [kind, target] of [['abstract', () => uniqueName()], ['file', (t) => path.join(tempDir(t), 'inherit.lock')]]) {
+describe('COMMAND inherits the lock (abstract and file); --close keeps it in the wrapper', () => {
+  for (const [kind, target] of [['abstract', () => uniqueName()], ['file', (t) => path.join(tempDir(t), 'inherit.lock')]]) inheritTest(kind, target);
+});
+
+function inheritTest(kind, target) {
   test(`${kind}: COMMAND inherits the lock, so killing the wrapper does not free it; --close keeps it in the wrapper`, async (t) => {
     const name = target(t);
     const sleeper = 'echo $$; exec sleep 30';

@@ -2,11 +2,15 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const solely = require('..');
 const { tempDir, holder, kill, readablePackage } = require('./helpers');
 
-for (const method of ['flock', 'fcntl']) {
+describe('flock and fcntl (OFD) file locks', () => {
+  for (const method of ['flock', 'fcntl']) fileLockTests(method);
+});
+
+function fileLockTests(method) {
   test(`${method}: a file lock is exclusive across processes and freed by SIGKILL`, async (t) => {
     const file = path.join(tempDir(t), 'job.lock');
     const child = await holder(t, method === 'flock' ? 'file' : 'fcntl', file);

@@ -3,7 +3,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const solely = require('..');
@@ -72,7 +72,11 @@ test('a process whose file wait has ended exits by itself: the inotify instance 
   assert.equal(out, 'got it\n');
 });
 
-for (const kind of ['abstract', 'file']) {
+describe('a child the holder spawned keeps no lock fd (abstract and file)', () => {
+  for (const kind of ['abstract', 'file']) spawnedChildTest(kind);
+});
+
+function spawnedChildTest(kind) {
   test(`${kind}: a child the holder spawned keeps no lock fd, so the lock dies with the holder`, async (t) => {
     const target = kind === 'abstract' ? uniqueName() : path.join(tempDir(t), 'cloexec.lock');
     const child = await holder(t, kind, target, '--spawn-sleep');

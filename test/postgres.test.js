@@ -152,7 +152,11 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await untracked.release();
   });
 
-  for (const how of ['timeout', 'abort']) {
+  describe('a wait ended by a timeout or an abort leaves no session behind', () => {
+    for (const how of ['timeout', 'abort']) waitEndedTest(how);
+  });
+
+  function waitEndedTest(how) {
     test(`a wait ended by ${how} leaves no session behind`, async (t) => {
       const key = uniqueName();
       const holding = await fixture(t, 'hold', server.url, key);
