@@ -7,7 +7,7 @@ const { once } = require('node:events');
 const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('..');
-const { lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
+const { checkBusName, lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
 const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readablePackage } = require('./helpers');
 
 // Each test but the last starts a private bus.
@@ -213,6 +213,9 @@ test('invalid bus names are refused before anything is sent', async () => {
     });
   }
   await assert.rejects(lockDbusName(42, { address }), { code: 'ERR_INVALID_ARG_TYPE' });
+  // The same check, exported: synchronous, the name back when it is valid.
+  assert.equal(checkBusName('org.example.App'), 'org.example.App');
+  for (const name of invalid) assert.throws(() => checkBusName(name), { name: 'InvalidTargetError', address: name });
   await assert.rejects(lockDbusName('org.example.App', { bus: 'user' }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(lockDbusName('org.example.App', { bus: 'system', address }), { code: 'ERR_INVALID_ARG_VALUE' });
   // Valid: '-' and '_' anywhere, digits after the first character, 255 bytes.

@@ -3,6 +3,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
@@ -324,6 +325,15 @@ test('the abstract name: documented derivation, a long id hashed, and options ch
     syscall: 'send',
     address: `@${instance.target}`,
   });
+});
+
+test('a primary whose answer is not a frame: the secondary gets EPROTO from recv', async (t) => {
+  const id = uniqueName('si');
+  const name = abstractName(id);
+  const server = net.createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+  await solely.listenUnix(`\0${name}`, { server });
+  t.after(() => server.close());
+  await assert.rejects(solely.singleInstance(id), { name: 'SolelyError', code: 'EPROTO', syscall: 'recv', address: `@${name}` });
 });
 
 test('a binder of the derived name that does not listen: another uid fails at once (ForeignHolderError), an allowed uid is waited for', asRoot, async (t) => {
