@@ -2,6 +2,7 @@
 // solely/postgres against a real PostgreSQL server started for this file (test/postgres-server.js).
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { describe, before, after, test } = require('node:test');
@@ -194,6 +195,15 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     });
   });
 
+  test('a held lock does not keep the process alive by itself', async () => {
+    const key = uniqueName();
+    const script = `require('solely/postgres').lockPostgres(${JSON.stringify(key)}, { connection: ${JSON.stringify(server.url)} }).then(() => console.log('held'))`;
+    // Resolves when the child exits by itself; a lock that kept it alive would hang here until the test times out.
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+    assert.deepEqual([child.status, child.stdout], [0, 'held\n'], child.stderr);
+    assert.equal(await whoHoldsPostgres(key, options), null, 'and the lock went with it');
+  });
+
   test('a server that stops answering (frozen backend) is a lost lock, within two keepalive intervals', async () => {
     const lock = await lockPostgres(uniqueName(), { ...options, keepaliveInterval: 100 });
     const { pid } = await whoHoldsPostgres(lock.target, options);
@@ -262,5 +272,21 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const after = await lockPostgres(key, options);
     assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');
     await after.release();
+  });
+});
+
+test("a connection that is not up within connectionTimeoutMillis: ETIMEDOUT from 'connect'", async (t) => {
+  // Accepts TCP and never answers the startup message.
+  const silent = net.createServer(() => {});
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => silent.close());
+  const sockets = [];
+  silent.on('connection', (socket) => sockets.push(socket));
+  t.after(() => sockets.forEach((socket) => socket.destroy()));
+  const { port } = silent.address();
+  await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port, connectionTimeoutMillis: 100 } }), {
+    name: 'SolelyError',
+    code: 'ETIMEDOUT',
+    syscall: 'connect',
   });
 });
