@@ -116,6 +116,31 @@ test('SIGKILL of the owner hands the name to a queued waiter', { skip: NO_DAEMON
   assert.equal(await look.owner(name), null);
 });
 
+test('the bus: DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus; DBUS_SYSTEM_BUS_ADDRESS for bus: system', { skip: NO_DAEMON }, async (t) => {
+  const { address } = await privateBus(t);
+  const saved = { ...process.env };
+  t.after(() => {
+    for (const variable of ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'XDG_RUNTIME_DIR']) {
+      if (saved[variable] === undefined) delete process.env[variable];
+      else process.env[variable] = saved[variable];
+    }
+  });
+  const name = `org.solely.${uniqueName('address').replace(/-/g, '_')}`;
+  const socket = /^unix:path=([^,]+)/.exec(address)[1];
+  const cases = [
+    [{ DBUS_SESSION_BUS_ADDRESS: address }, {}, address],
+    [{ XDG_RUNTIME_DIR: path.dirname(socket) }, {}, `unix:path=${socket}`],
+    [{ DBUS_SYSTEM_BUS_ADDRESS: address }, { bus: 'system' }, address],
+  ];
+  for (const [env, options, expected] of cases) {
+    for (const variable of ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'XDG_RUNTIME_DIR']) delete process.env[variable];
+    Object.assign(process.env, env);
+    const lock = await tryLockDbusName(name, options);
+    assert.equal(lock.address, expected, JSON.stringify(env));
+    await lock.release();
+  }
+});
+
 test('a waiter gets the name when the owner releases it', { skip: NO_DAEMON }, async (t) => {
   const { address } = await privateBus(t);
   const look = observer(t, address);
