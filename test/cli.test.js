@@ -77,6 +77,14 @@ test('--wait waits for the holder; --wait=SECONDS gives up with the conflict cod
   assert.equal(out, 'ran\n');
 });
 
+test('any other failure exits 1 with the error code and message on stderr', (t) => {
+  const file = path.join(tempDir(t), 'missing', 'x.lock');
+  const result = cli(['run', '--file', file, '--', 'true']);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /ENOENT/);
+  assert.match(result.stderr, new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+});
+
 test('COMMAND not found exits 127, not executable 126', (t) => {
   const dir = tempDir(t);
   const script = path.join(dir, 'not-executable.sh');

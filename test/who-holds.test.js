@@ -75,6 +75,29 @@ test('an abstract name bound without listening by another uid: whoHolds gives it
   assert.deepEqual(JSON.parse(seen), { uid: 65534 });
 });
 
+test('a file lock held by another uid, asked by a third that may read none of its /proc entries: {}', { skip: !root && 'needs root for setpriv' }, async (t) => {
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o777);
+  const file = path.join(dir, 'other-uid.lock');
+  const held = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(readablePackage(), 'test', 'fixtures', 'hold.js'), 'file', file]);
+  assert.equal(held.firstLine, 'locked');
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ file: ${JSON.stringify(file)} })))`;
+  assert.deepEqual(JSON.parse(execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' })), {});
+  assert.equal(solely.whoHolds({ file }).pid, held.pid, 'root may look');
+});
+
+test('the /proc scan for a holder runs only on the throwing path, never in try*', async (t) => {
+  const file = path.join(tempDir(t), 'scan.lock');
+  // An OFD lock: /proc/locks shows -1, so naming its holder takes a scan of every process.
+  await holder(t, 'fcntl', file);
+  const readdir = t.mock.method(fs, 'readdirSync');
+  const scans = () => readdir.mock.calls.filter((call) => call.arguments[0] === '/proc').length;
+  assert.equal(solely.tryLockFileSync(file, { method: 'fcntl' }), null);
+  assert.equal(scans(), 0, 'try* scanned /proc');
+  assert.throws(() => solely.lockFileSync(file, { method: 'fcntl' }), { code: 'ELOCKED' });
+  assert.ok(scans() > 0, 'the throwing path scans /proc, or this test proves nothing');
+});
+
 test('whoHolds refuses bad targets', () => {
   assert.throws(() => solely.whoHolds(42), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => solely.whoHolds({}), { code: 'ERR_INVALID_ARG_TYPE' });
