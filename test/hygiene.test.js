@@ -6,6 +6,8 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
+const v8 = require('node:v8');
+const vm = require('node:vm');
 const solely = require('..');
 const { uniqueName, tempDir, holder, exited, fdCount } = require('./helpers');
 
@@ -91,3 +93,18 @@ function spawnedChildTest(kind) {
     lock.release();
   });
 }
+
+test('no finalizer releases a lock: a handle collected as garbage keeps its lock', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const name = uniqueName();
+  const file = path.join(tempDir(t), 'dropped.lock');
+  const dropped = [new WeakRef(solely.lockAbstractSync(name)), new WeakRef(solely.lockFileSync(file))];
+  for (let round = 0; round < 3; round++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve)); // where finalization callbacks would run
+  }
+  assert.deepEqual(dropped.map((ref) => ref.deref()), [undefined, undefined], 'both handles were collected, or this test proves nothing');
+  assert.equal(solely.tryLockAbstractSync(name), null);
+  assert.equal(solely.tryLockFileSync(file), null);
+});
