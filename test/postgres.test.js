@@ -4,6 +4,7 @@ const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const net = require('node:net');
 const os = require('node:os');
+const readline = require('node:readline');
 const path = require('node:path');
 const { describe, before, after, test } = require('node:test');
 const { Client } = require('pg');
@@ -251,12 +252,14 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const lock = await lockPostgres(key, options);
     const lost = new Promise((resolve) => lock.once('lost', resolve));
     const cliKey = uniqueName();
-    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sleep', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sh', '-c', 'echo started; exec sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => kill(wrapper));
     let stderr = '';
     wrapper.stderr.on('data', (chunk) => (stderr += chunk));
     const closed = new Promise((resolve) => wrapper.once('close', resolve)); // after all of stderr is read
-    await until('the CLI holds its lock', async () => (await whoHoldsPostgres(cliKey, options)) !== null);
+    // COMMAND runs once the CLI holds the lock, has its token and watches for a loss: holding the
+    // advisory lock alone comes earlier, and a restart then would fail the CLI's acquisition instead.
+    assert.equal(await new Promise((resolve) => readline.createInterface({ input: wrapper.stdout }).once('line', resolve)), 'started');
     await admin.end();
     admin = undefined;
     await server.restart();
@@ -267,7 +270,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal(error.cause.code, '57P01'); // admin_shutdown
     await closed;
     assert.equal(wrapper.exitCode, 69);
-    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sleep\\n$`));
+    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sh\\n$`));
     await lock.release();
     const after = await lockPostgres(key, options);
     assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');

@@ -8,7 +8,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, unixListening, needs, readablePackage } = require('./helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -196,7 +196,8 @@ for (const { transport, setup } of transports()) {
       const listen = transport === 'abstract' ? `ABSTRACT-LISTEN:${address.slice(1)},fork` : `UNIX-LISTEN:${address},fork`;
       const socat = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), 'socat', listen, 'SYSTEM:echo squatter'], { stdio: ['ignore', 'pipe', 'ignore'] });
       if (transport === 'abstract') await abstractBound(address.slice(1));
-      else while (!fs.existsSync(address)) await sleep(10);
+      // Listening, not just bound: a socket nobody listens on yet is a stale one, and gets replaced.
+      else while (!unixListening(address)) await sleep(10);
       await assert.rejects(solely.singleInstance(id, { ...ctx.options, timeout: 2000 }), (error) => {
         assert.ok(error instanceof solely.ForeignHolderError, error.stack);
         assert.equal(error.code, 'ELOCKED');
