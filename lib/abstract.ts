@@ -91,8 +91,9 @@ export async function lockAbstract(name: string, options?: WaitOptions & Abstrac
 
 /**
  * Waits connected to the holder's listening socket: the kernel resets the connection the moment
- * the holder's socket closes, whatever ended it. A holder that does not listen (or not yet) is
- * polled with a backoff up to the fallback interval.
+ * the holder's socket closes, whatever ended it. A holder that does not listen (or not yet), or
+ * that accepts and hangs up (a server on the name), is polled with a backoff up to the fallback
+ * interval.
  */
 class AbstractWaiter implements Waiter<Lock> {
   readonly #name: string;
@@ -101,6 +102,7 @@ class AbstractWaiter implements Waiter<Lock> {
   #watch: FdWatch | undefined;
   #backoff: NodeJS.Timeout | undefined;
   #backoffMs = 1;
+  #hungUpOn = false;
 
   constructor(name: string, backlog: number) {
     this.#name = name;
@@ -113,20 +115,27 @@ class AbstractWaiter implements Waiter<Lock> {
 
   arm(wake: () => void): void {
     if (this.#connection >= 0 || this.#backoff !== undefined) return;
+    if (this.#hungUpOn) {
+      // A live holder accepted and closed our connection: reconnecting at once would busy-loop.
+      this.#hungUpOn = false;
+      this.#backOff(wake);
+      return;
+    }
     const connection = binding.abstractConnect(this.#name);
     if (connection < 0) {
       // ECONNREFUSED: bound but not listening, or released meanwhile; EAGAIN: backlog full.
-      this.#backoff = setTimeout(() => {
-        this.#backoff = undefined;
-        wake();
-      }, this.#backoffMs);
-      this.#backoffMs = Math.min(this.#backoffMs * 2, FALLBACK_POLL_MS);
+      this.#backOff(wake);
       return;
     }
-    this.#backoffMs = 1;
+    binding.trackWaitFd(connection); // open only to wait: closed if this thread ends mid-wait
     this.#connection = connection;
-    this.#watch ??= new binding.FdWatch(() => {
+    this.#watch ??= new binding.FdWatch((status) => {
       this.#hangUp();
+      // An error (POLLERR) is the reset of a connection still queued in the backlog: the socket we
+      // waited on closed, a real wait, so a new holder is connected to at once. A clean hang-up or
+      // data means the holder accepted us, and will again.
+      if (status < 0) this.#backoffMs = 1;
+      else this.#hungUpOn = true;
       wake();
     });
     if (this.#watch.start(connection) < 0) this.#hangUp();
@@ -138,10 +147,19 @@ class AbstractWaiter implements Waiter<Lock> {
     this.#backoff = undefined;
   }
 
+  /** One wake-up after the current backoff, which doubles up to the fallback poll interval. */
+  #backOff(wake: () => void): void {
+    this.#backoff = setTimeout(() => {
+      this.#backoff = undefined;
+      wake();
+    }, this.#backoffMs);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, FALLBACK_POLL_MS);
+  }
+
   #hangUp(): void {
     if (this.#connection < 0) return;
     this.#watch?.stop();
-    binding.close(this.#connection);
+    binding.closeWaitFd(this.#connection);
     this.#connection = -1;
   }
 }

@@ -66,6 +66,13 @@ export interface Binding {
   readonly O_PATH: number;
   /** close(fd), never retried. 0 or -errno. */
   close(fd: number): number;
+  /** This thread's registry of fds kept open only for a pending wait: it closes the fds still in
+   *  it when the thread's environment ends (a Worker terminated mid-wait). trackWaitFd adds fd. */
+  trackWaitFd(fd: number): void;
+  /** Takes fd out of the registry: it passes to another owner (a Lock, a lock request's thread). */
+  untrackWaitFd(fd: number): void;
+  /** Takes fd out of the registry and closes it, never retried. 0 or -errno. */
+  closeWaitFd(fd: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

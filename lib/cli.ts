@@ -2,7 +2,7 @@
 // The `solely` command: run a job at most once (cron, daemons), or ask who holds a lock.
 // Loads only what the chosen command needs: a run costs little more than `node -e 0`.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { Holder, SolelyError } from './errors';
@@ -30,7 +30,8 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
 
   --abstract NAME          lock the Linux abstract socket name NAME (1 to 107 bytes)
   --file PATH              flock(2) PATH (created with mode 0644 if absent; a directory is locked in place)
-  --pidfile PATH           lock PATH as a pidfile and write COMMAND's PID in it; removed when COMMAND exits
+  --pidfile PATH           lock PATH as a pidfile and write COMMAND's PID in it; removed when COMMAND exits,
+                           unless processes it started still hold the lock: then it names one of them
   --postgres URL --key NAME
                            take the PostgreSQL advisory lock NAME on the server at URL (a session of
                            solely's: solely stays running while COMMAND runs, COMMAND cannot inherit
@@ -45,8 +46,12 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --quiet                  say nothing on stderr when the lock is held
 
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error; 69 the PostgreSQL lock
-was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
-forwarded to COMMAND.`;
+was lost while COMMAND ran; 126 COMMAND not executable; 127 COMMAND not found; 1 any other failure.
+
+Signals: SIGTERM and SIGHUP sent to solely are forwarded to COMMAND, and so are SIGINT and SIGQUIT,
+except while solely is in its terminal's foreground process group and COMMAND still is too: Ctrl-C
+and Ctrl-\\ then reach COMMAND from the terminal, once. A signal sent to solely's whole process group
+by another program reaches COMMAND directly as well as forwarded: signal solely's PID instead.`;
 
 const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
 
@@ -192,8 +197,8 @@ async function run(args: string[]): Promise<number> {
   }
 
   // Inherit: the child gets a dup of the lock fd as its fd 3, so the lock outlives this wrapper.
-  // Both copies share one open file description; this process never unlocks it while COMMAND
-  // runs, since that would unlock COMMAND's copy too. It only closes its own at exit.
+  // Both copies share one open file description; this process never unlocks it, since that would
+  // unlock COMMAND's copy too, and that of any process COMMAND leaves behind. It only closes its own.
   // A PostgreSQL lock is this process's session: it has no fd to inherit.
   const inherited = options.close || lock.kind === 'postgres' ? undefined : lock;
   let env = process.env;
@@ -209,8 +214,11 @@ async function run(args: string[]): Promise<number> {
     stdio: inherited === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', inherited.fd],
     env,
   });
-  deliver = (signal) => void child.kill(signal);
-  for (const signal of early) deliver(signal);
+  // COMMAND did not exist yet when the early ones came: they are all its to get.
+  for (const signal of early) child.kill(signal);
+  deliver = (signal) => {
+    if (child.pid !== undefined && !terminalSentToBoth(signal, child.pid)) child.kill(signal);
+  };
   const pidfile = lock.kind === 'pidfile' ? (lock as Pidfile) : undefined;
   let lost = false;
   if (lock.kind === 'postgres') {
@@ -245,12 +253,65 @@ async function run(args: string[]): Promise<number> {
       if (finished) return;
       finished = true;
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
-      let released: void | Promise<void> = undefined;
-      if (pidfile !== undefined) pidfile.remove(); // COMMAND is gone: its PID is stale
-      else if (inherited === undefined) released = lock.release(); // a session's unlock is a round trip
-      void Promise.resolve(released).then(() => resolve(status));
+      const release = async (): Promise<void> => {
+        if (pidfile === undefined) {
+          if (inherited === undefined) await lock.release(); // a session's unlock is a round trip
+        } else if (inherited === undefined) {
+          pidfile.remove(); // COMMAND is gone: its PID is stale
+        } else {
+          await settleSharedPidfile(pidfile);
+        }
+      };
+      void release()
+        .catch((error: unknown) => process.stderr.write(`${describeError(error)}\n`))
+        .then(() => resolve(status));
     };
   });
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state ppid pgrp session tty_nr tpgid ...). */
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // gone
+  }
+}
+
+/**
+ * True if the terminal sent this signal to COMMAND too: its keys (Ctrl-C, Ctrl-\) send SIGINT and
+ * SIGQUIT to its whole foreground process group, which this process is in and COMMAND did not leave.
+ */
+function terminalSentToBoth(signal: NodeJS.Signals, commandPid: number): boolean {
+  if (signal !== 'SIGINT' && signal !== 'SIGQUIT') return false;
+  const self = statFields('self');
+  const command = statFields(commandPid);
+  if (self === undefined || command === undefined) return false;
+  const [, , group, , , foregroundGroup] = self;
+  return foregroundGroup === group && command[2] === group;
+}
+
+/**
+ * COMMAND has exited, but processes it started may still hold the lock through the fd 3 they
+ * inherited. This process never unlocks it then: a flock or OFD lock belongs to the open file
+ * description they share, and unlocking through any fd frees it for all. If one of them holds it
+ * (COMMAND daemonized), the pidfile names it. Else this process closes its fd and removes the file
+ * only if it can take the lock again: proof that nobody holds it, even a process /proc hides.
+ */
+async function settleSharedPidfile(pidfile: Pidfile): Promise<void> {
+  const [{ otherFileHolder }, { openPidfile }] = await Promise.all([import('./holder'), import('./pidfile')]);
+  const survivor = otherFileHolder(fstatSync(pidfile.fd, { bigint: true }));
+  if (survivor !== undefined) return pidfile.write(survivor); // still under the lock; exit closes the fd
+  pidfile.closeWithoutUnlock();
+  let again: Pidfile;
+  try {
+    again = await openPidfile(pidfile.target);
+  } catch (error) {
+    if (isLockHeld(error)) return; // someone holds it now: the file is theirs
+    throw error;
+  }
+  again.remove();
 }
 
 interface StatusReport {
@@ -309,6 +370,11 @@ async function status(args: string[]): Promise<number> {
   return STATUS_EXIT[report.state];
 }
 
+function describeError(error: unknown): string {
+  const e = error as SolelyError;
+  return `solely: ${e.code ?? e.name}: ${e.message}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -335,8 +401,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`solely: ${error.message}\n${USAGE}\n`);
       return EX_USAGE;
     }
-    const e = error as SolelyError;
-    process.stderr.write(`solely: ${e.code ?? e.name}: ${e.message}\n`);
+    process.stderr.write(`${describeError(error)}\n`);
     return 1;
   }
 }

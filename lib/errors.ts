@@ -109,6 +109,10 @@ function describe(errno: number): [code: string, message: string] {
     for (const [code, value] of Object.entries(constants.errno)) {
       if (!names.has(-value)) names.set(-value, [code, EXTRA_MESSAGES[code] ?? 'system error']);
     }
+    // As Node's dns does: a name that does not resolve is ENOTFOUND, whichever getaddrinfo code says so.
+    for (const [errno, [code, message]] of names) {
+      if (code === 'EAI_NONAME' || code === 'EAI_NODATA') names.set(errno, ['ENOTFOUND', message]);
+    }
   }
   return names.get(errno) ?? [`E${-errno}`, `unknown system error ${-errno}`];
 }
@@ -152,6 +156,15 @@ export function invalidArgument(
   expected: string,
   actual: unknown,
 ): SolelyError {
-  const shown = typeof actual === 'string' ? JSON.stringify(actual) : typeof actual === 'object' && actual !== null ? 'an object' : String(actual);
-  return new SolelyError(code, `The "${name}" argument must be ${expected}. Received ${shown}`);
+  return new SolelyError(code, `The "${name}" argument must be ${expected}. Received ${received(actual)}`);
+}
+
+/** A bad value as Node's own argument errors show it: "1n", "function f", "an instance of Map". */
+function received(actual: unknown): string {
+  if (typeof actual === 'string') return JSON.stringify(actual);
+  if (typeof actual === 'bigint') return `${actual}n`;
+  if (typeof actual === 'function') return `function ${actual.name || '(anonymous)'}`;
+  if (typeof actual !== 'object' || actual === null) return String(actual);
+  const constructorName = (Object.getPrototypeOf(actual) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof constructorName === 'string' && constructorName !== 'Object' && constructorName !== '' ? `an instance of ${constructorName}` : 'an object';
 }

@@ -7,7 +7,7 @@ import { binding } from './binding';
 import { LockHeldError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget } from './errors';
 import { unwatchFile, watchFile } from './file-events';
 import { classifyFilesystem } from './filesystem';
-import { describeHolder, fileHolder } from './holder';
+import { fileHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseChoice, parseMode, parseWait, type Wait, type WaitOptions } from './options';
 import { waitFor, type Waiter } from './wait';
@@ -181,12 +181,14 @@ function lockFallback(target: FileTarget, flags: number, first: number): number 
   return locked;
 }
 
-/** The lock is held: the holder comes from /proc/locks and fdinfo (claim: a PID to check first). */
+/**
+ * The lock is held: the holder comes from /proc/locks and fdinfo (claim: a PID to check first).
+ * A ForeignHolderError when it runs as another uid, by the rule every mechanism shares.
+ */
 export function fileHeldError(target: FileTarget, holder = fileHolder(target.path)): LockHeldError {
   const { path, method } = target;
   const fields = { errno: EAGAIN, syscall: method, path, cause: fromErrno(EAGAIN, method, { path }) };
-  const message = `${method} ELOCKED: lock is held ${path}${describeHolder(holder)}`;
-  return new LockHeldError(message, holder === undefined ? fields : { ...fields, holder });
+  return heldBy(`${method} ELOCKED: lock is held ${path}`, fields, holder);
 }
 
 function fileLock(target: FileTarget, fd: number): Lock {
@@ -258,11 +260,15 @@ class FileWaiter<T> implements Waiter<T> {
 
   attempt(): T | null {
     for (let tries = 0; tries < MAX_REPLACED; tries++) {
-      if (this.#fd < 0) this.#fd = openTarget(this.#target, this.#flags);
+      if (this.#fd < 0) {
+        this.#fd = openTarget(this.#target, this.#flags);
+        binding.trackWaitFd(this.#fd); // kept open to wait: closed if this thread ends mid-wait
+      }
       const locked = lockOpened(this.#fd, this.#target);
       if (locked === false) return null;
       if (locked === true) {
         const fd = this.#fd; // ownership passes to the caller's handle
+        binding.untrackWaitFd(fd);
         this.#fd = -1;
         this.disarm();
         return this.#wrap(fd);
@@ -282,7 +288,7 @@ class FileWaiter<T> implements Waiter<T> {
 
   disarm(): void {
     this.#unwatch();
-    if (this.#fd >= 0) binding.close(this.#fd);
+    if (this.#fd >= 0) binding.closeWaitFd(this.#fd);
     this.#fd = -1;
   }
 
@@ -325,12 +331,13 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
       const locked = lockResult(rc, this.#target);
       if (locked === true) {
         const fd = this.#fd; // ownership passes to the caller's handle
+        binding.untrackWaitFd(fd);
         this.#fd = -1;
         return this.#wrap(fd);
       }
       if (locked === false && this.#failFast) return HELD;
       if (locked === 'replaced') {
-        binding.close(this.#fd);
+        binding.closeWaitFd(this.#fd);
         this.#fd = -1;
         if (++this.#replaced >= MAX_REPLACED) throw fromErrno(ESTALE, this.#target.method, { path: this.#target.path });
       }
@@ -346,14 +353,20 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
   disarm(): void {
     this.#wake = undefined;
     // An attempt in flight still uses the fd: its callback closes it.
-    if (!this.#running && this.#fd >= 0) binding.close(this.#fd);
+    if (!this.#running && this.#fd >= 0) binding.closeWaitFd(this.#fd);
     this.#fd = -1;
   }
 
   #start(): void {
-    if (this.#fd < 0) this.#fd = openTarget(this.#target, this.#flags);
+    if (this.#fd < 0) {
+      this.#fd = openTarget(this.#target, this.#flags);
+      binding.trackWaitFd(this.#fd); // kept open to wait: closed if this thread ends mid-wait
+    }
     const fd = this.#fd;
     const target = this.#target;
+    // In flight, fd is the request's: if this thread ends first, the addon closes it once the
+    // request completes, so the registry must not close it under the request.
+    binding.untrackWaitFd(fd);
     const started = binding.lockVerifiedOnThread(fd, target.path, target.methodCode, (rc) => {
       this.#running = false;
       if (this.#fd !== fd) {
@@ -362,10 +375,14 @@ class ThreadWaiter<T> implements Waiter<T | typeof HELD> {
         else binding.close(fd);
         return;
       }
+      binding.trackWaitFd(fd); // back with the waiter
       this.#rc = rc;
       if (this.#failFast || !contended(rc, target)) this.#wake?.();
     });
-    if (started < 0) throw fromErrno(started, 'uv_thread_create', { path: target.path });
+    if (started < 0) {
+      binding.trackWaitFd(fd); // no request took it: back with the waiter
+      throw fromErrno(started, 'uv_thread_create', { path: target.path });
+    }
     this.#running = true;
   }
 }

@@ -32,14 +32,27 @@ export function holderOf(pid: number, uid = uidOf(pid)): Holder {
   return holder;
 }
 
-/** The process at the other end of a probe connection fd (or undefined if fd is -errno); closes fd. */
-export function connectedHolder(fd: number): Holder | undefined {
+/**
+ * What SO_PEERCRED says of a listening socket: whoever called listen(). A claim, not a holder:
+ * that process may have handed the socket on and died, and its pid be reused.
+ */
+interface PeerClaim {
+  pid: number;
+  uid: number;
+}
+
+/** The peer's credentials on a probe connection fd (undefined if fd is -errno); closes fd. */
+function peerOf(fd: number): PeerClaim | undefined {
   if (fd < 0) return undefined;
   const cred = binding.peerCred(fd);
   binding.close(fd);
-  if (typeof cred === 'number') return undefined;
-  const [pid, uid] = cred;
-  return holderOf(pid, uid);
+  return typeof cred === 'number' ? undefined : { pid: cred[0], uid: cred[1] };
+}
+
+/** The process at the other end of a probe connection fd (or undefined if fd is -errno); closes fd. */
+export function connectedHolder(fd: number): Holder | undefined {
+  const peer = peerOf(fd);
+  return peer === undefined ? undefined : holderOf(peer.pid, peer.uid);
 }
 
 /** " (pid 12, uid 1000: node server.js)" for messages; empty when unknown. */
@@ -104,38 +117,62 @@ function procSockets(name: string): BoundSocket[] {
   return sockets;
 }
 
+/** The one of sockets (keyed by their /proc/<pid>/fd link) that pid has open; none where we may not look. */
+function heldSocket(pid: number, byLink: Map<string, BoundSocket>): BoundSocket | undefined {
+  for (const fd of fdsOf(pid)) {
+    try {
+      const socket = byLink.get(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (socket !== undefined) return socket;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return undefined;
+}
+
 /**
  * The holder of sockets, undefined if there are none: the process with one of them among its fds
- * where /proc lets us look (not another uid's, unless root), else the owner's uid as sock_diag
- * gave it ({ uid }), else {}. The socket's owner is the uid reported, as the kernel recorded it.
+ * where /proc lets us look (not another uid's, unless root), the claimed one first; else the
+ * owner's uid as sock_diag or the claim gave it ({ uid }), else {}. A claimed pid is named only
+ * if it holds a socket: the listener may have died and left the socket to a child (solely run),
+ * and its pid may belong to an unrelated process by now.
  */
-function socketsHolder(sockets: BoundSocket[]): Holder | undefined {
-  if (sockets.length === 0) return undefined;
+function socketsHolder(sockets: BoundSocket[], claim: PeerClaim | undefined): Holder | undefined {
+  if (sockets.length === 0) return claim === undefined ? undefined : { uid: claim.uid };
   const byLink = new Map(sockets.map((socket) => [`socket:[${socket.inode}]`, socket]));
+  if (claim !== undefined && heldSocket(claim.pid, byLink) !== undefined) return holderOf(claim.pid, claim.uid);
   // Another uid's /proc/<pid>/fd is closed to all but root: skip a scan (milliseconds) that cannot succeed.
   const self = process.geteuid?.();
   const findable = self === 0 || sockets.some((socket) => socket.uid === undefined || socket.uid === self);
   for (const pid of findable ? processes() : []) {
-    for (const fd of fdsOf(pid)) {
-      try {
-        const socket = byLink.get(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (socket !== undefined) return holderOf(pid, socket.uid);
-      } catch {
-        // closed meanwhile
-      }
-    }
+    const socket = pid === claim?.pid ? undefined : heldSocket(pid, byLink);
+    if (socket !== undefined) return holderOf(pid, socket.uid);
   }
-  const uid = sockets.find((socket) => socket.uid !== undefined)?.uid;
+  const uid = sockets.find((socket) => socket.uid !== undefined)?.uid ?? claim?.uid;
   return uid === undefined ? {} : { uid };
+}
+
+/** The sockets bound to an abstract name: sock_diag, else /proc/net/unix (which may throw). */
+function boundSockets(name: string): BoundSocket[] {
+  return diagSockets(name) ?? procSockets(name);
 }
 
 /**
  * The holder of an abstract name, listening (the credentials of a probe connection, as the kernel
- * recorded them) or not (the sockets bound to it: sock_diag, else /proc/net/unix): undefined if
- * the name is free. Throws a SolelyError only if neither sock_diag nor /proc/net/unix can be read.
+ * recorded them, checked against the processes holding the socket) or not (the sockets bound to
+ * it: sock_diag, else /proc/net/unix): undefined if the name is free. Throws a SolelyError only if
+ * the name does not listen and neither sock_diag nor /proc/net/unix can be read.
  */
 export function abstractHolder(name: string): Holder | undefined {
-  return connectedHolder(binding.abstractConnect(name)) ?? socketsHolder(diagSockets(name) ?? procSockets(name));
+  const claim = peerOf(binding.abstractConnect(name));
+  if (claim === undefined) return socketsHolder(boundSockets(name), undefined);
+  let sockets: BoundSocket[] = [];
+  try {
+    sockets = boundSockets(name);
+  } catch {
+    // No socket table to check the claim against: its uid only, never a pid we could not confirm.
+  }
+  return socketsHolder(sockets, claim);
 }
 
 /** The dev/ino of a file as /proc/locks and fdinfo print it: "MAJ:MIN:INODE", major and minor in hex. */
@@ -204,6 +241,12 @@ export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undef
   const seen = new Set(leads);
   for (const pid of processes()) if (!seen.has(pid) && holdsLock(pid, key)) return holderOf(pid);
   return {};
+}
+
+/** A process other than this one whose fds hold the lock on the file that stats describes (fdinfo), among those /proc shows us. */
+export function otherFileHolder(stats: BigIntStats): number | undefined {
+  const key = keyOf(stats);
+  return processes().find((pid) => pid !== process.pid && holdsLock(pid, key));
 }
 
 /** The holder of a lock file's lock, or undefined if unknown or not locked. Never throws. */

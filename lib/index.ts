@@ -3,6 +3,7 @@
 // Each lazy name is declared for the types and listed for the runtime; test/entry.test.js checks
 // that the two lists agree.
 /* eslint-disable @typescript-eslint/no-require-imports */
+import { fromFsError } from './errors';
 import type * as abstract from './abstract';
 import type * as file from './file';
 import type * as filesystem from './filesystem';
@@ -32,13 +33,23 @@ export type { FilesystemInfo } from './filesystem';
 export type { UnixServerOptions } from './unix-server';
 export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance';
 
+/** A module that cannot be read (out of fds: EMFILE) fails as a SolelyError, like any call would. */
+function loadModule<M>(load: () => M): M {
+  try {
+    return load();
+  } catch (error) {
+    const { syscall = 'open', path } = error as NodeJS.ErrnoException;
+    throw fromFsError(error, syscall, path === undefined ? {} : { path });
+  }
+}
+
 /**
  * Defines names on this module's exports as getters that load the module on first access, and
  * then replace themselves with plain properties: later uses cost no getter call.
  */
 function exportOnFirstUse<M>(load: () => M, names: readonly (keyof M & string)[]): void {
   const loadAll = (): M => {
-    const loaded = load();
+    const loaded = loadModule(load);
     for (const name of names) Object.defineProperty(exports as object, name, { enumerable: true, value: loaded[name] });
     return loaded;
   };

@@ -42,6 +42,19 @@ export class Lock implements Disposable {
     else binding.unlockClose(fd, this.#method);
   }
 
+  /**
+   * @internal Closes this process's fd without unlocking: a file lock then lives on in the
+   * processes that share its open file description (the CLI's COMMAND inherited it), until the
+   * last of them closes it. Whatever else the handle owns (a pidfile's directory) is released.
+   */
+  closeWithoutUnlock(): void {
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
+    binding.close(fd);
+    this.release();
+  }
+
   [Symbol.dispose](): void {
     this.release();
   }

@@ -40,10 +40,13 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   return typeof value === 'object' && value !== null && 'aborted' in value && typeof (value as AbortSignal).addEventListener === 'function';
 }
 
+const S_ISUID_ISGID = 0o6000;
+
+/** Permission bits, with the sticky bit at most: a lock file or socket is never setuid or setgid. */
 export function parseMode(mode: unknown, fallback: number): number {
   if (mode === undefined) return fallback;
-  if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'an integer from 0 to 0o7777', mode);
+  if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777 || (mode & S_ISUID_ISGID) !== 0) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.mode', 'an integer from 0 to 0o1777 (no setuid or setgid bit)', mode);
   }
   return mode;
 }

@@ -4,6 +4,7 @@
 // dependency, loaded at the first call, so that this module loads without it.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { AbortError, LockHeldError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { optionsObject, parseInteger, parseWait, type Wait, type WaitOptions } from './options';
@@ -32,6 +33,7 @@ interface PgClient {
   readonly host: string;
   readonly port: number;
   readonly processID: number | null;
+  readonly secretKey: number | null;
   readonly connection: { readonly stream: { destroy(): void; ref?(): void; unref?(): void } };
   connect(): Promise<void>;
   query<R>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
@@ -66,6 +68,9 @@ function loadPg(): Pg {
 export function advisoryKey(name: string): bigint {
   if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', name);
   if (name === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
+  // No SQL client can send a NUL, and a lone surrogate would hash as U+FFFD: another key's lock.
+  if (name.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
+  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
   return createHash('sha256').update(name, 'utf8').digest().readBigInt64BE(0);
 }
 
@@ -85,7 +90,11 @@ const MAX_APPLICATION_NAME = 63;
 /** After a lost lock, how long the server may keep the session: probes start after this many
  * keepalive intervals of silence; with 3 probes the server ends it after 4 intervals. */
 const SERVER_PROBES = 3;
+/** The server's own clock: an idle session ends after this many keepalive intervals (the same 4). */
+const SERVER_IDLE_INTERVALS = SERVER_PROBES + 1;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+/** The protocol's CancelRequest code, 1234 << 16 | 5678. */
+const CANCEL_REQUEST_CODE = 80877102;
 
 interface Settings {
   config: Record<string, unknown>;
@@ -120,6 +129,31 @@ function parseSettings(o: Partial<PostgresLockOptions>): Settings {
     keepAliveInitialDelayMillis: keepaliveInterval,
   };
   return { config, keepaliveInterval, fencingTable };
+}
+
+/**
+ * The session settings by which the server ends a holder gone silent, freeing its lock, after about
+ * 4 keepalive intervals: TCP keepalives when the client's host vanished, and idle_session_timeout
+ * when a proxy or load balancer between them answers those probes for it (the keepalive queries
+ * keep a live holder's session from being idle that long). None without keepalive queries.
+ */
+function silenceSettings(keepaliveInterval: number): Record<string, string> {
+  if (keepaliveInterval === 0) return {};
+  const seconds = String(Math.max(1, Math.ceil(keepaliveInterval / 1000)));
+  return {
+    tcp_keepalives_idle: seconds,
+    tcp_keepalives_interval: seconds,
+    tcp_keepalives_count: String(SERVER_PROBES),
+    idle_session_timeout: String(Math.min(MAX_TIMER_MS, keepaliveInterval * SERVER_IDLE_INTERVALS)),
+  };
+}
+
+/**
+ * SQL that applies the settings (a JSON object, the query's parameter $n) for the session and
+ * counts them; a setting the server does not have (idle_session_timeout before 14) is skipped.
+ */
+function setSettings(n: number): string {
+  return `(SELECT count(set_config(s.key, s.value, false)) FROM json_each_text($${n}::json) s JOIN pg_settings p ON p.name = s.key)`;
 }
 
 // ---- errors ----
@@ -217,26 +251,33 @@ class Session {
   }
 
   /**
-   * pg_advisory_lock until granted; a timeout or an abort cancels the wait with pg_cancel_backend
-   * from a second, short connection, so that no waiting session stays behind on the server.
+   * pg_advisory_lock until granted; a timeout or an abort cancels the wait (see #cancel), so that
+   * no waiting session stays behind on the server. patience: ms to wait for a cancel to take effect.
    */
-  async blockingLock(key: bigint, wait: Wait, name: string): Promise<void> {
+  async blockingLock(key: bigint, wait: Wait, name: string, patience: number): Promise<void> {
     const { timeout, signal } = wait;
+    // Should the cancel fail, the socket is closed: with this the server notices that during the
+    // wait (PostgreSQL >= 14, on servers whose kernel can tell; elsewhere it refuses it: ignored).
+    await this.query(`SELECT ${setSettings(1)}`, [JSON.stringify({ client_connection_check_interval: String(patience) })]).catch((error: unknown) => {
+      if (sqlState((error as SolelyError).cause) === undefined) throw error;
+    });
+    // Before the query: a cancel that comes before the backend reads it is ignored.
+    if (signal?.aborted) throw new AbortError(signal.reason, { address: this.address });
     let stopped: SolelyError | undefined;
+    const waiting = this.query('SELECT pg_advisory_lock($1::bigint)', [String(key)]);
     const stop = (error: SolelyError): void => {
       if (stopped !== undefined) return;
       stopped = error;
-      this.#cancelling = this.#cancel();
+      this.#cancelling = this.#cancel(waiting, patience);
     };
     const onAbort = (): void => stop(new AbortError(signal?.reason, { address: this.address }));
     const deadline =
       timeout === Infinity
         ? undefined
         : setTimeout(() => stop(new LockTimeoutError(`timed out after ${timeout} ms waiting for the postgres advisory lock ${name}`, { address: this.address })), timeout);
-    if (signal?.aborted) onAbort();
     const stopWatchingAbort = whenAborted(signal, onAbort);
     try {
-      await this.query('SELECT pg_advisory_lock($1::bigint)', [String(key)]);
+      await waiting;
     } catch (error) {
       if (stopped === undefined && sqlState((error as SolelyError).cause) === '55P03') {
         throw new LockTimeoutError(`the server's lock_timeout ran out waiting for the postgres advisory lock ${name}`, { address: this.address, cause: error });
@@ -250,17 +291,46 @@ class Session {
     if (stopped !== undefined) throw stopped;
   }
 
-  async #cancel(): Promise<void> {
-    const canceller = new (loadPg().Client)({ ...this.#config, application_name: 'solely cancel', keepAlive: false });
-    canceller.on('error', () => {});
-    try {
-      await canceller.connect();
-      await canceller.query('SELECT pg_cancel_backend($1)', [this.client.processID]);
-    } catch {
-      this.destroy(); // no cancel: closing the socket at least ends the wait here
-    } finally {
-      await canceller.end().catch(() => {});
-    }
+  /**
+   * Ends the wait: a CancelRequest, else closing the socket. A cancel the backend ignored (it
+   * came before the backend read the query) or that did not arrive also ends in closing the socket.
+   */
+  async #cancel(waiting: Promise<unknown>, patience: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const ended = (await this.#cancelRequest(patience)) && (await Promise.race([
+      waiting.then(() => true, () => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(resolve, patience, false))),
+    ]));
+    clearTimeout(timer);
+    if (!ended) this.destroy();
+  }
+
+  /**
+   * The protocol's CancelRequest on a connection of its own, which never becomes a session: unlike
+   * pg_cancel_backend it needs no free connection, so it works with the role or the server at its
+   * connection limit. Sent in clear even if the session uses TLS, as the server accepts. Resolves
+   * with whether the server took it: it closes the connection once it has signalled the backend.
+   */
+  #cancelRequest(patience: number): Promise<boolean> {
+    const { processID, secretKey } = this.client;
+    // A custom stream (a cloud connector...) has no address a cancel could be sent to.
+    if (processID === null || secretKey === null || this.#config.stream !== undefined) return Promise.resolve(false);
+    const request = Buffer.alloc(16);
+    request.writeInt32BE(16, 0);
+    request.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+    request.writeInt32BE(processID, 8);
+    request.writeInt32BE(secretKey, 12);
+    return new Promise((resolve) => {
+      let tookTooLong = false;
+      const socket = this.client.host.startsWith('/') ? connect(this.address) : connect(this.client.port, this.client.host);
+      socket.setTimeout(patience, () => {
+        tookTooLong = true;
+        socket.destroy();
+      });
+      socket.on('error', () => {}); // 'close' reports it
+      socket.on('close', (hadError) => resolve(!hadError && !tookTooLong));
+      socket.end(request);
+    });
   }
 
   /** The next fencing token of key: the counter row's increment, created on first use. */
@@ -422,12 +492,10 @@ async function acquire(name: string, options: PostgresLockOptions | undefined, o
   try {
     // The server ends a silent client's session (and frees its lock) after about 4 keepalive
     // intervals; the client has given the lock up as lost after 2.
-    const seconds = String(Math.max(1, Math.ceil(keepaliveInterval / 1000)));
-    const tcp =
-      keepaliveInterval === 0
-        ? ''
-        : `, set_config('tcp_keepalives_idle', $2, false), set_config('tcp_keepalives_interval', $2, false), set_config('tcp_keepalives_count', '${SERVER_PROBES}', false)`;
-    const [first] = await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS locked${tcp}`, keepaliveInterval === 0 ? [String(key)] : [String(key), seconds]);
+    const [first] = await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS locked, ${setSettings(2)}`, [
+      String(key),
+      JSON.stringify(silenceSettings(keepaliveInterval)),
+    ]);
     if (!first.locked) {
       if (wait.timeout === 0) {
         const holder = await session.holder(key);
@@ -435,7 +503,7 @@ async function acquire(name: string, options: PostgresLockOptions | undefined, o
         if (orNull) return null;
         throw heldError(name, session.address, holder);
       }
-      await session.blockingLock(key, wait, name);
+      await session.blockingLock(key, wait, name, keepaliveInterval || DEFAULT_KEEPALIVE_MS);
     }
     const token = fencingTable === false ? null : await session.fence(fencingTable, key);
     return new PostgresLock(name, key, token, session, keepaliveInterval); // the lock owns the session now

@@ -72,7 +72,10 @@ const HEADER_BYTES = 5;
 const MAX_FRAME_PAYLOAD = 2 ** 32 - 1;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_RETRY_MS = 100;
+/** Far below where JSON.stringify runs out of stack (about 4000 levels on Node 20). */
+const MAX_JSON_DEPTH = 1000;
 const PLAIN_FILE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const ECONNREFUSED = errnoOf('ECONNREFUSED');
 const EAGAIN = errnoOf('EAGAIN');
@@ -192,6 +195,55 @@ function parseSettings(o: Partial<SingleInstanceOptions>, uid: number): Settings
   };
 }
 
+/** Where a value stops being JSON: the path below the value checked, what is there, and why. */
+interface NotJson {
+  suffix: string;
+  value: unknown;
+  why: 'type' | 'circular' | 'deep';
+}
+
+/**
+ * The first part of value that JSON.parse(JSON.stringify(value)) would not give back, or null.
+ * JSON: null, a boolean, a finite number, a string, or an array or plain object (prototype
+ * Object.prototype or null) of JSON, nested at most MAX_JSON_DEPTH deep; an object's property that
+ * is undefined is left out, as JSON.stringify does. The rest is refused, never changed: a function,
+ * symbol or BigInt, NaN or Infinity, a class instance (a Date's toJSON, a Map's {}), an undefined
+ * array element or hole (null), a cycle.
+ */
+function notJson(value: unknown, ancestors: Set<object>): NotJson | null {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { suffix: '', value, why: 'type' };
+  if (typeof value !== 'object') return { suffix: '', value, why: 'type' };
+  if (ancestors.has(value)) return { suffix: '', value, why: 'circular' };
+  if (ancestors.size >= MAX_JSON_DEPTH) return { suffix: '', value, why: 'deep' };
+  const isArray = Array.isArray(value);
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (!isArray && prototype !== Object.prototype && prototype !== null) return { suffix: '', value, why: 'type' };
+  // Holes included: Array.from reads them as undefined.
+  const entries: [string | number, unknown][] = isArray ? Array.from(value as unknown[], (child, i) => [i, child]) : Object.entries(value);
+  ancestors.add(value);
+  for (const [key, child] of entries) {
+    // JSON.stringify leaves an object's undefined property out, but turns an array's into null.
+    const problem = child !== undefined ? notJson(child, ancestors) : isArray ? { suffix: '', value: child, why: 'type' as const } : null;
+    if (problem === null) continue;
+    if (problem.why !== 'deep') problem.suffix = (typeof key === 'string' && IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`) + problem.suffix;
+    return problem;
+  }
+  ancestors.delete(value);
+  return null;
+}
+
+/** Throws ERR_INVALID_ARG_VALUE naming the first part of value (the argument `name`) that is not JSON. */
+function checkJson(name: string, value: unknown): void {
+  const problem = notJson(value, new Set());
+  if (problem === null) return;
+  let where = '';
+  if (problem.why === 'deep') where = `: ${name} is nested deeper`;
+  else if (problem.why === 'circular') where = `: ${name}${problem.suffix} is circular`;
+  else if (problem.suffix !== '') where = `: ${name}${problem.suffix} is not`;
+  throw invalidArgument('ERR_INVALID_ARG_VALUE', name, `JSON (null, a boolean, a finite number, a string, or an array or plain object of these, nested at most ${MAX_JSON_DEPTH} deep)${where}`, problem.value);
+}
+
 /** One frame: version byte, payload length (u32 big-endian), UTF-8 JSON payload. Null if too big. */
 function frame(payload: unknown, max: number): Buffer | null {
   const json = JSON.stringify(payload);
@@ -264,6 +316,21 @@ function messageOf(payload: Record<string, unknown>, pid: number, uid: number, r
   return message;
 }
 
+const REFUSAL = frame({ error: 'EACCES' }, Number.MAX_SAFE_INTEGER) as Buffer;
+
+/**
+ * Answers an untrusted peer without reading a byte of it, and closes at once: a refused peer holds
+ * no fd, timer or connection slot, so no number of them can keep a trusted launch out. The frame is
+ * a few bytes on a fresh socket, written at once (libuv tries the write synchronously), and stays
+ * readable to the peer after the close, whether it wrote first (it then also gets ECONNRESET) or
+ * writes after (EPIPE).
+ */
+function refuse(socket: Socket): void {
+  socket.on('error', () => {});
+  socket.end(REFUSAL);
+  socket.destroy();
+}
+
 /** One accepted connection on the primary, from its first byte to its answer, within its deadline. */
 class Connection {
   readonly socket: Socket;
@@ -314,35 +381,21 @@ class Connection {
   answer(payload: Record<string, unknown>): boolean {
     if (this.#answered) return false;
     const out = frame(payload, this.#max);
-    if (out === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'reply value', `at most ${this.#max} bytes of JSON`, payload.reply);
+    if (out === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'value', `at most ${this.#max} bytes of JSON`, payload.reply);
     this.#answered = true;
     // The bytes are in the peer's receive queue once written, so closing after does not lose them.
     if (!this.socket.destroyed) this.socket.end(out, () => this.socket.destroy());
     return true;
   }
 
-  /**
-   * Answers an untrusted peer at once, without reading its message: half-closes, and drains what
-   * it still sends until it closes (or the deadline), so that its write does not fail before it
-   * reads the refusal.
-   */
-  refuse(): void {
-    this.#answered = true;
-    const out = frame({ error: 'EACCES' }, Number.MAX_SAFE_INTEGER) as Buffer;
-    this.socket.end(out);
-    this.socket.resume();
-    this.socket.once('end', () => this.socket.destroy());
-  }
-
   readonly reply: Reply = (value) => {
     if (this.#answered) return;
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(value);
-    } catch (error) {
-      throw invalidArgument('ERR_INVALID_ARG_VALUE', 'reply value', 'a JSON value', error);
+    if (value === undefined) {
+      this.answer({});
+      return;
     }
-    this.answer(json === undefined ? {} : { reply: JSON.parse(json) as unknown });
+    checkJson('value', value);
+    this.answer({ reply: value });
   };
 
   hold(): void {
@@ -395,7 +448,19 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
   }
 
   #accept(socket: Socket): void {
-    if (this.#connections.size >= this.#settings.maxConnections || this.#released !== undefined) {
+    if (this.#released !== undefined) {
+      socket.destroy();
+      return;
+    }
+    // The accepted socket's fd, from net's handle (a Node internal, stable since Node 0.x): the
+    // kernel's record of who connected, which no peer can forge.
+    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    const cred = typeof fd === 'number' && fd >= 0 ? binding.peerCred(fd) : -1;
+    if (typeof cred === 'number' || !this.#settings.allowed.has(cred[1])) {
+      refuse(socket);
+      return;
+    }
+    if (this.#connections.size >= this.#settings.maxConnections) {
       socket.destroy();
       return;
     }
@@ -405,14 +470,6 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       if (queued >= 0) this.#queue.splice(queued, 1);
     });
     this.#connections.add(connection);
-    // The accepted socket's fd, from net's handle (a Node internal, stable since Node 0.x): the
-    // kernel's record of who connected, which no peer can forge.
-    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-    const cred = typeof fd === 'number' && fd >= 0 ? binding.peerCred(fd) : -1;
-    if (typeof cred === 'number' || !this.#settings.allowed.has(cred[1])) {
-      connection.refuse();
-      return;
-    }
     const [pid, uid] = cred;
     connection.read((payload) => {
       const message = messageOf(payload, pid, uid, connection.reply);
@@ -428,8 +485,10 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       const result = listener.call(this, message, connection.reply);
       if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
         connection.hold();
-        // As with emit(), a rejection is the app's to handle; only the hold is released here.
-        void Promise.resolve(result).finally(() => connection.done());
+        // As with emit(), a rejection is the app's to handle: release the hold either way, and
+        // derive no promise that could reject unhandled (finally() would, and Node exits on it).
+        const done = (): void => connection.done();
+        Promise.resolve(result).then(done, done);
       }
     }
     const taker = this.#takers.shift();
@@ -457,6 +516,9 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       }
     } finally {
       this.#iterators--;
+      // Leaving the loop (break, return, a throw) releases the primary, as readline's and
+      // fs.Dir's iterators close theirs: else the server keeps the process alive, unanswered.
+      await this.release();
     }
   }
 
@@ -519,13 +581,11 @@ function workingDirectory(): Buffer {
 
 function requestFrame(data: unknown, max: number, where: ErrorTarget): Buffer {
   const payload: Record<string, unknown> = { argv: commandLine().map((arg) => arg.toString('base64')), cwd: workingDirectory().toString('base64') };
-  if (data !== undefined) payload.data = data;
-  let out: Buffer | null;
-  try {
-    out = frame(payload, max);
-  } catch (error) {
-    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.data', 'a JSON value', error);
+  if (data !== undefined) {
+    checkJson('options.data', data);
+    payload.data = data;
   }
+  const out = frame(payload, max);
   if (out === null) throw fromErrno(EMSGSIZE, 'send', where, new Error(`the message is over options.maxMessageBytes (${max})`));
   return out;
 }

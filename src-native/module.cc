@@ -13,6 +13,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterUnixSocket(env, exports);
   solely::RegisterSocketInfo(env, exports);
   solely::RegisterSocketDiag(env, exports);
+  solely::RegisterWaitFds(env, exports);
   return exports;
 }
 

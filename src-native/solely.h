@@ -88,5 +88,6 @@ void RegisterStatfs(Napi::Env env, Napi::Object exports);
 void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
 void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
 void RegisterSocketDiag(Napi::Env env, Napi::Object exports);
+void RegisterWaitFds(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

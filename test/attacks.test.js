@@ -89,7 +89,7 @@ test('a regular file planted by another user is locked in place, never truncated
   // detached: flock(1) forks its command, so the whole group is killed at the end.
   const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'flock', planted, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
   assert.equal(squatter.firstLine, 'locked');
-  assert.throws(() => solely.lockFileSync(planted), { name: 'LockHeldError', code: 'ELOCKED', path: planted });
+  assert.throws(() => solely.lockFileSync(planted), { name: 'ForeignHolderError', code: 'ELOCKED', path: planted });
 });
 
 test('a directory planted where a lock file is expected: flock locks it in place, fcntl is EISDIR', (t) => {

@@ -63,7 +63,7 @@ test('file paths and options: typed errors, nothing created', async (t) => {
   await rejectsBoth(solely.lockFileSync, solely.lockFile, [42], arg('ERR_INVALID_ARG_TYPE'));
   await rejectsBoth(solely.lockFileSync, solely.lockFile, [file, { method: 'posix' }], arg('ERR_INVALID_ARG_VALUE'));
   await rejectsBoth(solely.lockFileSync, solely.lockFile, [file, { onNetworkFilesystem: 'ignore' }], arg('ERR_INVALID_ARG_VALUE'));
-  for (const mode of [-1, 0o10000, 1.5, '644']) {
+  for (const mode of [-1, 0o10000, 1.5, '644', 0o4644, 0o2644]) {
     await rejectsBoth(solely.lockFileSync, solely.lockFile, [file, { mode }], arg('ERR_INVALID_ARG_VALUE'));
   }
   assert.deepEqual(fs.readdirSync(dir), []);

@@ -4,16 +4,36 @@ const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const readline = require('node:readline');
 const { describe, test } = require('node:test');
 const solely = require('..');
-const { uniqueName, tempDir, spawnReady, holder, kill, exited } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, exited, needs } = require('./helpers');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+const COUNT_SIGNALS = path.join(FIXTURES, 'count-signals.js');
 
 /** The inode of the socket bound to an abstract name, from /proc/net/unix. */
 function abstractInode(name) {
   const line = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').find((l) => l.endsWith(` @${name}`));
   return line.trim().split(/\s+/)[6];
+}
+
+/**
+ * Spawns a process in a session of its own (whatever terminal runs the tests), killed with its
+ * group when the test ends. next() resolves with its next line of output (null at the end), none lost.
+ */
+function startSession(t, command, args) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
+  });
+  const queued = [];
+  const waiting = [];
+  const push = (line) => (waiting.length > 0 ? waiting.shift()(line) : queued.push(line));
+  readline.createInterface({ input: child.stdout }).on('line', (line) => push(line.replace(/\r$/, '')));
+  child.stdout.once('close', () => push(null));
+  const next = () => (queued.length > 0 ? Promise.resolve(queued.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  return { child, next };
 }
 
 function cli(args, options = {}) {
@@ -96,7 +116,8 @@ test('COMMAND not found exits 127, not executable 126', (t) => {
 test('a COMMAND killed by a signal gives 128+N; SIGTERM/SIGINT/SIGHUP/SIGQUIT to the wrapper are forwarded', async (t) => {
   assert.equal(cli(['run', '--abstract', uniqueName(), '--', 'sh', '-c', 'kill -KILL $$']).status, 137);
   for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1], ['SIGQUIT', 3]]) {
-    const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--abstract', uniqueName(), '--', 'sh', '-c', `trap 'echo got; exit 9' ${signal.slice(3)}; echo ready; while :; do sleep 0.05; done`]);
+    // detached: no terminal, so that SIGINT and SIGQUIT are forwarded whatever terminal runs the tests
+    const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--abstract', uniqueName(), '--', 'sh', '-c', `trap 'echo got; exit 9' ${signal.slice(3)}; echo ready; while :; do sleep 0.05; done`], { detached: true });
     wrapper.kill(signal);
     const line = await new Promise((resolve) => wrapper.lines.once('line', resolve));
     assert.equal(line, 'got', signal);
@@ -187,6 +208,89 @@ test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when
   assert.equal(wrapper.exitCode, 128 + 15);
   assert.equal(fs.existsSync(pidfile), false);
 });
+
+/** The last line of count-signals.js when signal came once. */
+function totalsOnce(signal) {
+  return `total SIGINT ${signal === 'SIGINT' ? 1 : 0} SIGQUIT ${signal === 'SIGQUIT' ? 1 : 0}`;
+}
+
+test('SIGINT, SIGQUIT or SIGTERM sent to the wrapper alone reaches COMMAND once', async (t) => {
+  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM']) {
+    const { child: wrapper, next } = startSession(t, process.execPath, [CLI, 'run', '--abstract', uniqueName(), '--', process.execPath, COUNT_SIGNALS]);
+    assert.match(await next(), /^ready /);
+    wrapper.kill(signal);
+    // SIGTERM makes COMMAND print its counts: forwarded after the signal before it, which the
+    // wrapper takes first (pending signals are taken lowest first) and forwards first.
+    if (signal !== 'SIGTERM') {
+      wrapper.kill('SIGTERM');
+      assert.equal(await next(), `${signal} 1`);
+    }
+    assert.equal(await next(), totalsOnce(signal), signal);
+    assert.equal(await next(), null);
+    await exited(wrapper);
+    assert.equal(wrapper.exitCode, 0, signal);
+  }
+});
+
+test('in a terminal: Ctrl-C, Ctrl-\\ or a signal to the foreground process group reaches COMMAND once, not forwarded again', { skip: needs('python3') }, async (t) => {
+  const keys = { SIGINT: '\x03', SIGQUIT: '\x1c' };
+  for (const [signal, how] of [['SIGINT', 'key'], ['SIGQUIT', 'key'], ['SIGINT', 'group'], ['SIGQUIT', 'group']]) {
+    // pty.spawn runs the wrapper as the session leader and foreground process group of a new pty.
+    const { child: terminal, next } = startSession(t, 'python3', ['-c', 'import pty, sys; pty.spawn(sys.argv[1:])', process.execPath, CLI, 'run', '--abstract', uniqueName(), '--', process.execPath, COUNT_SIGNALS]);
+    const [, commandPid, wrapperPid] = /^ready (\d+) (\d+)$/.exec(await next()).map(Number);
+    t.after(() => {
+      for (const pid of [commandPid, wrapperPid]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited
+        }
+      }
+    });
+    // Stopped, the wrapper cannot forward the signal until COMMAND has handled the terminal's:
+    // two signals pending at once would merge into one, and the test could not see a second.
+    process.kill(wrapperPid, 'SIGSTOP');
+    if (how === 'key') terminal.stdin.write(keys[signal]);
+    else process.kill(-wrapperPid, signal);
+    // The terminal echoes the key as ^C or ^\ before COMMAND's line.
+    assert.equal((await next()).replace(/^\^./, ''), `${signal} 1`, `${signal} ${how}`);
+    process.kill(wrapperPid, 'SIGCONT');
+    // Forwarded after the SIGINT or SIGQUIT the wrapper has pending, if it were to forward that.
+    process.kill(wrapperPid, 'SIGTERM');
+    assert.equal(await next(), totalsOnce(signal), `${signal} ${how}`);
+    await new Promise((resolve) => terminal.once('close', resolve));
+  }
+});
+
+describe('a process COMMAND leaves behind keeps the lock it inherited, and the next run out (pidfile, file, abstract)', () => {
+  for (const [kind, target] of [['pidfile', (t) => path.join(tempDir(t), 'daemon.pid')], ['file', (t) => path.join(tempDir(t), 'daemon.lock')], ['abstract', () => uniqueName()]]) leftBehindTest(kind, target);
+});
+
+function leftBehindTest(kind, target) {
+  test(`${kind}: a process COMMAND leaves behind keeps the lock it inherited, and the next run out, until it exits`, async (t) => {
+    const name = target(t);
+    assert.equal(cli(['run', `--${kind}`, name, '--', 'true']).status, 0);
+    if (kind === 'pidfile') assert.equal(fs.existsSync(name), false, 'removed: COMMAND left nothing behind');
+    // COMMAND daemonizes: its background child keeps fd 3, and with it the lock.
+    const daemonizing = cli(['run', `--${kind}`, name, '--', 'sh', '-c', 'sleep 30 </dev/null >/dev/null 2>&1 & echo $!']);
+    assert.equal(daemonizing.status, 0, daemonizing.stderr);
+    const background = Number(daemonizing.stdout);
+    assert.ok(background > 0, daemonizing.stdout);
+    let killed = false;
+    t.after(() => killed || process.kill(background, 'SIGKILL'));
+    if (kind === 'pidfile') assert.deepEqual(solely.readPidfile(name), { pid: background, locked: true }, 'the pidfile names the process that holds it');
+    const second = cli(['run', `--${kind}`, name, '--', 'echo', 'should not run']);
+    assert.equal(second.status, 75, second.stderr);
+    assert.equal(second.stdout, '');
+    // An abstract name's holder is the pid that called listen(), the wrapper, until whoHolds confirms it by the socket's inode.
+    assert.match(second.stderr, kind === 'abstract' ? / is held/ : new RegExp(`held by pid ${background} \\(sleep 30\\)`));
+    process.kill(background, 'SIGKILL');
+    killed = true;
+    const next = cli(['run', `--${kind}`, name, '--wait=10', '--', 'true']);
+    assert.equal(next.status, 0, next.stderr);
+    if (kind === 'pidfile') assert.equal(fs.existsSync(name), false);
+  });
+}
 
 test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --json; never takes the lock', async (t) => {
   const dir = tempDir(t);

@@ -78,3 +78,20 @@ test('without its optional peer, solely/postgres and solely/dbus fail with MODUL
     'SolelyError MODULE_NOT_FOUND solely/dbus needs its optional peer dependency dbus-native: npm install dbus-native\n',
   );
 });
+
+test('a module that cannot be loaded for want of fds fails as a SolelyError (EMFILE), and loads once fds are free', async () => {
+  const script = `
+    const fs = require('node:fs');
+    const solely = require(${ROOT});
+    const hog = [];
+    try { for (;;) hog.push(fs.openSync('/dev/null', 'r')); } catch {}
+    let failure;
+    try { solely.whoHolds; } catch (error) { failure = error; }
+    for (const fd of hog) fs.closeSync(fd);
+    console.log(JSON.stringify({
+      solely: failure instanceof solely.SolelyError, code: failure?.code, errno: failure?.errno, syscall: failure?.syscall,
+      causeCode: failure?.cause?.code, later: typeof solely.whoHolds,
+    }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(stdout), { solely: true, code: 'EMFILE', errno: -24, syscall: 'open', causeCode: 'EMFILE', later: 'function' });
+});

@@ -193,3 +193,36 @@ test('paths are made absolute and normal before use: the target names the real f
   assert.equal(trailing.target, path.join(dir, 'sub'));
   trailing.release();
 });
+
+const { spawnReady } = require('./helpers');
+
+test('a file or pidfile lock held by another uid is a ForeignHolderError, as for abstract locks', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o1777);
+  const file = path.join(dir, 'foreign.pid');
+  // flock(1) as uid 65534 creates and locks the file; its command writes its PID there, as a
+  // pidfile holder would. detached: flock(1) forks its command, so the whole group is killed.
+  const squatter = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'flock', file, 'sh', '-c', `echo $$ > ${file}; echo locked; exec sleep 60`], { detached: true });
+  assert.equal(squatter.firstLine, 'locked');
+  const foreign = (error) => {
+    assert.ok(error instanceof solely.ForeignHolderError, error.stack);
+    assert.ok(error instanceof solely.LockHeldError);
+    assert.equal(error.name, 'ForeignHolderError');
+    assert.equal(error.code, 'ELOCKED');
+    assert.equal(error.errno, -11);
+    assert.equal(error.syscall, 'flock');
+    assert.equal(error.path, file);
+    assert.equal(error.holder.uid, 65534);
+    assert.match(error.message, /, by another user$/);
+    return true;
+  };
+  assert.throws(() => solely.lockFileSync(file), foreign);
+  await assert.rejects(solely.lockFile(file), foreign);
+  assert.throws(() => solely.openPidfileSync(file), foreign);
+  await assert.rejects(solely.openPidfile(file), foreign);
+  assert.equal(solely.tryLockFileSync(file), null);
+  // A holder of our own uid stays a plain LockHeldError.
+  const own = solely.lockFileSync(path.join(dir, 'own.lock'));
+  assert.throws(() => solely.lockFileSync(own.target), (error) => error.name === 'LockHeldError' && error.holder.uid === process.getuid());
+  own.release();
+});

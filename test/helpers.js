@@ -70,18 +70,6 @@ async function abstractBound(name, timeoutMs = 5000) {
   }
 }
 
-/** Whether a Unix socket bound to path is listening (/proc/net/unix), not just bound: connects will succeed. */
-function unixListening(path) {
-  const LISTENING = '00010000'; // __SO_ACCEPTCON in the Flags column
-  return fs
-    .readFileSync('/proc/net/unix', 'utf8')
-    .split('\n')
-    .some((line) => {
-      const fields = line.trim().split(/\s+/);
-      return fields[3] === LISTENING && fields[7] === path;
-    });
-}
-
 /** How many fds this process has open. */
 function fdCount() {
   return fs.readdirSync('/proc/self/fd').length;
@@ -152,4 +140,4 @@ function readablePackage() {
   return packageCopy;
 }
 
-module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, unixListening, fdCount, has, needs, readableCopy, readablePackage };
+module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, fdCount, has, needs, readableCopy, readablePackage };

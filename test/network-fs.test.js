@@ -126,6 +126,17 @@ test('on a network filesystem the async lock request runs off the event loop, fo
   assert.equal(fdCount(), before);
 });
 
+/** This process's fds open on file. */
+function fdsOf(file) {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
+
 test('a Worker terminated while its network lock request is in flight leaves no fd and no lock behind', { skip: !fuseUsable && 'needs root and /dev/fuse', timeout: 30_000 }, async (t) => {
   const fuse = await mountFuse(t);
   if (fuse === null) return t.skip('FUSE cannot be mounted here');
@@ -138,17 +149,39 @@ test('a Worker terminated while its network lock request is in flight leaves no 
     { eval: true },
   );
   assert.equal(await line(), 'setlk');
-  const opened = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
-    } catch {
-      return false; // closed meanwhile
-    }
-  });
+  const opened = () => fdsOf(file);
   assert.equal(opened().length, 1, 'the Worker opened the lock file');
   await worker.terminate();
   server.stdin.write('go\n');
   assert.equal(await line(), 'answered');
   // The answer arrives after the Worker is gone: the addon unlocks and closes the fd itself.
   while (opened().length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+});
+
+test('a Worker terminated between two network lock requests closes the lock file its wait kept open', { skip: !fuseUsable && 'needs root and /dev/fuse', timeout: 30_000 }, async (t) => {
+  const fuse = await mountFuse(t);
+  if (fuse === null) return t.skip('FUSE cannot be mounted here');
+  const { mountpoint, server, line } = fuse;
+  const file = path.join(mountpoint, 'refused.lock');
+  server.stdin.write('refuse\n');
+  assert.equal(await line(), 'refusing');
+  const before = fdCount();
+  const worker = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    const { binding } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'binding'))});
+    // Once the waiter has taken back the fd of a refused request, report it and hold the thread
+    // there: the fd stays open for the next poll, with no request in flight to close it.
+    const lockOnThread = binding.lockVerifiedOnThread;
+    binding.lockVerifiedOnThread = (fd, path, method, callback) => lockOnThread(fd, path, method, (rc) => {
+      callback(rc);
+      parentPort.postMessage(rc);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    });
+    require(${JSON.stringify(path.join(__dirname, '..'))}).lockFile(${JSON.stringify(file)}, { wait: true, onNetworkFilesystem: 'lock' });
+  `, { eval: true });
+  assert.equal(await new Promise((resolve) => worker.once('message', resolve)), -11, 'refused: EAGAIN');
+  assert.equal(fdsOf(file).length, 1, 'the waiting Worker keeps the lock file open');
+  assert.equal(await worker.terminate(), 1);
+  assert.deepEqual(fdsOf(file), []);
+  assert.equal(fdCount(), before);
 });

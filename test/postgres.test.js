@@ -15,6 +15,7 @@ const { startPostgres, postgresMissing } = require('./postgres-server');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 const FIXTURE = path.join(FIXTURES, 'hold-postgres.js');
+const PROXY = path.join(FIXTURES, 'tcp-proxy.js');
 const OWN_NAME = `solely ${os.hostname()} ${process.pid}`;
 
 function fixture(t, ...args) {
@@ -51,13 +52,27 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await server?.destroy();
   });
 
-  /** The sessions of this process (application_name), waiting or not, and the cancel connections. */
+  /** The sessions of this process (application_name), waiting or not. */
   async function ownSessions() {
-    const { rows } = await admin.query(
-      "SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name IN ($1, 'solely cancel')",
-      [OWN_NAME],
-    );
+    const { rows } = await admin.query('SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = $1', [OWN_NAME]);
     return rows;
+  }
+
+  /** The sessions of a role, waiting or not. */
+  async function roleSessions(role) {
+    return (await admin.query('SELECT pid, wait_event_type FROM pg_stat_activity WHERE usename = $1', [role])).rows;
+  }
+
+  /** A role that may have one session at a time, dropped when the test ends. */
+  async function limitedRole(t, role) {
+    await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`);
+    t.after(() => admin.query(`DROP ROLE ${role}`));
+    return role;
+  }
+
+  /** A TCP proxy process in front of the server: resolves with the child, its port is child.firstLine. */
+  function proxy(t, ...flags) {
+    return spawnReady(t, process.execPath, [PROXY, String(server.port), ...flags]);
   }
 
   test('the key hash: first 8 bytes of SHA-256, big-endian signed, the same as in SQL', async () => {
@@ -74,6 +89,23 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await assert.rejects(lockPostgres(42, options), { code: 'ERR_INVALID_ARG_TYPE' });
     await assert.rejects(lockPostgres('k', { ...options, fencingTable: 'a; drop table x' }), { code: 'ERR_INVALID_ARG_VALUE' });
     await assert.rejects(lockPostgres('k', { ...options, keepaliveInterval: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  test('a key with NUL or malformed Unicode is refused before any connection', async () => {
+    // Nothing listens there: an attempt to connect would fail with ECONNREFUSED, not EINVAL.
+    const nowhere = { connection: 'postgres://nobody@127.0.0.1:1/x' };
+    const invalid = { name: 'InvalidTargetError', code: 'EINVAL', errno: -os.constants.errno.EINVAL };
+    for (const key of ['a\uD800', '\uDC00a', 'a\0b', '\0']) {
+      assert.throws(() => advisoryKey(key), invalid, JSON.stringify(key));
+      await assert.rejects(lockPostgres(key, nowhere), invalid, JSON.stringify(key));
+      await assert.rejects(lockPostgres(key, { ...nowhere, wait: true }), invalid, JSON.stringify(key));
+      await assert.rejects(tryLockPostgres(key, nowhere), invalid, JSON.stringify(key));
+      await assert.rejects(whoHoldsPostgres(key, nowhere), invalid, JSON.stringify(key));
+    }
+    // U+FFFD itself is a well-formed key of its own.
+    const lock = await lockPostgres('a\uFFFD', options);
+    assert.equal(lock.advisoryKey, advisoryKey('a\uFFFD'));
+    await lock.release();
   });
 
   test('two processes exclude each other; SIGKILL of the holder frees the lock', async (t) => {
@@ -170,11 +202,56 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       await assert.rejects(waiting, how === 'timeout'
         ? { name: 'LockTimeoutError', code: 'ETIMEDOUT', address: `127.0.0.1:${server.port}` }
         : { name: 'AbortError', code: 'ABORT_ERR', cause: 'enough' });
-      await until('no session of ours', async () => (await ownSessions()).length === 0);
+      // The session ended before the wait rejected.
+      assert.deepEqual(await ownSessions(), []);
       holding.stdin.write('release\n');
       assert.equal(await nextLine(holding), 'released');
     });
   }
+
+  for (const how of ['timeout', 'abort']) {
+    test(`a wait ended by ${how} leaves no session behind when the role is at its connection limit`, async (t) => {
+      // The waiter's role may have one session: the one that waits. A cancel that needs a session
+      // of its own is refused, and the waiting backend would stay on the server.
+      const role = await limitedRole(t, `solely_waiter_${how}`);
+      const key = uniqueName();
+      const holding = await fixture(t, 'hold', server.url, key);
+      assert.match(holding.firstLine, /token/);
+      const waiterUrl = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
+      const waiter = await fixture(t, 'wait', waiterUrl, key, how === 'timeout' ? '1000' : 'abort');
+      assert.equal(waiter.firstLine, 'started');
+      const exited = new Promise((resolve) => waiter.once('close', resolve));
+      await until('the waiting session', async () => (await roleSessions(role)).some((s) => s.wait_event_type === 'Lock'));
+      if (how === 'abort') waiter.stdin.write('abort\n');
+      assert.equal(await nextLine(waiter), how === 'timeout' ? 'error ETIMEDOUT' : 'error ABORT_ERR');
+      // The waiter ended its session before it reported: nothing of its role is left.
+      assert.deepEqual(await roleSessions(role), []);
+      // Nothing left open in the waiter either (no socket, no timer): it exits by itself.
+      assert.equal(await exited, 0);
+      holding.stdin.write('release\n');
+      assert.equal(await nextLine(holding), 'released');
+    });
+  }
+
+  test('a cancel that goes nowhere: the waiter closes its socket, and the server ends the waiting session', { timeout: 60_000 }, async (t) => {
+    // The proxy forwards the session but swallows the CancelRequest, as a server ignores one that
+    // comes before the backend reads the query: only the socket closing can end the wait.
+    const role = await limitedRole(t, 'solely_waiter_swallowed');
+    const key = uniqueName();
+    const holding = await fixture(t, 'hold', server.url, key);
+    assert.match(holding.firstLine, /token/);
+    const swallowing = await proxy(t, '--swallow-later');
+    const waiter = await fixture(t, 'wait', `postgres://${role}@127.0.0.1:${swallowing.firstLine}/postgres`, key, 'abort', '200');
+    const exited = new Promise((resolve) => waiter.once('close', resolve));
+    await until('the waiting session', async () => (await roleSessions(role)).some((s) => s.wait_event_type === 'Lock'));
+    waiter.stdin.write('abort\n');
+    assert.equal(await nextLine(waiter), 'error ABORT_ERR');
+    assert.equal(await exited, 0);
+    // The backend notices the closed socket (client_connection_check_interval) while it waits.
+    await until('no session of the role', async () => (await roleSessions(role)).length === 0, 30_000);
+    holding.stdin.write('release\n');
+    assert.equal(await nextLine(holding), 'released');
+  });
 
   test('an aborted signal fails before connecting', async () => {
     const reason = new Error('stop');
@@ -187,6 +264,14 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       assert.ok(error instanceof solely.SolelyError);
       assert.deepEqual([error.code, error.errno, error.syscall, error.address], ['ECONNREFUSED', -os.constants.errno.ECONNREFUSED, 'connect', `127.0.0.1:${server.port + 1}`]);
       assert.equal(error.cause.code, 'ECONNREFUSED');
+      return true;
+    });
+    // A host that does not resolve: the code Node's dns gives (ENOTFOUND), not getaddrinfo's EAI_NONAME.
+    await assert.rejects(lockPostgres(uniqueName(), { connection: 'postgres://postgres@no-such-host.invalid/postgres' }), (error) => {
+      assert.ok(error instanceof solely.SolelyError);
+      assert.equal(error.syscall, 'getaddrinfo');
+      assert.equal(error.code, error.cause.code);
+      assert.equal(error.errno, error.cause.errno);
       return true;
     });
     await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port: server.port, user: 'postgres', database: 'no_such_db' } }), (error) => {
@@ -219,6 +304,50 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
+    await lock.release();
+  });
+
+  test('a holder cut off behind a frozen proxy: the server ends its idle session and a waiting successor gets the lock', { timeout: 60_000 }, async (t) => {
+    // The proxy's kernel answers the server's TCP keepalives: only the server's own clock
+    // (idle_session_timeout, 4 keepalive intervals) can end the holder's session.
+    const frozen = await proxy(t);
+    t.after(() => process.kill(frozen.pid, 'SIGCONT'));
+    const key = uniqueName();
+    const lock = await lockPostgres(key, { connection: `postgres://postgres@127.0.0.1:${frozen.firstLine}/postgres`, keepaliveInterval: 300 });
+    const lost = new Promise((resolve) => lock.once('lost', resolve));
+    const successor = lockPostgres(key, { ...options, wait: true });
+    process.kill(frozen.pid, 'SIGSTOP');
+    const error = await lost;
+    assert.equal(error.code, 'ELOCKLOST');
+    const next = await successor;
+    assert.ok(next.fencingToken > lock.fencingToken);
+    await next.release();
+    await lock.release();
+  });
+
+  test('a healthy holder outlives many idle_session_timeouts: its keepalive queries keep the session busy', { timeout: 60_000 }, async () => {
+    const lock = await lockPostgres(uniqueName(), { ...options, keepaliveInterval: 250 });
+    const { pid } = await whoHoldsPostgres(lock.target, options);
+    // 12 keepalive queries answered: 3 times the 1 s the server lets the session be idle.
+    const seen = new Set();
+    await until('12 keepalive queries', async () => {
+      const { rows } = await admin.query("SELECT query_start FROM pg_stat_activity WHERE pid = $1 AND query = 'SELECT 1'", [pid]);
+      if (rows.length === 1) seen.add(rows[0].query_start.getTime());
+      return seen.size >= 12;
+    }, 30_000);
+    assert.equal(lock.lost, false);
+    assert.equal((await whoHoldsPostgres(lock.target, options)).pid, pid);
+    await lock.release();
+  });
+
+  test('keepaliveInterval 0 sets no server clock: the role\'s own idle_session_timeout applies', async (t) => {
+    const role = await limitedRole(t, 'solely_idle_role');
+    await admin.query(`ALTER ROLE ${role} SET idle_session_timeout = 200`);
+    const url = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
+    const lock = await lockPostgres(uniqueName(), { connection: url, keepaliveInterval: 0, fencingTable: false });
+    const error = await new Promise((resolve) => lock.once('lost', resolve));
+    assert.equal(error.code, 'ELOCKLOST');
+    assert.equal(error.cause.code, '57P05'); // idle_session_timeout
     await lock.release();
   });
 

@@ -8,10 +8,11 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, unixListening, needs, readablePackage } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage } = require('./helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
+const FLOOD = path.join(FIXTURES, 'single-instance-flood.py');
 const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -51,6 +52,14 @@ function start(t, command, args, options = {}) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   return child;
+}
+
+/** Whether some process listens on the socket path: its line in /proc/net/unix has __SO_ACCEPTCON in its flags. */
+function listensOn(socketPath) {
+  return fs
+    .readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .some((line) => line.endsWith(` ${socketPath}`) && line.split(/\s+/)[3] === '00010000');
 }
 
 /** The documented derivation, written again here so that a change to it fails. */
@@ -187,6 +196,63 @@ for (const { transport, setup } of transports()) {
       assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
     });
 
+    test('another uid holding many connections open costs the primary nothing: each is refused and closed at once, every own launch is served', asRoot, async (t) => {
+      const dir = tempDir(t);
+      fs.chmodSync(dir, 0o777);
+      const ctx = setup(t, dir);
+      const id = uniqueName('si');
+      // No deadline to wait out: a refused connection kept open would hold its slot all the test.
+      const primary = await primaryOf(t, ctx, { id, options: { scope: 'system', maxConnections: 4, connectionTimeout: 2 ** 31 - 1 }, umask: 0 });
+      const address = transport === 'abstract' ? `@${abstractName(id, 'system')}` : ctx.address(id);
+      // Three times maxConnections, from a script that needs no package (uid 65534 may not read this checkout).
+      const flood = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, '-c', fs.readFileSync(FLOOD, 'utf8'), address, '12']);
+      assert.deepEqual(await flood.nextJSON(), { refused: 12 }, 'every connection got the refusal, none was dropped as surplus');
+      assert.equal(await flood.next(), 'closed', 'the primary closed every refused connection, though the peer keeps its ends open');
+      const launches = Array.from({ length: 5 }, (_, i) => app(t, ctx, { id, options: { scope: 'system', timeout: 60_000 } }, [`own-${i}`]));
+      for (const [i, launch] of launches.entries()) {
+        const answer = await launch.nextJSON();
+        assert.equal(answer.holder?.pid, primary.pid, JSON.stringify(answer));
+        assert.deepEqual(answer.reply.args, [`own-${i}`]);
+      }
+      assert.equal(flood.exitCode, null, 'the flood held its connections throughout');
+    });
+
+    test("a listener's promise that rejects, handled by the app, neither kills the primary nor leaves a launch unanswered", async (t) => {
+      const ctx = setup(t);
+      const id = uniqueName('si');
+      // Node 20's default, said explicitly: an unhandled rejection ends the process.
+      const env = { ...ctx.env, NODE_OPTIONS: '--unhandled-rejections=throw' };
+      const primary = app(t, ctx, { id, answer: 'reject' }, [], { env });
+      assert.equal(await primary.next(), 'primary');
+      for (const arg of ['first', 'second']) {
+        const secondary = app(t, ctx, { id }, [arg]);
+        const line = await secondary.next();
+        assert.notEqual(line, 'primary', 'the primary died, so this launch took its place');
+        const answer = JSON.parse(line);
+        assert.equal(answer.holder.pid, primary.pid);
+        assert.equal('reply' in answer, false, 'acknowledged once the promise settled');
+        assert.equal((await primary.nextJSON()).pid, secondary.pid);
+      }
+      primary.stdin.write('release\n');
+      assert.equal(await primary.next(), 'released');
+      assert.equal(primary.exitCode, null);
+    });
+
+    test('leaving a for await loop with break releases the primary: its process exits on its own, the next launch is the primary', async (t) => {
+      const ctx = setup(t);
+      const id = uniqueName('si');
+      const primary = await primaryOf(t, ctx, { id, answer: 'loop' });
+      const first = app(t, ctx, { id }, ['first']);
+      assert.equal((await primary.nextJSON()).pid, first.pid);
+      const answer = await first.nextJSON();
+      assert.equal(answer.holder.pid, primary.pid);
+      assert.equal('reply' in answer, false, 'acknowledged when the loop was left');
+      assert.equal(await primary.next(), 'left the loop');
+      assert.equal(await app(t, ctx, { id }).next(), 'primary');
+      await exited(primary);
+      assert.equal(primary.exitCode, 0);
+    });
+
     test('a squatter of another uid on the name gives ForeignHolderError', { skip: asRoot.skip || needs('socat') }, async (t) => {
       const dir = tempDir(t);
       fs.chmodSync(dir, 0o777);
@@ -196,8 +262,9 @@ for (const { transport, setup } of transports()) {
       const listen = transport === 'abstract' ? `ABSTRACT-LISTEN:${address.slice(1)},fork` : `UNIX-LISTEN:${address},fork`;
       const socat = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), 'socat', listen, 'SYSTEM:echo squatter'], { stdio: ['ignore', 'pipe', 'ignore'] });
       if (transport === 'abstract') await abstractBound(address.slice(1));
-      // Listening, not just bound: a socket nobody listens on yet is a stale one, and gets replaced.
-      else while (!unixListening(address)) await sleep(10);
+      // Listening, not just bound: a socket file nobody listens on (and whose sidecar lock nobody
+      // holds) is stale, and a launch may replace it and become the primary.
+      else while (!listensOn(address)) await sleep(10);
       await assert.rejects(solely.singleInstance(id, { ...ctx.options, timeout: 2000 }), (error) => {
         assert.ok(error instanceof solely.ForeignHolderError, error.stack);
         assert.equal(error.code, 'ELOCKED');
@@ -262,7 +329,7 @@ for (const { transport, setup } of transports()) {
       assert.equal((await app(t, ctx, { id }).nextJSON()).holder.pid, next.pid);
     });
 
-    test('in process: async replies, acknowledgements, for await, release() finishing a reply, dispose', async (t) => {
+    test('in process: async replies, acknowledgements, for await (break and throw release), release() finishing a reply, dispose', async (t) => {
       const ctx = setup(t);
       useRuntimeDir(t, ctx.env.XDG_RUNTIME_DIR);
       const id = uniqueName('si');
@@ -272,7 +339,8 @@ for (const { transport, setup } of transports()) {
       assert.equal(instance.primary, true);
       assert.equal(instance.target, transport === 'abstract' ? abstractName(id) : ctx.address(id));
 
-      // No listener, no iterator yet: the message waits for the loop, which acknowledges it.
+      // No listener, no iterator yet: the message waits for the loop, which acknowledges it;
+      // leaving the loop releases the primary.
       const acked = app(t, ctx, { id }, ['ack']);
       for await (const message of instance) {
         assert.equal(message.pid, acked.pid);
@@ -281,18 +349,32 @@ for (const { transport, setup } of transports()) {
       }
       const ackAnswer = await acked.nextJSON();
       assert.equal('reply' in ackAnswer, false);
+      assert.equal(instance.released, true);
 
       // An async listener's reply arrives after release() began; release waits for it.
+      const second = await solely.singleInstance(id, ctx.options);
+      t.after(() => second.release());
+      assert.equal(second.primary, true);
       let releasing;
-      instance.on('second-instance', async (message, reply) => {
-        releasing = instance.release();
+      second.on('second-instance', async (message, reply) => {
+        releasing = second.release();
         await sleep(100);
         reply({ late: message.argv.slice(3) });
       });
       const late = app(t, ctx, { id }, ['late']);
       assert.deepEqual((await late.nextJSON()).reply, { late: ['late'] });
       await releasing;
-      assert.equal(instance.released, true);
+      assert.equal(second.released, true);
+
+      // A throw out of the loop releases too.
+      const third = await solely.singleInstance(id, ctx.options);
+      t.after(() => third.release());
+      const thrown = app(t, ctx, { id }, ['thrown']);
+      await assert.rejects(async () => {
+        for await (const message of third) throw new Error(`failed on ${message.argv.slice(3)}`);
+      }, /failed on thrown/);
+      assert.equal('reply' in (await thrown.nextJSON()), false);
+      assert.equal(third.released, true);
 
       const next = await solely.singleInstance(id, ctx.options);
       assert.equal(next.primary, true);
@@ -302,6 +384,51 @@ for (const { transport, setup } of transports()) {
     });
   });
 }
+
+test('data and reply values must be JSON that comes back as it was: the rest is refused with ERR_INVALID_ARG_VALUE, naming where, and nothing is lost', async (t) => {
+  const id = uniqueName('si');
+  const instance = await solely.singleInstance(id);
+  t.after(() => instance.release());
+  const cyclic = { list: [] };
+  cyclic.list.push(cyclic);
+  const nest = (levels) => Array.from({ length: levels - 1 }).reduce((inner) => [inner], []);
+  class Point {
+    x = 1;
+  }
+  // [value, what the message says after its "must be JSON (...)" part]
+  const refused = [
+    [1n, '. Received 1n'],
+    [function open() {}, '. Received function open'],
+    [Symbol('s'), '. Received Symbol(s)'],
+    [NaN, '. Received NaN'],
+    [-Infinity, '. Received -Infinity'],
+    [new Date(0), '. Received an instance of Date'],
+    [new Map([[1, 2]]), '. Received an instance of Map'],
+    [{ at: new Point() }, ': $.at is not. Received an instance of Point'],
+    [{ files: ['a', undefined] }, ': $.files[1] is not. Received undefined'],
+    // eslint-disable-next-line no-sparse-arrays
+    [[1, , 3], ': $[1] is not. Received undefined'],
+    [{ 'two words': { big: 2n } }, ': $["two words"].big is not. Received 2n'],
+    [cyclic, ': $.list[0] is circular. Received an object'],
+    [nest(1001), ': $ is nested deeper. Received an instance of Array'],
+  ];
+  const expected = (name, tail) => `The "${name}" argument must be JSON (null, a boolean, a finite number, a string, or an array or plain object of these, nested at most 1000 deep)${tail.replace('$', name)}`;
+  for (const [data, tail] of refused) {
+    await assert.rejects(solely.singleInstance(id, { data }), { name: 'SolelyError', code: 'ERR_INVALID_ARG_VALUE', message: expected('options.data', tail) });
+  }
+
+  // Accepted: an object's undefined property is left out, as JSON.stringify does; 1000 levels with data itself.
+  const data = { keep: [null, true, 1.5, 'x'], gone: undefined, bare: Object.assign(Object.create(null), { a: 1 }), deep: nest(999) };
+  const replies = [];
+  instance.on('second-instance', (message, reply) => {
+    replies.push(message.data);
+    for (const [value, tail] of refused) assert.throws(() => reply(value), { name: 'SolelyError', code: 'ERR_INVALID_ARG_VALUE', message: expected('value', tail) });
+    reply({ ok: message.data.keep.length, gone: undefined });
+  });
+  const secondary = await solely.singleInstance(id, { data });
+  assert.deepEqual(secondary.reply, { ok: 4 }, 'the refused reply values lost nothing');
+  assert.deepEqual(replies, [{ keep: [null, true, 1.5, 'x'], bare: { a: 1 }, deep: nest(999) }], 'only the good launch reached the primary');
+});
 
 test('the abstract name: documented derivation, a long id hashed, and options checked', async (t) => {
   const long = `app-${'x'.repeat(200)}`;
@@ -318,7 +445,6 @@ test('the abstract name: documented derivation, a long id hashed, and options ch
   await assert.rejects(solely.singleInstance('x', { transport: 'tcp' }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.singleInstance('x', { allowUids: [-1] }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.singleInstance('x', { directory: '/tmp' }), { code: 'ERR_INVALID_ARG_VALUE' });
-  await assert.rejects(solely.singleInstance('x', { data: 1n }), { code: 'ERR_INVALID_ARG_VALUE' });
   // A secondary whose message is over the limit fails before it sends anything.
   await assert.rejects(solely.singleInstance(long, { data: 'x'.repeat(2000), maxMessageBytes: 1000 }), {
     name: 'SolelyError',

@@ -376,5 +376,6 @@ test('bad input is refused before any syscall', async () => {
   await assert.rejects(solely.listenUnix(`\0${uniqueName()}`, { mode: 0o600 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { backlog: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { mode: 0o10000 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(solely.listenUnix('/tmp/x.sock', { mode: 0o4777 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { server: {} }), { code: 'ERR_INVALID_ARG_TYPE' });
 });

@@ -4,7 +4,25 @@ const fsp = require('node:fs/promises');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const solely = require('..');
-const { uniqueName, tempDir, holder, kill } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, holder, kill, spawnReady } = require('./helpers');
+
+const MOCKED_WAITER = path.join(FIXTURES, 'wait-mocked-clock.js');
+const FALLBACK_POLL_MS = 250;
+
+/** A lockAbstract(name, { wait: true }) in a child whose timers run only when tick() advances them. */
+async function mockedClockWaiter(t, name) {
+  const waiter = await spawnReady(t, process.execPath, ['--no-warnings', MOCKED_WAITER, name]);
+  assert.equal(waiter.firstLine, 'waiting');
+  const lines = waiter.lines[Symbol.asyncIterator]();
+  return {
+    nextLine: async () => (await lines.next()).value,
+    /** Advances the waiter's clock by ms: "ticked", or "locked" if the lock was taken meanwhile. */
+    tick: async (ms) => {
+      waiter.stdin.write(`tick ${ms}\n`);
+      return (await lines.next()).value;
+    },
+  };
+}
 
 const kinds = [
   { kind: 'abstract', fixture: 'abstract', target: () => uniqueName(), lock: solely.lockAbstract, sync: solely.lockAbstractSync, where: (x) => ({ address: `@${x}` }) },
@@ -94,6 +112,49 @@ test('abstract: a holder that does not listen is noticed by the fallback poll', 
   await new Promise((resolve) => setTimeout(resolve, 50));
   await kill(child);
   (await waiting).release();
+});
+
+test('abstract: a waiter queued on a listening holder is woken by its death alone, no timer needed', async (t) => {
+  const name = uniqueName();
+  const child = await holder(t, 'abstract', name);
+  // "waiting" comes after the waiter's first attempt, which connected to the holder.
+  const waiter = await mockedClockWaiter(t, name);
+  await kill(child);
+  assert.equal(await waiter.nextLine(), 'locked', 'the reset of the queued connection woke the waiter, with its clock stopped');
+});
+
+// A holder that accepts and hangs up (listenUnix('\0name'), a single-instance primary) wakes its
+// waiters at once each time, yet keeps the name. The waiter runs on a mocked clock, so the bound is
+// a count of events, not a wall-clock window, and no load can break it: each reconnection waits
+// for a backoff timer (1, 2, 4 ... 128, then 250 ms), so by its 12th connection the waiter's clock
+// has advanced at least 1 + 2 + ... + 128 + 3 * 250 = 1005 ms. A waiter that reconnects as soon as
+// it is hung up on is paced only by the two processes' round trips, as the ticks are: it reaches 12
+// connections about 12 ticks (12 ms) in, and without ticks makes thousands a second.
+test('abstract: a waiter backs off from a holder that accepts and hangs up, up to the fallback poll, never busy-looping', async (t) => {
+  const name = uniqueName();
+  const server = await solely.listenUnix(`\0${name}`);
+  t.after(() => server.listening && server.close());
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.destroy();
+  });
+  const waiter = await mockedClockWaiter(t, name);
+  const TICK_MS = 1;
+  let clockMs = 0;
+  while (connections < 12) {
+    assert.ok(clockMs < 60_000, `the waiter's clock passed a minute with ${connections} connections: it stopped retrying`);
+    assert.equal(await waiter.tick(TICK_MS), 'ticked');
+    clockMs += TICK_MS;
+  }
+  assert.ok(clockMs >= 1005, `12 connections within ${clockMs} ms of the waiter's clock: it did not back off`);
+  // The holder goes: the longest backoff being the fallback poll, the waiter takes the lock within one.
+  await new Promise((resolve) => server.close(resolve));
+  let sinceClose = 0;
+  while ((await waiter.tick(TICK_MS)) !== 'locked') {
+    sinceClose += TICK_MS;
+    assert.ok(sinceClose < FALLBACK_POLL_MS, `not locked ${sinceClose} ms (waiter's clock) after the holder closed`);
+  }
 });
 
 test('file: a holder that unlocks without closing is noticed by the fallback poll', async (t) => {

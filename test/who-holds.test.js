@@ -5,11 +5,24 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { uniqueName, tempDir, spawnReady, holder, kill, needs, readablePackage } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, needs, readablePackage } = require('./helpers');
 
 const root = process.getuid() === 0;
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const HAND_OFF = path.join(FIXTURES, 'hand-off-abstract.js');
+const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
+
+/** SIGKILLs pid when the test ends, if it still runs: a process our children left behind. */
+function killAfter(t, pid) {
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+}
 
 test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks), null when free', async (t) => {
   const dir = tempDir(t);
@@ -62,6 +75,47 @@ test('whoHolds an abstract name: a listening holder, a holder that does not list
   assert.equal(held.uid, process.getuid());
   assert.match(held.command, /hold\.js abstract/);
   assert.equal(solely.whoHolds({ abstract: `${name}-other` }), null);
+});
+
+test('an abstract lock handed on by `solely run`, whose wrapper was SIGKILLed: whoHolds, LockHeldError and status name the command, never the dead wrapper SO_PEERCRED names', async (t) => {
+  const name = uniqueName();
+  // The shell prints its pid, then becomes sleep: the pid of the command that inherited the lock.
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--abstract', name, '--', 'sh', '-c', 'echo $$; exec sleep 30']);
+  const sleeper = Number(wrapper.firstLine);
+  killAfter(t, sleeper);
+  await kill(wrapper);
+  const expected = { pid: sleeper, uid: process.getuid(), command: 'sleep 30' };
+  assert.deepEqual(solely.whoHolds(name), expected);
+  assert.throws(() => solely.lockAbstractSync(name), (error) => {
+    assert.ok(error instanceof solely.LockHeldError);
+    assert.deepEqual(error.holder, expected);
+    assert.match(error.message, new RegExp(`\\(pid ${sleeper}, `));
+    return true;
+  });
+  assert.deepEqual(JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--abstract', name], { encoding: 'utf8' })).holder, expected);
+  assert.match(execFileSync(process.execPath, [CLI, 'status', '--abstract', name], { encoding: 'utf8' }), new RegExp(`held by pid ${sleeper} .*sleep 30`));
+});
+
+test('an abstract lock whose listener handed it on and closed its copy: the process holding the socket, not the live one SO_PEERCRED names', async (t) => {
+  const name = uniqueName();
+  // The claimed process stays alive without the socket, as an unrelated process reusing a dead holder's pid would.
+  const claimed = await spawnReady(t, process.execPath, [HAND_OFF, name]);
+  const sleeper = Number(claimed.firstLine);
+  killAfter(t, sleeper);
+  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: sleeper, uid: process.getuid(), command: 'sleep 30' });
+  assert.throws(() => solely.lockAbstractSync(name), (error) => error.holder.pid === sleeper);
+  assert.ok(fs.existsSync(`/proc/${claimed.pid}`), 'the claimed process was alive all along');
+});
+
+test('an abstract lock of another uid handed on to a child: root names the child; a uid that may not read its fds gets the uid only, no unconfirmed pid', { skip: !root && 'needs root for setpriv' }, async (t) => {
+  const name = uniqueName();
+  const claimed = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, HAND_OFF, name]);
+  const sleeper = Number(claimed.firstLine);
+  killAfter(t, sleeper);
+  assert.deepEqual(solely.whoHolds(name), { pid: sleeper, uid: 65534, command: 'sleep 30' });
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(path.join(__dirname, '..'))}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
+  const seen = execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(seen), { uid: 65534 });
 });
 
 test('an abstract name bound without listening by another uid: whoHolds gives its uid (sock_diag), even to a uid that may not see its fds', { skip: !root && 'needs root for setpriv' }, async (t) => {
