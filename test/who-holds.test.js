@@ -109,11 +109,12 @@ test('an abstract lock whose listener handed it on and closed its copy: the proc
 
 test('an abstract lock of another uid handed on to a child: root names the child; a uid that may not read its fds gets the uid only, no unconfirmed pid', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const name = uniqueName();
-  const claimed = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, HAND_OFF, name]);
+  const handOff = path.join(readablePackage(), 'test', 'fixtures', 'hand-off-abstract.js');
+  const claimed = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, handOff, name]);
   const sleeper = Number(claimed.firstLine);
   killAfter(t, sleeper);
   assert.deepEqual(solely.whoHolds(name), { pid: sleeper, uid: 65534, command: 'sleep 30' });
-  const script = `console.log(JSON.stringify(require(${JSON.stringify(path.join(__dirname, '..'))}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
   const seen = execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(seen), { uid: 65534 });
 });
