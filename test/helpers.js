@@ -61,6 +61,17 @@ async function kill(child, signal = 'SIGKILL') {
   await exited(child);
 }
 
+/** SIGKILLs pid when the test ends, if it still runs: a process our children left behind. */
+function killAfter(t, pid) {
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+}
+
 /** Resolves once some process has bound the abstract name (seen in /proc/net/unix, never by locking). */
 async function abstractBound(name, timeoutMs = 5000) {
   const end = Date.now() + timeoutMs;
@@ -140,4 +151,4 @@ function readablePackage() {
   return packageCopy;
 }
 
-module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, fdCount, has, needs, readableCopy, readablePackage };
+module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, fdCount, has, needs, readableCopy, readablePackage };

@@ -5,24 +5,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, needs, readablePackage } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, needs, readablePackage } = require('./helpers');
 
 const root = process.getuid() === 0;
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const HAND_OFF = path.join(FIXTURES, 'hand-off-abstract.js');
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
-
-/** SIGKILLs pid when the test ends, if it still runs: a process our children left behind. */
-function killAfter(t, pid) {
-  t.after(() => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  });
-}
 
 test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks), null when free', async (t) => {
   const dir = tempDir(t);
