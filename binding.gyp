@@ -13,6 +13,7 @@
         "src-native/abstract_socket.cc",
         "src-native/peer_cred.cc",
         "src-native/file_lock.cc",
+        "src-native/lock_on_thread.cc",
         "src-native/inotify.cc",
         "src-native/fd_watch.cc",
         "src-native/fd.cc",

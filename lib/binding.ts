@@ -20,12 +20,8 @@ export interface Binding {
   peerCred(fd: number): [number, number, number] | number;
   /** open(path, flags | O_CLOEXEC, mode): the fd, or -errno. */
   open(path: string, flags: number, mode: number): number;
-  /**
-   * open + lockVerified in one call: the fd; -errno if open failed; -(lockStage + errno) if the
-   * lock or the check failed (fd closed).
-   */
-  openLocked(path: string, flags: number, mode: number, method: number): number;
-  readonly lockStage: number;
+  /** open + lockVerified in one call: the fd, or which step failed and its -errno (fd closed). */
+  openLocked(path: string, flags: number, mode: number, method: number): number | [failedStep: 'open' | 'lock', errno: number];
   /** Lock without blocking, then check that path still names fd's inode (-ESTALE if not). */
   lockVerified(fd: number, path: string, method: number): number;
   /** lockVerified on a thread of its own (network filesystems): 0, then callback(rc) on the loop;
@@ -34,6 +30,8 @@ export interface Binding {
   /** Unlock, then close. 0 or -errno; the fd is closed either way. */
   unlockClose(fd: number, method: number): number;
   readonly lockMethods: { readonly flock: number; readonly fcntl: number };
+  /** Whether open-file-description locks (method fcntl) exist here: never a classic POSIX lock. */
+  readonly ofdLocks: boolean;
   /** A non-blocking inotify instance, closed when this thread's environment ends: fd or -errno. */
   inotifyInit(): number;
   /** Watches the inode fd refers to for close, unlink and rename: the watch descriptor, or -errno. */

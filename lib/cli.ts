@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import type { Holder, SolelyError } from './errors';
+import { LockTimeoutError, type Holder, type SolelyError } from './errors';
 import type { Lock } from './lock';
 import type { Pidfile } from './pidfile';
 import type { PostgresLock } from './postgres';
@@ -142,8 +142,8 @@ const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres
 
 function isLockHeld(error: unknown): error is SolelyError & { holder?: { pid?: number; command?: string } } {
   const code = (error as SolelyError | undefined)?.code;
-  // A connect that timed out (syscall 'connect') is a failure, not a held lock.
-  return code === 'ELOCKED' || (code === 'ETIMEDOUT' && (error as SolelyError).syscall === undefined);
+  // A wait that ran out counts as held; a connect that timed out (a system error ETIMEDOUT) is a failure.
+  return code === 'ELOCKED' || error instanceof LockTimeoutError;
 }
 
 /** target is the URL for postgres, where key names the lock. */

@@ -3,10 +3,10 @@
 // dbus-native, an optional peer dependency loaded on first use, so that `solely` itself never
 // needs it.
 import { EventEmitter } from 'node:events';
-import { AbortError, LockTimeoutError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
+import { LockLostError, SolelyError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { heldBy, holderOf } from './holder';
 import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from './options';
-import { whenAborted } from './wait';
+import { Deadline, throwIfAborted } from './wait';
 
 export interface DbusNameOptions {
   /** The bus to connect to (default 'session'); its address comes from the environment. */
@@ -28,12 +28,12 @@ export interface DbusNameLock extends EventEmitter, AsyncDisposable {
   readonly released: boolean;
   /** True once the name was taken away (NameLost, or the connection to the bus closed). */
   readonly lost: boolean;
-  /** Aborts when the name is lost (reason: a SolelyError with code ELOCKLOST); never on release(). */
+  /** Aborts when the name is lost (reason: a LockLostError); never on release(). */
   readonly signal: AbortSignal;
   /** ReleaseName, then closes the connection; idempotent. Emits no 'lost'. */
   release(): Promise<void>;
-  on(event: 'lost', listener: (reason: SolelyError) => void): this;
-  once(event: 'lost', listener: (reason: SolelyError) => void): this;
+  on(event: 'lost', listener: (reason: LockLostError) => void): this;
+  once(event: 'lost', listener: (reason: LockLostError) => void): this;
 }
 
 // What solely uses of dbus-native (0.16), typed here so that no declaration of ours refers to a
@@ -125,7 +125,7 @@ export async function tryLockDbusName(name: string, options?: DbusNameOptions): 
 }
 
 async function acquire(name: string, address: string, wait: Wait, raise: boolean): Promise<DbusNameLock | null> {
-  if (wait.signal?.aborted) throw new AbortError(wait.signal.reason, { address: name });
+  throwIfAborted(wait.signal, { address: name });
   const lock = new NameLock(client(), name, address);
   let reply: unknown;
   try {
@@ -216,15 +216,12 @@ class NameLock extends EventEmitter implements DbusNameLock {
 
   /** @internal Waits in the queue for NameAcquired; leaves the queue on timeout or abort. */
   queued(wait: Wait): Promise<void> {
-    const { timeout, signal } = wait;
     const name = this.target;
     return new Promise<void>((resolve, reject) => {
-      let deadline: NodeJS.Timeout | undefined;
-      let stopWatchingAbort = (): void => {};
+      let stopDeadline = (): void => {};
       const settle = (error?: SolelyError): void => {
         this.#settle = undefined;
-        clearTimeout(deadline);
-        stopWatchingAbort();
+        stopDeadline();
         if (error === undefined) {
           resolve();
           return;
@@ -233,13 +230,10 @@ class NameLock extends EventEmitter implements DbusNameLock {
         const fail = (): void => reject(error);
         void this.call('ReleaseName', 's', [name]).then(fail, fail);
       };
-      const onAbort = (): void => settle(new AbortError(signal?.reason, { address: name }));
       this.#settle = settle;
       if (this.#closed) settle(this.#callError(undefined, 'read'));
-      stopWatchingAbort = whenAborted(signal, onAbort);
-      if (timeout !== Infinity) {
-        deadline = setTimeout(() => settle(new LockTimeoutError(`timed out after ${timeout} ms waiting for the D-Bus name ${name}`, { address: name })), timeout);
-      }
+      // Also an abort that came while RequestName was under way: it settles at once.
+      else stopDeadline = new Deadline(wait, `the D-Bus name ${name}`, { address: name }).watch(settle);
     });
   }
 
@@ -286,23 +280,23 @@ class NameLock extends EventEmitter implements DbusNameLock {
     if (message.type !== SIGNAL || message.sender !== BUS || message.interface !== BUS || message.body?.[0] !== this.target) return;
     if (message.member === 'NameAcquired') this.#settle?.();
     else if (message.member === 'NameLost') {
-      this.#lose(new SolelyError('ELOCKLOST', `the D-Bus name ${this.target} was lost: the bus gave it to another connection`, { address: this.target }));
+      this.#lose(new LockLostError(`the D-Bus name ${this.target} was lost: the bus gave it to another connection`, { address: this.target }));
       void this.#client.close();
     }
   }
 
   /** Marks the name lost, once, unless it was released or never owned. */
-  #lose(reason: SolelyError): void {
+  #lose(reason: LockLostError): void {
     if (!this.#owned || this.#lost || this.#released !== undefined) return;
     this.#lost = true;
     this.#controller.abort(reason);
     this.emit('lost', reason);
   }
 
-  /** The ELOCKLOST error for a closed connection, keeping what closed it. */
-  #failure(why: string): SolelyError {
+  /** The LockLostError for a closed connection, keeping what closed it. */
+  #failure(why: string): LockLostError {
     const cause = this.#error ?? fromErrno(ECONNRESET, 'read', { address: this.address });
-    return new SolelyError('ELOCKLOST', `the D-Bus name ${this.target} was lost: ${why}`, { address: this.target, cause });
+    return new LockLostError(`the D-Bus name ${this.target} was lost: ${why}`, { address: this.target, cause });
   }
 
   /** A failed call as a typed error: the socket's errno if the connection failed, EACCES if the bus's policy refused. */
@@ -312,6 +306,8 @@ class NameLock extends EventEmitter implements DbusNameLock {
     const io = (failed?.cause ?? this.#error) as { errno?: unknown; syscall?: unknown } | undefined;
     if (typeof io?.errno === 'number') return fromErrno(io.errno, typeof io.syscall === 'string' ? io.syscall : member, { address: this.address }, error);
     if (this.#closed) return fromErrno(ECONNRESET, member, { address: this.address }, error);
-    return new SolelyError('EDBUS', `${member} failed for ${this.target}: ${String(failed?.message ?? error)}`, { syscall: member, address: this.target, cause: error });
+    return new SolelyError('ERR_SOLELY_DBUS', `${member} failed for ${this.target}: ${String(failed?.message ?? error)}`, { syscall: member, address: this.target, cause: error });
   }
 }
+
+export { LockLostError, isSolelyError } from './errors';

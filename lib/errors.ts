@@ -28,14 +28,47 @@ export interface SolelyErrorFields extends ErrorTarget {
   cause?: unknown;
 }
 
+/** Names in libuv's error table (behind util.getSystemErrorMap) that os.constants.errno lacks. */
+type LibuvOnlyCode =
+  | 'EAI_ADDRFAMILY' | 'EAI_AGAIN' | 'EAI_BADFLAGS' | 'EAI_BADHINTS' | 'EAI_CANCELED' | 'EAI_FAIL' | 'EAI_FAMILY'
+  | 'EAI_MEMORY' | 'EAI_NODATA' | 'EAI_NONAME' | 'EAI_OVERFLOW' | 'EAI_PROTOCOL' | 'EAI_SERVICE' | 'EAI_SOCKTYPE'
+  | 'ECHARSET' | 'EFTYPE' | 'EHOSTDOWN' | 'ENONET' | 'EOF' | 'EREMOTEIO' | 'ESHUTDOWN' | 'ESOCKTNOSUPPORT' | 'EUNATCH' | 'UNKNOWN';
+
+/** A failed syscall's code, as Node names it; `E<n>` for an errno that neither Node nor libuv names. */
+export type ErrnoCode = keyof typeof constants.errno | LibuvOnlyCode | 'ENOTFOUND' | `E${number}`;
+
+/** Every `code` a SolelyError can carry, so that `switch (error.code)` is checked. */
+export type SolelyErrorCode =
+  | ErrnoCode
+  // Node's own codes, meaning what they mean in Node.
+  | 'ABORT_ERR' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'MODULE_NOT_FOUND'
+  // Ours. ELOCKED keeps its errno-like name: proper-lockfile users check it.
+  | 'ELOCKED' | 'ERR_SOLELY_LOCK_LOST' | 'ERR_SOLELY_NETWORK_FILESYSTEM' | 'ERR_SOLELY_POSTGRES' | 'ERR_SOLELY_DBUS';
+
+/** The codes our own conditions had before they were named ERR_SOLELY_*; isSolelyError still takes them. */
+const RENAMED_CODES = {
+  ELOCKLOST: 'ERR_SOLELY_LOCK_LOST',
+  EPOSTGRES: 'ERR_SOLELY_POSTGRES',
+  EDBUS: 'ERR_SOLELY_DBUS',
+} as const satisfies Record<string, SolelyErrorCode>;
+
+/** @deprecated The old spelling of an ERR_SOLELY_* code. */
+export type DeprecatedSolelyErrorCode = keyof typeof RENAMED_CODES;
+
+// Symbol.for: every copy of solely in a process (two versions in node_modules, a bundle) shares it,
+// so an error made by one copy is recognised by another. Each class's prototype carries its name.
+const BRAND = Symbol.for('solely.error');
+
+type Branded = { [BRAND]?: unknown };
+
 export class SolelyError extends Error {
-  declare code: string;
+  declare code: SolelyErrorCode;
   declare errno?: number;
   declare syscall?: string;
   declare path?: string;
   declare address?: string;
 
-  constructor(code: string, message: string, fields: SolelyErrorFields = {}) {
+  constructor(code: SolelyErrorCode, message: string, fields: SolelyErrorFields = {}) {
     super(message, 'cause' in fields ? { cause: fields.cause } : undefined);
     this.code = code;
     if (fields.errno !== undefined) this.errno = fields.errno;
@@ -43,10 +76,23 @@ export class SolelyError extends Error {
     if (fields.path !== undefined) this.path = fields.path;
     if (fields.address !== undefined) this.address = fields.address;
   }
+
+  /** `instanceof` by brand, as undici does: true for this class's errors from any copy of solely. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const brand = Object.hasOwn(this.prototype, BRAND) ? (this.prototype as Branded)[BRAND] : undefined;
+    // A user's subclass carries no brand of its own: the ordinary prototype-chain check.
+    if (brand === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    if (typeof value !== 'object' || value === null) return false;
+    for (let proto: unknown = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+      if (Object.hasOwn(proto as object, BRAND) && (proto as Branded)[BRAND] === brand) return true;
+    }
+    return false;
+  }
 }
 
 /** The lock is held by someone else. `code` is ELOCKED, as proper-lockfile users check. */
 export class LockHeldError extends SolelyError {
+  declare code: 'ELOCKED';
   declare holder?: Holder;
 
   constructor(message: string, fields: SolelyErrorFields & { holder?: Holder } = {}) {
@@ -60,8 +106,19 @@ export class ForeignHolderError extends LockHeldError {}
 
 /** A wait ran out of time. */
 export class LockTimeoutError extends SolelyError {
+  declare code: 'ETIMEDOUT';
+
   constructor(message: string, fields: SolelyErrorFields = {}) {
     super('ETIMEDOUT', message, fields);
+  }
+}
+
+/** A lock held through a connection (a PostgreSQL session, a D-Bus name) was taken away. */
+export class LockLostError extends SolelyError {
+  declare code: 'ERR_SOLELY_LOCK_LOST';
+
+  constructor(message: string, fields: SolelyErrorFields = {}) {
+    super('ERR_SOLELY_LOCK_LOST', message, fields);
   }
 }
 
@@ -73,22 +130,55 @@ export class UnsupportedPlatformError extends SolelyError {}
 
 /** A wait was aborted through its AbortSignal; `cause` is the signal's reason, as in Node. */
 export class AbortError extends SolelyError {
+  declare code: 'ABORT_ERR';
+
   constructor(reason: unknown, fields: ErrorTarget = {}) {
     super('ABORT_ERR', 'The operation was aborted', { ...fields, cause: reason });
   }
 }
 
-// The name on the prototype, as Node's own errors have it.
-for (const cls of [
+// Names spelled out, not read from cls.name: a minifier may rename classes, and brands must match across copies.
+const CLASSES = {
   SolelyError,
   LockHeldError,
   ForeignHolderError,
   LockTimeoutError,
+  LockLostError,
   InvalidTargetError,
   UnsupportedPlatformError,
   AbortError,
-]) {
-  Object.defineProperty(cls.prototype, 'name', { value: cls.name, writable: true, configurable: true });
+};
+for (const [name, cls] of Object.entries(CLASSES)) {
+  // The name on the prototype, as Node's own errors have it.
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
+  Object.defineProperty(cls.prototype, BRAND, { value: name });
+}
+
+let warnedRenamed = false;
+
+/**
+ * True for an error made by any copy of solely (instanceof alone fails across copies), and with
+ * `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
+ */
+export function isSolelyError<C extends SolelyErrorCode>(value: unknown, code: C): value is SolelyError & { code: C };
+/** @deprecated Pass the ERR_SOLELY_* code. */
+export function isSolelyError(value: unknown, code: DeprecatedSolelyErrorCode): value is SolelyError;
+export function isSolelyError(value: unknown): value is SolelyError;
+export function isSolelyError(value: unknown, code?: SolelyErrorCode | DeprecatedSolelyErrorCode): value is SolelyError {
+  if (typeof (value as Branded | null | undefined)?.[BRAND] !== 'string') return false;
+  if (code === undefined) return true;
+  if (Object.hasOwn(RENAMED_CODES, code)) {
+    const renamed = RENAMED_CODES[code as DeprecatedSolelyErrorCode];
+    if (!warnedRenamed) {
+      warnedRenamed = true;
+      process.emitWarning(`solely's error code ${code} is now ${renamed}; the old spellings (${Object.keys(RENAMED_CODES).join(', ')}) will go`, {
+        type: 'DeprecationWarning',
+        code: 'SOLELY_DEP0001',
+      });
+    }
+    return (value as SolelyError).code === renamed;
+  }
+  return (value as SolelyError).code === code;
 }
 
 const INVALID_TARGET = new Set(['EINVAL', 'ENAMETOOLONG', 'ENOTSOCK', 'ELOOP', 'EISDIR', 'ENOTDIR']);
@@ -101,12 +191,13 @@ const EXTRA_MESSAGES: Record<string, string> = {
   EDQUOT: 'disk quota exceeded',
 };
 
-let names: Map<number, [string, string]> | undefined;
+let names: Map<number, [ErrnoCode, string]> | undefined;
 
-function describe(errno: number): [code: string, message: string] {
+function describe(errno: number): [code: ErrnoCode, message: string] {
   if (names === undefined) {
-    names = new Map(getSystemErrorMap());
-    for (const [code, value] of Object.entries(constants.errno)) {
+    // libuv's names are the ErrnoCode union; test/errors.test.js checks it against this table.
+    names = new Map(getSystemErrorMap() as Map<number, [ErrnoCode, string]>);
+    for (const [code, value] of Object.entries(constants.errno) as [keyof typeof constants.errno, number][]) {
       if (!names.has(-value)) names.set(-value, [code, EXTRA_MESSAGES[code] ?? 'system error']);
     }
     // As Node's dns does: a name that does not resolve is ENOTFOUND, whichever getaddrinfo code says so.

@@ -8,7 +8,8 @@ import type * as abstract from './abstract';
 import type * as file from './file';
 import type * as filesystem from './filesystem';
 import type * as pidfile from './pidfile';
-import type * as singleInstanceModule from './single-instance';
+import type * as singleInstanceModule from './single-instance/index';
+import type * as primaryModule from './single-instance/primary';
 import type * as unixServer from './unix-server';
 import type * as whoHoldsModule from './who-holds';
 
@@ -18,10 +19,15 @@ export {
   LockHeldError,
   ForeignHolderError,
   LockTimeoutError,
+  LockLostError,
   InvalidTargetError,
   UnsupportedPlatformError,
   AbortError,
+  isSolelyError,
   type Holder,
+  type SolelyErrorCode,
+  type ErrnoCode,
+  type DeprecatedSolelyErrorCode,
 } from './errors';
 export type { WaitOptions } from './options';
 export type { Activation, ActivationOptions } from './activation';
@@ -31,7 +37,7 @@ export type { PidfileOptions } from './pidfile';
 export type { HolderTarget } from './who-holds';
 export type { FilesystemInfo } from './filesystem';
 export type { UnixServerOptions } from './unix-server';
-export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance';
+export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance/index';
 
 /** A module that cannot be read (out of fds: EMFILE) fails as a SolelyError, like any call would. */
 function loadModule<M>(load: () => M): M {
@@ -86,6 +92,9 @@ export declare const listenUnix: typeof unixServer.listenUnix;
 exportOnFirstUse(() => require('./unix-server') as typeof unixServer, ['listenUnix']);
 
 export declare const singleInstance: typeof singleInstanceModule.singleInstance;
-export declare const Primary: typeof singleInstanceModule.Primary;
-export type Primary = singleInstanceModule.Primary;
-exportOnFirstUse(() => require('./single-instance') as typeof singleInstanceModule, ['singleInstance', 'Primary']);
+exportOnFirstUse(() => require('./single-instance/index') as typeof singleInstanceModule, ['singleInstance']);
+
+// Its own module: a secondary launch never loads the primary's code.
+export declare const Primary: typeof primaryModule.Primary;
+export type Primary = primaryModule.Primary;
+exportOnFirstUse(() => require('./single-instance/primary') as typeof primaryModule, ['Primary']);

@@ -14,7 +14,7 @@ export interface Wait {
 }
 
 /** The biggest delay a Node timer takes (about 24.8 days); longer waits are endless waits. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const NO_OPTIONS = Object.freeze({});
 

@@ -1,15 +1,18 @@
 // Pidfiles with BSD pidfile(3) semantics: the lock says whether the daemon runs, the contents say
 // which PID it claims. Truncated and written only under the lock; removed only while still held,
 // through the directory it was opened in, and only if the name still names the locked file.
-import { constants, fstatSync, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
+import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
 import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument } from './errors';
-import { fileHeldError, fileTarget, lockTarget, onNetworkFilesystem, tryLockTarget, type FileLockOptions, type FileTarget } from './file';
+import { fileTarget, type FileLockOptions } from './file';
+import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
+import { lockTarget } from './file-waiters';
 import { fileHolder, isLocked } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseWait, type WaitOptions } from './options';
+import { absolutePath } from './path';
 
 export interface PidfileOptions extends FileLockOptions {
   /** Permission bits of a pidfile this call creates (default 0o644, less the umask: readers need
@@ -17,8 +20,11 @@ export interface PidfileOptions extends FileLockOptions {
   mode?: number;
 }
 
-const DEFAULT_MODE = 0o644;
-const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+// Reads never wait: a FIFO planted at the path would block open() until a writer came.
+const READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+// '2147483647\n': one byte more is read, so that a longer file is seen to hold no PID.
+const MAX_PID_TEXT = 11;
 const ENOENT = errnoOf('ENOENT');
 const EACCES = errnoOf('EACCES');
 const ESTALE = errnoOf('ESTALE');
@@ -33,7 +39,7 @@ export class Pidfile extends Lock {
 
   /** @internal The Pidfile owns fd (locked) and dirfd (its directory) from here on. */
   constructor(target: FileTarget, fd: number, dirfd: number) {
-    super('pidfile', target.path, fd, target.methodCode);
+    super('pidfile', target.path, fd, lockMethodCode(target));
     this.#dirfd = dirfd;
     this.#name = basename(target.path);
   }
@@ -68,17 +74,17 @@ export class Pidfile extends Lock {
   }
 }
 
-function pidfileTarget(path: string, options: PidfileOptions | undefined): FileTarget {
-  return { ...fileTarget(path, options, DEFAULT_MODE), writable: true };
-}
-
-/** Truncates the freshly locked file (only now, under the lock) and opens its directory. */
+/**
+ * Truncates the freshly locked file (only now, under the lock) and opens its directory: the path
+ * up to its last '/', as text, is where the kernel looked the name up ('..' and symlinks in it
+ * resolve the same way again); remove() checks dev/ino before it unlinks anything there.
+ */
 function adopt(target: FileTarget, fd: number): Pidfile {
   let rc = binding.pidfileWrite(fd, '');
   const syscall = rc < 0 ? 'ftruncate' : 'open';
   if (rc >= 0) rc = binding.open(dirname(target.path), O_RDONLY | O_DIRECTORY, 0);
   if (rc < 0) {
-    binding.unlockClose(fd, target.methodCode);
+    binding.unlockClose(fd, lockMethodCode(target));
     throw fromErrno(rc, syscall, { path: syscall === 'open' ? dirname(target.path) : target.path });
   }
   return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
@@ -91,11 +97,19 @@ function parsePid(text: string): number | null {
   return pid > 0 && pid <= MAX_PID ? pid : null;
 }
 
+/** The PID in the file fd refers to, from a bounded prefix; none in a FIFO, socket or device. */
+function pidIn(fd: number, stats: BigIntStats): number | null {
+  if (!stats.isFile()) return null;
+  const prefix = Buffer.alloc(MAX_PID_TEXT + 1);
+  const length = readSync(fd, prefix, 0, prefix.length, 0);
+  return parsePid(prefix.toString('latin1', 0, length));
+}
+
 function readPid(path: string): number | null {
-  const fd = binding.open(path, O_RDONLY | O_NOFOLLOW, 0);
+  const fd = binding.open(path, READ, 0);
   if (fd < 0) return null;
   try {
-    return parsePid(readFileSync(fd, 'latin1'));
+    return pidIn(fd, fstatSync(fd, { bigint: true }));
   } catch {
     return null;
   } finally {
@@ -135,7 +149,7 @@ async function heldErrorAsync(target: FileTarget): Promise<LockHeldError> {
  * Throws LockHeldError with the holder's PID, read from the file, if another process has it.
  */
 export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile {
-  const target = pidfileTarget(path, options);
+  const target = fileTarget(path, options, 'pidfile');
   onNetworkFilesystem(target);
   const fd = tryLockTarget(target);
   if (fd < 0) throw heldErrorSync(target);
@@ -143,7 +157,7 @@ export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile
 }
 
 export async function openPidfile(path: string, options?: PidfileOptions & WaitOptions): Promise<Pidfile> {
-  const target = pidfileTarget(path, options);
+  const target = fileTarget(path, options, 'pidfile');
   const pidfile = await lockTarget(target, parseWait(optionsObject(options)), (fd) => adopt(target, fd));
   if (pidfile === null) throw await heldErrorAsync(target);
   return pidfile;
@@ -154,8 +168,8 @@ export async function openPidfile(path: string, options?: PidfileOptions & WaitO
  * holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
  */
 export function readPidfile(path: string): { pid: number | null; locked: boolean } {
-  const { path: absolute } = fileTarget(path, undefined);
-  const fd = binding.open(absolute, O_RDONLY | O_NOFOLLOW, 0);
+  const absolute = absolutePath(path);
+  const fd = binding.open(absolute, READ, 0);
   if (fd === ENOENT) return { pid: null, locked: false };
   if (fd < 0 && fd !== EACCES) throw fromErrno(fd, 'open', { path: absolute });
   let stats: BigIntStats;
@@ -165,7 +179,7 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
       stats = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
     } else {
       stats = fstatSync(fd, { bigint: true });
-      pid = parsePid(readFileSync(fd, 'latin1'));
+      pid = pidIn(fd, stats);
     }
   } catch (error) {
     throw fromFsError(error, fd < 0 ? 'lstat' : 'read', { path: absolute });

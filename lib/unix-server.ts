@@ -11,10 +11,12 @@ import { activatedSocket, parseActivation, type ActivationOptions } from './acti
 import { binding } from './binding';
 import * as lazy from './lazy-modules';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
-import { fileTarget, tryLockTarget } from './file';
+import { tryLockFileSync } from './file';
 import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
+import { listenOnFd } from './node-internals';
 import { optionsObject, parseInteger, parseMode } from './options';
+import { absolutePath } from './path';
 
 
 export interface UnixServerOptions<S extends Server = Server> extends ActivationOptions {
@@ -57,23 +59,24 @@ export async function listenUnix<S extends Server = Server>(path: string, option
     const name = checkName(path.slice(1));
     // A socket systemd bound holds the name for us: the Lock is the fd net gets.
     const adopted = activatedSocket(Buffer.from(path), activation, { address: `@${name}` });
-    if (adopted >= 0) return serve(server, adopted, backlog, path, () => {}, () => {});
+    if (adopted >= 0) return listenOnFd(server, adopted, backlog, path, () => {}, () => {});
     const fd = bindAbstract(name, backlog);
     if (fd < 0) throw heldError(name);
-    return serve(server, fd, backlog, path, () => {}, () => {});
+    return listenOnFd(server, fd, backlog, path, () => {}, () => {});
   }
   const mode = parseMode(o.mode, NO_MODE);
-  const socket = fileTarget(path, undefined).path;
+  const socket = absolutePath(path);
   // systemd owns the path of a socket it passed (it removes it when the socket unit stops): no
   // sidecar lock, and nothing is unlinked on close.
   const adopted = activatedSocket(Buffer.from(socket), activation, { path: socket });
-  if (adopted >= 0) return serve(server, adopted, backlog, socket, () => {}, () => {});
+  if (adopted >= 0) return listenOnFd(server, adopted, backlog, socket, () => {}, () => {});
   return listenPath(server, socket, mode, backlog);
 }
 
 async function listenPath<S extends Server>(server: S, socket: string, mode: number, backlog: number): Promise<S> {
   const name = basename(socket);
-  if (name === '') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
+  // basename() drops a trailing '/' that the kernel would not; '.' and '..' name directories.
+  if (socket.endsWith('/') || name === '.' || name === '..') throw invalidTarget('EINVAL', 'a socket path needs a file name', { path: socket });
   // The parent directory stays open: every check, the bind, the chmod and the final unlink go
   // through it, so a directory renamed meanwhile cannot redirect them.
   const parent = dirname(socket);
@@ -110,17 +113,18 @@ async function listenPath<S extends Server>(server: S, socket: string, mode: num
     release();
     throw error;
   }
-  return serve(server, bound[0], backlog, socket, unlinkOurs, release);
+  return listenOnFd(server, bound[0], backlog, socket, unlinkOurs, release);
 }
 
 /** Takes "<socket>.lock"; if it is held, its holder serves the path, and nothing is touched. */
 function lockSidecar(socket: string, address: string): Lock {
-  const target = fileTarget(`${socket}.lock`, undefined);
-  const fd = tryLockTarget(target);
-  if (fd >= 0) return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd
-  const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: target.path }) };
+  const sidecar = `${socket}.lock`;
+  // The sidecar is this protocol's own lock, not the caller's: no network-filesystem warning.
+  const lock = tryLockFileSync(sidecar, { onNetworkFilesystem: 'lock' });
+  if (lock !== null) return lock;
+  const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: sidecar }) };
   // The holder answers a probe when it listens: its credentials are cheap to know then.
-  throw heldBy(`flock ELOCKED: lock is held ${target.path}`, fields, connectedHolder(binding.unixConnect(address)));
+  throw heldBy(`flock ELOCKED: lock is held ${sidecar}`, fields, connectedHolder(binding.unixConnect(address)));
 }
 
 /**
@@ -178,50 +182,4 @@ function probe(address: string, socket: string): void {
 function liveServer(socket: string, holder: Holder | undefined): LockHeldError {
   const fields = { errno: EADDRINUSE, syscall: 'listen', path: socket, cause: fromErrno(EADDRINUSE, 'listen', { path: socket }) };
   return heldBy(`listen ELOCKED: a server outside the lock listens on ${socket}`, fields, holder);
-}
-
-/** Server's setupListenHandle, under its legacy alias (Node 0.x to 24). */
-interface LegacyListen {
-  _listen2(address: null, port: null, addressType: null, backlog: number, fd: number): void;
-}
-
-/**
- * Hands fd to server and resolves once it listens. closing() runs when close() is called, before
- * net closes fd; closed() runs once, after net closed it (or when listen fails).
- */
-/**
- * Hands fd to server. closing runs before the listening socket closes (it still pins the socket
- * file's inode), closed right after: at close(), not once the last connection has ended, so that
- * a successor can take the path while old connections drain. Both may run more than once.
- */
-function serve<S extends Server>(server: S, fd: number, backlog: number, address: string, closing: () => void, closed: () => void): Promise<S> {
-  // net reports null for a server on an fd it did not bind (and pads abstract names).
-  server.address = () => address;
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => {
-      closed();
-      reject(error);
-    };
-    server.once('error', onError);
-    server.once('listening', () => {
-      server.off('error', onError);
-      const close = server.close.bind(server);
-      server.close = (callback) => {
-        closing();
-        const result = close(callback); // libuv closes a listening socket's fd at once
-        closed();
-        return result;
-      };
-      server.once('close', () => {
-        server.close = close;
-      });
-      resolve(server);
-    });
-    // Ownership of fd passes to net here: it closes fd when the server closes. In a cluster
-    // worker, net sends listen({ fd }) to the primary, which would listen on its own fd of that
-    // number (as documented, and exclusive does not apply to fds): there the worker sets the
-    // handle up itself, with the function net's listen() calls in a primary.
-    if (lazy.inClusterWorker()) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
-    else server.listen({ fd, backlog });
-  });
 }

@@ -1,7 +1,7 @@
 // Event-driven waiting. Each mechanism arms a wake-up source that the kernel fires on release
 // (a connection reset by the holder's exit, an inotify close event); a slow poll covers holders
 // and filesystems that give no event. Nothing here blocks, and no thread-pool thread is used.
-import { AbortError, LockTimeoutError, type ErrorTarget } from './errors';
+import { AbortError, LockTimeoutError, type ErrorTarget, type SolelyError } from './errors';
 import type { Wait } from './options';
 
 export interface Waiter<T> {
@@ -43,24 +43,89 @@ export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void
   return () => void registered.delete(onAbort);
 }
 
+/** Throws the AbortError of a signal that has aborted: the check before a wait begins. */
+export function throwIfAborted(signal: AbortSignal | undefined, target: ErrorTarget): void {
+  if (signal?.aborted) throw new AbortError(signal.reason, target);
+}
+
+/**
+ * The end of one wait, counted from its construction: wait.timeout ms (Infinity: none) or
+ * wait.signal aborting. Every wait times out with the same message, built here from `what`
+ * (the thing waited for, with its name): "timed out after <timeout> ms waiting for <what>".
+ */
+export class Deadline {
+  readonly #wait: Wait;
+  readonly #what: string;
+  readonly #target: ErrorTarget;
+  readonly #end: number;
+
+  constructor(wait: Wait, what: string, target: ErrorTarget) {
+    this.#wait = wait;
+    this.#what = what;
+    this.#target = target;
+    this.#end = performance.now() + wait.timeout; // monotonic: a clock step moves no deadline
+  }
+
+  /** ms left: 0 once the deadline passed, Infinity without one. */
+  get remaining(): number {
+    return Math.max(this.#end - performance.now(), 0);
+  }
+
+  timedOut(): LockTimeoutError {
+    return new LockTimeoutError(`timed out after ${this.#wait.timeout} ms waiting for ${this.#what}`, this.#target);
+  }
+
+  /**
+   * Calls stop once: with timedOut() when the deadline passes, or with an AbortError when the
+   * signal aborts, synchronously if it already has. The returned function disarms both.
+   */
+  watch(stop: (error: SolelyError) => void): () => void {
+    const { signal } = this.#wait;
+    if (signal?.aborted) {
+      stop(new AbortError(signal.reason, this.#target));
+      return () => {};
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let stopWatchingAbort = (): void => {};
+    const disarm = (): void => {
+      clearTimeout(timer);
+      stopWatchingAbort();
+    };
+    const end = (error: SolelyError): void => {
+      disarm();
+      stop(error);
+    };
+    stopWatchingAbort = whenAborted(signal, () => end(new AbortError(signal?.reason, this.#target)));
+    if (this.#wait.timeout !== Infinity) timer = setTimeout(() => end(this.timedOut()), this.remaining);
+    return disarm;
+  }
+}
+
+/** Resolves with whether promise settled (either way) within ms: a bounded wait for a cleanup step. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(() => true, () => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false))),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
 export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): Promise<T> {
-  const { timeout, signal } = wait;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let poll: NodeJS.Timeout | undefined;
-    let deadline: NodeJS.Timeout | undefined;
-    let stopWatchingAbort = (): void => {};
+    let stopDeadline = (): void => {};
 
     const settle = (error: unknown, lock?: T): void => {
       settled = true;
       clearTimeout(poll);
-      clearTimeout(deadline);
-      stopWatchingAbort();
+      stopDeadline();
       waiter.disarm();
       if (lock === undefined) reject(error);
       else resolve(lock);
     };
-    const onAbort = (): void => settle(new AbortError(signal?.reason, target));
     const retry = (woken: boolean): void => {
       if (settled) return;
       let lock: T | null;
@@ -80,17 +145,8 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
     };
     const wake = (): void => retry(true);
 
-    if (signal?.aborted) {
-      settle(new AbortError(signal.reason, target));
-      return;
-    }
-    stopWatchingAbort = whenAborted(signal, onAbort);
-    if (timeout !== Infinity) {
-      deadline = setTimeout(() => {
-        const where = target.path ?? target.address;
-        settle(new LockTimeoutError(`timed out after ${timeout} ms waiting for the lock ${where}`, target));
-      }, timeout);
-    }
+    // Settles at once if the signal has already aborted.
+    stopDeadline = new Deadline(wait, `the lock ${target.path ?? target.address}`, target).watch(settle);
     retry(false);
   });
 }

@@ -2,8 +2,8 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
 import { fromFsError, invalidArgument, type Holder } from './errors';
-import { fileTarget } from './file';
 import { abstractHolder, fileHolderOf } from './holder';
+import { absolutePath } from './path';
 
 export type HolderTarget = string | { abstract: string } | { file: string };
 
@@ -28,7 +28,7 @@ export function whoHolds(target: HolderTarget): Holder | null {
     const name = checkName(abstract);
     return abstractHolder(name) ?? null;
   }
-  const { path } = fileTarget(file, undefined);
+  const path = absolutePath(file);
   let stats: BigIntStats | undefined;
   try {
     stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });

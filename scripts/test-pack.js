@@ -49,7 +49,7 @@ function pack(dir) {
   const allowed = [
     /^(package\.json|README\.md|LICENSE|binding\.gyp)$/,
     /^src-native\/[a-z_]+\.(cc|h)$/,
-    /^dist\/[a-z-]+\.(js|d\.ts|mjs|d\.mts)$/,
+    /^dist\/([a-z-]+\/)?[a-z-]+\.(js|d\.ts|mjs|d\.mts)$/, // a subpath's modules may sit in a folder
     /^prebuilds\/linux-(x64|arm64)\/solely\.glibc\.node$/,
   ];
   const stray = packed.filter((file) => !allowed.some((pattern) => pattern.test(file)));

@@ -12,6 +12,7 @@ namespace {
 
 // socket + bind (+ listen when backlog >= 0). Returns the fd or -errno.
 Napi::Value Bind(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString, Arg::kInt32})) return info.Env().Undefined();
   sockaddr_un addr;
   int length = AbstractAddress(info, &addr);
   if (length < 0) return Result(info, length);
@@ -27,6 +28,7 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
 
 // socket + connect, non-blocking (see ConnectedSocket). Returns the fd or -errno.
 Napi::Value Connect(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString})) return info.Env().Undefined();
   sockaddr_un addr;
   int length = AbstractAddress(info, &addr);
   if (length < 0) return Result(info, length);

@@ -18,6 +18,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
   // new FdWatch(callback): callback(status) runs on every readiness between start() and stop().
   explicit FdWatch(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<FdWatch>(info), env_(info.Env()) {
+    if (!CheckArgs(info, {Arg::kFunction})) return;
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());
   }
 
@@ -26,6 +27,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
  private:
   // start(fd): 0 or -errno. The fd stays owned by the caller, who stops before closing it.
   Napi::Value Start(const Napi::CallbackInfo& info) {
+    if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
     if (poll_ != nullptr) return Result(info, -EBUSY);
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env_, &loop) != napi_ok) return Result(info, -EINVAL);

@@ -34,6 +34,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
 // path replaced meanwhile cannot redirect it. The watch descriptor (shared by every watch of
 // the same inode), or -errno.
 Napi::Value AddWatch(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kInt32})) return info.Env().Undefined();
   char target[32];
   snprintf(target, sizeof target, "/proc/self/fd/%d", IntArg(info, 1));
   uint32_t mask = IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF;
@@ -43,12 +44,14 @@ Napi::Value AddWatch(const Napi::CallbackInfo& info) {
 
 // inotifyRmWatch(notify, wd): 0 or -errno.
 Napi::Value RmWatch(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kInt32})) return info.Env().Undefined();
   return Result(info, inotify_rm_watch(IntArg(info, 0), IntArg(info, 1)) < 0 ? -errno : 0);
 }
 
 // inotifyRead(notify): reads every queued event; the watch descriptors they name (each once), or
 // -errno.
 Napi::Value Read(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   int notify = IntArg(info, 0);
   alignas(inotify_event) char events[4096];
   std::vector<int> wds;

@@ -5,6 +5,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterAbstractSocket(env, exports);
   solely::RegisterPeerCred(env, exports);
   solely::RegisterFileLock(env, exports);
+  solely::RegisterLockOnThread(env, exports);
   solely::RegisterInotify(env, exports);
   solely::RegisterFdWatch(env, exports);
   solely::RegisterFd(env, exports);

@@ -9,6 +9,7 @@ namespace {
 // Returns [pid, uid, gid], or -errno.
 Napi::Value PeerCred(const Napi::CallbackInfo& info) {
 #ifdef __linux__
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   ucred cred;
   socklen_t length = sizeof cred;
   if (getsockopt(IntArg(info, 0), SOL_SOCKET, SO_PEERCRED, &cred, &length) < 0) {

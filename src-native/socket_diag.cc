@@ -130,6 +130,7 @@ int ReadDump(int fd, const char* name, size_t length, std::vector<Owner>* owners
 // abstractOwners(name): [[inode, uid], ...] for each socket bound to "\0" + name (exact length),
 // uid -1 where the kernel does not report it (before Linux 5.3); or -errno.
 Napi::Value AbstractOwners(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString})) return info.Env().Undefined();
   sockaddr_un addr;
   int length = AbstractAddress(info, &addr);
   if (length < 0) return Result(info, length);

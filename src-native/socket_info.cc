@@ -14,6 +14,7 @@ namespace {
 // setCloexec(fd): FD_CLOEXEC on an fd this process inherited (sd_listen_fds does the same for
 // every passed fd). 0 or -errno.
 Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   int fd = IntArg(info, 0);
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0) return Result(info, -errno);
@@ -28,6 +29,7 @@ Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
 // path); or -errno (-ENOTSOCK for a descriptor that is not a socket). Reads only.
 Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
 #ifdef __linux__
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   int fd = IntArg(info, 0);
   int domain = 0;
   int type = 0;

@@ -4,12 +4,18 @@
 
 #include <napi.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 
 namespace solely {
 
@@ -17,12 +23,56 @@ inline Napi::Number Result(const Napi::CallbackInfo& info, double value) {
   return Napi::Number::New(info.Env(), value);
 }
 
+// What an exported function takes, in order. TypeScript validates what users pass, so a mismatch
+// is a caller's bug: it is thrown, never read as a default (an undefined fd is not fd 0).
+enum class Arg { kInt32, kString, kBigInt, kFunction };
+
+// Throws a TypeError (a RangeError for a number that is no int32) unless info's arguments have
+// these types; the caller then returns at once, having done nothing.
+inline bool CheckArgs(const Napi::CallbackInfo& info, std::initializer_list<Arg> types) {
+  size_t i = 0;
+  for (Arg type : types) {
+    Napi::Value value = info[i++];
+    const char* expected = nullptr;
+    switch (type) {
+      case Arg::kInt32:
+        if (!value.IsNumber()) {
+          expected = "a number";
+        } else {
+          double number = value.As<Napi::Number>().DoubleValue();
+          if (!(number >= INT32_MIN && number <= INT32_MAX && number == std::trunc(number))) {
+            std::string message = "Argument " + std::to_string(i) + " must be a 32-bit integer";
+            Napi::RangeError::New(info.Env(), message).ThrowAsJavaScriptException();
+            return false;
+          }
+        }
+        break;
+      case Arg::kString:
+        if (!value.IsString()) expected = "a string";
+        break;
+      case Arg::kBigInt:
+        if (!value.IsBigInt()) expected = "a bigint";
+        break;
+      case Arg::kFunction:
+        if (!value.IsFunction()) expected = "a function";
+        break;
+    }
+    if (expected != nullptr) {
+      std::string message = "Argument " + std::to_string(i) + " must be " + expected;
+      Napi::TypeError::New(info.Env(), message).ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+// An argument CheckArgs has seen to be an int32.
 inline int IntArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
-// Copies a JS string's UTF-8 bytes into buf with a terminating NUL. Returns the byte length, or
-// -ENAMETOOLONG when it may not fit (napi truncates silently), or -EINVAL for a non-string.
+// Copies a string argument's UTF-8 bytes into buf with a terminating NUL. Returns the byte length,
+// or -ENAMETOOLONG when it may not fit (napi truncates silently), or -EINVAL if napi fails.
 template <size_t N>
 int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   size_t length = 0;
@@ -30,6 +80,21 @@ int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   if (length >= N - 1) return -ENAMETOOLONG;
   return static_cast<int>(length);
 }
+
+// Generic descriptor operations (fd.cc).
+
+// open(info[0], info[1] | O_CLOEXEC, info[2]), the path copied into path: the fd or -errno.
+int OpenFromArgs(const Napi::CallbackInfo& info, char (&path)[PATH_MAX + 1]);
+
+// The one same-file check: 0 if name in dir (not followed) is the inode dev/ino, -ESTALE if it
+// names another file, or -errno (-ENOENT when it names nothing).
+int SameFileAt(int dir, const char* name, uint64_t dev, uint64_t ino);
+
+// unlinkat(dir, name) only if SameFileAt: 0, -ESTALE, or -errno.
+int UnlinkIfSame(int dir, const char* name, uint64_t dev, uint64_t ino);
+
+// [mode, dev, ino] with dev and ino as BigInt, so that no inode number is rounded.
+Napi::Value StatResult(const Napi::CallbackInfo& info, const struct stat& st);
 
 #ifdef __linux__
 
@@ -80,6 +145,7 @@ inline int ConnectedSocket(const sockaddr_un& addr, int length) {
 void RegisterAbstractSocket(Napi::Env env, Napi::Object exports);
 void RegisterPeerCred(Napi::Env env, Napi::Object exports);
 void RegisterFileLock(Napi::Env env, Napi::Object exports);
+void RegisterLockOnThread(Napi::Env env, Napi::Object exports);
 void RegisterInotify(Napi::Env env, Napi::Object exports);
 void RegisterFdWatch(Napi::Env env, Napi::Object exports);
 void RegisterFd(Napi::Env env, Napi::Object exports);

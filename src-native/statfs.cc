@@ -14,6 +14,7 @@ namespace {
 // statfsType(path): f_type (a magic number, unsigned), or -errno.
 Napi::Value StatfsType(const Napi::CallbackInfo& info) {
 #ifdef __linux__
+  if (!CheckArgs(info, {Arg::kString})) return info.Env().Undefined();
   char path[PATH_MAX + 1];
   int length = CopyString(info, 0, path);
   if (length < 0) return Result(info, length);

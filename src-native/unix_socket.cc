@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <climits>
-#include <cstdint>
 #include <cstring>
 
 #include "solely.h"
@@ -28,35 +27,6 @@ int PathAddress(const Napi::CallbackInfo& info, size_t i, sockaddr_un* addr) {
   return static_cast<int>(offsetof(sockaddr_un, sun_path) + length + 1);
 }
 
-bool SameFile(const struct stat& st, uint64_t dev, uint64_t ino) {
-  return static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
-}
-
-uint64_t BigIntArg(const Napi::CallbackInfo& info, size_t i) {
-  bool lossless = true;
-  return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
-}
-
-// [mode, dev, ino] with dev and ino as BigInt, so that no inode number is rounded.
-Napi::Value StatResult(const Napi::CallbackInfo& info, const struct stat& st) {
-  Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, 3);
-  out.Set(0u, Napi::Number::New(env, st.st_mode));
-  out.Set(1u, Napi::BigInt::New(env, static_cast<uint64_t>(st.st_dev)));
-  out.Set(2u, Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
-  return out;
-}
-
-// Unlinks dirfd/name only if it is still the inode dev/ino: 0, -ESTALE if the name now
-// names another file, or -errno. No syscall can make this atomic; only the holder of the
-// path's lock calls it, so the window is between that holder and intruders outside the protocol.
-int UnlinkIfSame(int dir, const char* name, uint64_t dev, uint64_t ino) {
-  struct stat st;
-  if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return -errno;
-  if (!SameFile(st, dev, ino)) return -ESTALE;
-  return unlinkat(dir, name, 0) < 0 ? -errno : 0;
-}
-
 // unixListen(address, dirfd, name, mode, backlog): socket + bind(address) + record the bound
 // inode (fstatat dirfd/name, which must be a socket) + chmod when mode >= 0 + listen.
 // Returns [fd, dev, ino] or -errno; on failure after bind, the socket file it created is removed.
@@ -64,6 +34,8 @@ int UnlinkIfSame(int dir, const char* name, uint64_t dev, uint64_t ino) {
 // it goes through dirfd with AT_SYMLINK_NOFOLLOW (glibc: fchmodat2 or an O_PATH fd via /proc),
 // so a name swapped for a symlink meanwhile is refused, never followed.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString, Arg::kInt32, Arg::kString, Arg::kInt32, Arg::kInt32}))
+    return info.Env().Undefined();
   sockaddr_un addr;
   int length = PathAddress(info, 0, &addr);
   if (length < 0) return Result(info, length);
@@ -99,36 +71,17 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 
 // A non-blocking connect to a socket path, as a probe (see ConnectedSocket). The fd or -errno.
 Napi::Value Connect(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kString})) return info.Env().Undefined();
   sockaddr_un addr;
   int length = PathAddress(info, 0, &addr);
   if (length < 0) return Result(info, length);
   return Result(info, ConnectedSocket(addr, length));
 }
 
-// statAt(dirfd, name): lstat of a name in a kept directory: [mode, dev, ino] or -errno.
-Napi::Value StatAt(const Napi::CallbackInfo& info) {
-  char name[NAME_MAX + 2];
-  int length = CopyString(info, 1, name);
-  if (length < 0) return Result(info, length);
-  struct stat st;
-  if (fstatat(IntArg(info, 0), name, &st, AT_SYMLINK_NOFOLLOW) < 0) return Result(info, -errno);
-  return StatResult(info, st);
-}
-
-// unlinkAtIf(dirfd, name, dev, ino): 0, -ESTALE if name is another inode now, or -errno.
-Napi::Value UnlinkAtIf(const Napi::CallbackInfo& info) {
-  char name[NAME_MAX + 2];
-  int length = CopyString(info, 1, name);
-  if (length < 0) return Result(info, length);
-  return Result(info, UnlinkIfSame(IntArg(info, 0), name, BigIntArg(info, 2), BigIntArg(info, 3)));
-}
-
 #else
 
 Napi::Value Listen(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
 Napi::Value Connect(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
-Napi::Value StatAt(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
-Napi::Value UnlinkAtIf(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
 
 #endif
 
@@ -137,13 +90,6 @@ Napi::Value UnlinkAtIf(const Napi::CallbackInfo& info) { return Result(info, -EN
 void RegisterUnixSocket(Napi::Env env, Napi::Object exports) {
   exports.Set("unixListen", Napi::Function::New(env, Listen, "unixListen"));
   exports.Set("unixConnect", Napi::Function::New(env, Connect, "unixConnect"));
-  exports.Set("statAt", Napi::Function::New(env, StatAt, "statAt"));
-  exports.Set("unlinkAtIf", Napi::Function::New(env, UnlinkAtIf, "unlinkAtIf"));
-#if defined(__linux__) && defined(O_PATH)
-  exports.Set("O_PATH", static_cast<double>(O_PATH));
-#else
-  exports.Set("O_PATH", 0.0);  // no O_PATH: O_PATH | O_DIRECTORY is O_RDONLY | O_DIRECTORY
-#endif
 }
 
 }  // namespace solely

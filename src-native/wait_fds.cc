@@ -23,12 +23,14 @@ void Forget(WaitFds& fds, int fd) {
 
 // trackWaitFd(fd): the registry owns fd until untrackWaitFd or closeWaitFd.
 Napi::Value Track(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   FdsOf(info).push_back(IntArg(info, 0));
   return info.Env().Undefined();
 }
 
 // untrackWaitFd(fd): fd passes to another owner (a lock handle, a lock request's thread).
 Napi::Value Untrack(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   Forget(FdsOf(info), IntArg(info, 0));
   return info.Env().Undefined();
 }
@@ -36,6 +38,7 @@ Napi::Value Untrack(const Napi::CallbackInfo& info) {
 // closeWaitFd(fd): forgets and closes fd (never retried: Linux has released it whatever close()
 // returns). 0 or -errno.
 Napi::Value Close(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   int fd = IntArg(info, 0);
   Forget(FdsOf(info), fd);
   return Result(info, close(fd) < 0 ? -errno : 0);

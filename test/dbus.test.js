@@ -192,6 +192,26 @@ test('timeout and abort leave the queue and close the connection', { skip: NO_DA
   assert.equal(await look.owner(name), null);
 });
 
+test('an abort while RequestName is under way ends the wait at once and leaves the queue', { skip: NO_DAEMON }, async (t) => {
+  const { address } = await privateBus(t);
+  const look = observer(t, address);
+  const name = 'org.solely.AbortedEarly';
+  const child = await holdName(t, address, name);
+  const fds = fdCount();
+  const controller = new AbortController();
+  const reason = new Error('stop');
+  // The call has checked the signal and sent RequestName; the wait in the queue has not begun.
+  const waiting = lockDbusName(name, { address, wait: 30_000, signal: controller.signal });
+  controller.abort(reason);
+  await assert.rejects(waiting, (error) => {
+    assert.ok(error instanceof solely.AbortError, `${error.name}: ${error.message}`);
+    assert.deepEqual({ cause: error.cause, address: error.address }, { cause: reason, address: name });
+    return true;
+  });
+  assert.deepEqual(await look.queue(name), [child.firstLine], 'the queue was left before the wait rejected');
+  assert.equal(fdCount(), fds);
+});
+
 test('the bus going away marks the lock lost: lost, a lost event, an aborted signal', { skip: NO_DAEMON }, async (t) => {
   const { address, daemon } = await privateBus(t);
   const lock = await lockDbusName('org.solely.Lost', { address });
@@ -208,8 +228,8 @@ test('the bus going away marks the lock lost: lost, a lost event, an aborted sig
   assert.equal(lock.lost, true);
   assert.equal(lock.signal.aborted, true);
   assert.equal(lock.signal.reason, reason);
-  assert.ok(reason instanceof solely.SolelyError);
-  assert.deepEqual({ code: reason.code, address: reason.address }, { code: 'ELOCKLOST', address: 'org.solely.Lost' });
+  assert.ok(reason instanceof solely.LockLostError);
+  assert.deepEqual({ code: reason.code, address: reason.address }, { code: 'ERR_SOLELY_LOCK_LOST', address: 'org.solely.Lost' });
   await lock.release(); // still fine, and idempotent
   await lock.release();
 });

@@ -36,13 +36,14 @@ test('the runtime exports are exactly the values the types declare, and each one
 
 const ROOT = JSON.stringify(path.join(__dirname, '..'));
 
-/** The dist/ modules a node process loaded after running code (which may end in a promise). */
+/** The dist/ modules a node process loaded after running code (which may end in a promise), by
+ *  path under dist/ without '.js' ('single-instance/index'). */
 async function loaded(code) {
   const script = `Promise.resolve((() => ${code})()).then(() => console.log(JSON.stringify(Object.keys(require.cache))))`;
   const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
   return JSON.parse(stdout)
-    .filter((file) => file.startsWith(DIST))
-    .map((file) => path.basename(file, '.js'))
+    .filter((file) => file.startsWith(DIST + path.sep))
+    .map((file) => path.relative(DIST, file).replace(/\.js$/, ''))
     .sort();
 }
 
@@ -50,17 +51,17 @@ test('require("solely") loads no mechanism until one is used, then only what it 
   assert.deepEqual(await loaded(`require(${ROOT})`), ['binding', 'errors', 'index', 'lock']);
   const abstract = await loaded(`require(${ROOT}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
-  for (const unused of ['file', 'pidfile', 'single-instance', 'unix-server']) assert.ok(!abstract.includes(unused), unused);
+  for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!abstract.includes(unused), unused);
 });
 
-test('a secondary launch asks the primary first: it never binds, so never loads the server', async () => {
+test('a secondary launch asks the primary first: it never binds, so never loads the primary or the server', async () => {
   const id = `entry-test-${process.pid}`;
   const primary = await solely.singleInstance(id);
   try {
     primary.on('second-instance', (message, reply) => reply('seen'));
     const modules = await loaded(`require(${ROOT}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
-    assert.ok(modules.includes('single-instance'));
-    assert.ok(!modules.includes('unix-server'), 'a secondary loaded the server module');
+    assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
+    for (const server of ['single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
   } finally {
     await primary.release();
   }

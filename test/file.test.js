@@ -1,10 +1,12 @@
 'use strict';
 const assert = require('node:assert/strict');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const solely = require('..');
-const { tempDir, holder, kill, readablePackage } = require('./helpers');
+const { tempDir, holder, kill, needs, readablePackage } = require('./helpers');
 
 describe('flock and fcntl (OFD) file locks', () => {
   for (const method of ['flock', 'fcntl']) fileLockTests(method);
@@ -43,6 +45,27 @@ function fileLockTests(method) {
     again.release();
   });
 }
+
+test("method 'fcntl' where OFD locks do not exist: UnsupportedPlatformError ENOTSUP, never a classic POSIX lock", async (t) => {
+  const { binding } = require('../dist/binding');
+  assert.equal(binding.ofdLocks, true, 'Linux has OFD locks');
+  binding.ofdLocks = false; // what the addon reports where F_OFD_SETLK does not exist
+  t.after(() => (binding.ofdLocks = true));
+  const dir = tempDir(t);
+  const file = path.join(dir, 'job.lock');
+  const refused = (error) => {
+    assert.ok(error instanceof solely.UnsupportedPlatformError);
+    assert.deepEqual({ ...error }, { code: 'ENOTSUP', errno: -os.constants.errno.ENOTSUP, syscall: 'fcntl', path: file });
+    return true;
+  };
+  assert.throws(() => solely.lockFileSync(file, { method: 'fcntl' }), refused);
+  assert.throws(() => solely.tryLockFileSync(file, { method: 'fcntl' }), refused);
+  await assert.rejects(solely.lockFile(file, { method: 'fcntl', wait: true }), refused);
+  assert.throws(() => solely.openPidfileSync(file, { method: 'fcntl' }), refused);
+  await assert.rejects(solely.openPidfile(file, { method: 'fcntl' }), refused);
+  assert.deepEqual(fs.readdirSync(dir), [], 'refused before anything is created');
+  solely.lockFileSync(file).release(); // flock is unaffected
+});
 
 test('the target is the absolute path; the file is created with the mode, less the umask, plus the sticky bit', (t) => {
   const dir = tempDir(t);
@@ -180,18 +203,74 @@ test('Symbol.dispose releases the lock', (t) => {
   solely.lockFileSync(file).release();
 });
 
-test('paths are made absolute and normal before use: the target names the real file', (t) => {
+/** dir/a/link -> dir/other/x: for dir/a/link/.., the kernel goes to dir/other, a text resolution to dir/a. */
+function symlinkLayout(t) {
   const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'a'));
+  fs.mkdirSync(path.join(dir, 'other', 'x'), { recursive: true });
+  fs.symlinkSync(path.join(dir, 'other', 'x'), path.join(dir, 'a', 'link'));
+  return dir;
+}
+
+test('a path is made absolute, never normal: solely and flock(1) lock the same file for the same string', { skip: needs('flock') }, (t) => {
+  const dir = symlinkLayout(t);
+  const flock = (spelled) => spawnSync('flock', ['-n', spelled, 'true']).status;
+  const spelled = `${dir}/a/link/../n.lock`;
+  const lock = solely.lockFileSync(spelled);
+  assert.equal(flock(spelled), 1, 'flock(1) conflicts while solely holds');
+  assert.equal(fs.fstatSync(lock.fd).ino, fs.statSync(path.join(dir, 'other', 'n.lock')).ino);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'a')), ['link']);
+  assert.equal(lock.target, spelled, 'the target is the string that was opened');
+  assert.equal(solely.whoHolds({ file: spelled }).pid, process.pid);
+  assert.equal(solely.tryLockFileSync(`${dir}//other/./n.lock`), null, "'//' and '.' are the kernel's too");
+  lock.release();
+  assert.equal(flock(spelled), 0);
+
+  // A relative path gets the working directory in front, and nothing else.
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  const relative = solely.lockFileSync('a/link/../n.lock');
+  assert.equal(relative.target, spelled);
+  assert.equal(flock(spelled), 1);
+  relative.release();
+});
+
+test("a trailing '/' is the kernel's: 'missing/' is ENOENT, 'file/' ENOTDIR (as flock(1)), 'dir/' the directory", async (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'file'), '');
   fs.mkdirSync(path.join(dir, 'sub'));
-  for (const spelled of [`${dir}/sub/../n.lock`, `${dir}//n.lock`, `${dir}/./n.lock`, `${dir}/sub/../sub/../n.lock`]) {
-    const lock = solely.lockFileSync(spelled);
-    assert.equal(lock.target, path.join(dir, 'n.lock'), spelled);
-    assert.equal(solely.tryLockFileSync(path.join(dir, 'n.lock')), null);
-    lock.release();
+  const missing = `${dir}/missing/`;
+  const absent = { name: 'SolelyError', code: 'ENOENT', errno: -2, syscall: 'open', path: missing };
+  assert.throws(() => solely.lockFileSync(missing), absent);
+  assert.throws(() => solely.tryLockFileSync(missing), absent);
+  await assert.rejects(solely.lockFile(missing), absent);
+  await assert.rejects(solely.lockFile(missing, { wait: true }), absent);
+  const file = `${dir}/file/`;
+  assert.throws(() => solely.lockFileSync(file), { name: 'InvalidTargetError', code: 'ENOTDIR', errno: -20, syscall: 'open', path: file });
+  const sub = solely.lockFileSync(`${dir}/sub/`);
+  assert.equal(sub.target, `${dir}/sub/`);
+  assert.equal(solely.tryLockFileSync(`${dir}/sub`), null);
+  sub.release();
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['file', 'sub']);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'sub')), []);
+});
+
+test('listenUnix and whoHolds resolve a path as the kernel does; a socket path needs a file name', async (t) => {
+  const dir = symlinkLayout(t);
+  const spelled = `${dir}/a/link/../s.sock`;
+  const server = await solely.listenUnix(spelled);
+  t.after(() => server.listening && server.close());
+  assert.ok(fs.lstatSync(path.join(dir, 'other', 's.sock')).isSocket());
+  assert.equal(solely.whoHolds({ file: `${dir}/other/s.sock.lock` }).pid, process.pid, 'the sidecar lock is beside the socket');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'a')), ['link']);
+  assert.equal(server.address(), spelled);
+  await new Promise((resolve) => server.close(resolve));
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'other')).sort(), ['s.sock.lock', 'x']);
+  for (const nameless of [`${dir}/s.sock/`, `${dir}/other/.`, `${dir}/other/..`]) {
+    await assert.rejects(solely.listenUnix(nameless), { name: 'InvalidTargetError', code: 'EINVAL', path: nameless });
   }
-  const trailing = solely.lockFileSync(`${dir}/sub/`);
-  assert.equal(trailing.target, path.join(dir, 'sub'));
-  trailing.release();
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['a', 'other']);
 });
 
 const { spawnReady } = require('./helpers');

@@ -126,6 +126,33 @@ test('on a network filesystem the async lock request runs off the event loop, fo
   assert.equal(fdCount(), before);
 });
 
+test('on a network filesystem a lock that does not wait is one request off the event loop: granted, or held', { skip: !fuseUsable && 'needs root and /dev/fuse' }, async (t) => {
+  const fuse = await mountFuse(t);
+  if (fuse === null) return t.skip('FUSE cannot be mounted here');
+  const { mountpoint, server, line } = fuse;
+  const file = path.join(mountpoint, 'no-wait.lock');
+  const before = fdCount();
+  server.stdin.write('hold\n');
+  assert.equal(await line(), 'holding');
+  const locking = solely.lockFile(file, { onNetworkFilesystem: 'lock' });
+  // Reading the server's output needs the event loop: a request made on it would stop here.
+  assert.equal(await line(), 'setlk');
+  server.stdin.write('go\n');
+  assert.equal(await line(), 'answered');
+  const lock = await locking;
+  assert.equal(lock.released, false);
+  lock.release();
+  server.stdin.write('refuse\n');
+  assert.equal(await line(), 'refusing');
+  await assert.rejects(solely.lockFile(file, { onNetworkFilesystem: 'lock' }), { name: 'LockHeldError', code: 'ELOCKED', syscall: 'flock', path: file });
+  assert.equal(await line(), 'refused');
+  await assert.rejects(solely.openPidfile(file, { method: 'fcntl', onNetworkFilesystem: 'lock' }), { name: 'LockHeldError', code: 'ELOCKED', syscall: 'fcntl', path: file });
+  assert.equal(await line(), 'refused');
+  server.stdin.write('go\n');
+  assert.equal(await line(), 'answered');
+  assert.equal(fdCount(), before, 'no fd left behind');
+});
+
 /** This process's fds open on file. */
 function fdsOf(file) {
   return fs.readdirSync('/proc/self/fd').filter((fd) => {

@@ -5,9 +5,38 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, tempDir, spawnReady, kill, fdCount, needs } = require('./helpers');
+const { FIXTURES, tempDir, spawnReady, holder, exited, kill, fdCount, needs } = require('./helpers');
 
 const EAGAIN = -11;
+const PACKAGE = path.join(__dirname, '..');
+const CLI = path.join(PACKAGE, 'dist', 'cli.js');
+
+/** solely status --pidfile file, in a child: its exit code. A hang fails the test by its timeout. */
+async function status(t, file) {
+  const child = await spawnReady(t, process.execPath, [CLI, 'status', '--pidfile', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await exited(child);
+  return child.exitCode;
+}
+
+/** What readPidfile, openPidfileSync and openPidfile make of file in a child process, and how
+ *  much that process grew (maxRSS) meanwhile. A hang fails the test by its timeout. */
+async function readers(t, file) {
+  const script = `
+    const s = require(${JSON.stringify(PACKAGE)});
+    const file = ${JSON.stringify(file)};
+    const start = process.resourceUsage().maxRSS;
+    const failure = (e) => [e.name, e.code, e.syscall, e.holder?.pid];
+    const out = {};
+    try { out.read = s.readPidfile(file) } catch (e) { out.read = failure(e) }
+    try { s.openPidfileSync(file).release(); out.sync = 'opened' } catch (e) { out.sync = failure(e) }
+    s.openPidfile(file).then((p) => { p.release(); return 'opened' }, failure).then((r) => {
+      out.async = r;
+      out.grownKiB = process.resourceUsage().maxRSS - start;
+      console.log(JSON.stringify(out));
+    });`;
+  const child = await spawnReady(t, process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(child.firstLine);
+}
 
 function holdPidfile(t, file, ...flags) {
   return spawnReady(t, process.execPath, [path.join(FIXTURES, 'hold-pidfile.js'), file, ...flags]);
@@ -185,6 +214,73 @@ test('readPidfile never needs the lock and reads garbage as no PID', (t) => {
   lock.release();
   fs.symlinkSync(path.join(dir, 'g.pid'), path.join(dir, 'link.pid'));
   assert.throws(() => solely.readPidfile(path.join(dir, 'link.pid')), { code: 'ELOOP', syscall: 'open' });
+});
+
+test('a FIFO at the path holds no PID and never hangs a reader or openPidfile*, locked or not', { skip: needs('mkfifo', 'flock'), timeout: 60_000 }, async (t) => {
+  const fifo = path.join(tempDir(t), 'planted.pid');
+  execFileSync('mkfifo', [fifo]);
+  // Unlocked: a read-only open would wait for a writer. ftruncate refuses a FIFO, under the lock.
+  const { read, sync, async } = await readers(t, fifo);
+  assert.deepEqual({ read, sync, async }, {
+    read: { pid: null, locked: false },
+    sync: ['InvalidTargetError', 'EINVAL', 'ftruncate', null],
+    async: ['InvalidTargetError', 'EINVAL', 'ftruncate', null],
+  });
+  assert.equal(await status(t, fifo), 1, 'stale: not locked');
+
+  // flock(1) holds it through a read-write descriptor (which opens a FIFO at once): a reader's
+  // open then finds a writer, and its read() would wait for data that never comes.
+  const flock = await spawnReady(t, 'sh', ['-c', 'exec 3<>"$1" && flock -n 3 && echo locked && exec cat', 'sh', fifo]);
+  assert.equal(flock.firstLine, 'locked');
+  const held = await readers(t, fifo);
+  assert.deepEqual({ read: held.read, sync: held.sync, async: held.async }, {
+    read: { pid: null, locked: true },
+    sync: ['LockHeldError', 'ELOCKED', 'flock', flock.pid],
+    async: ['LockHeldError', 'ELOCKED', 'flock', flock.pid],
+  });
+  assert.equal(await status(t, fifo), 0, 'held');
+});
+
+test('a huge pidfile is never read whole: it holds no PID, and the reader stays small', { timeout: 120_000 }, async (t) => {
+  const big = path.join(tempDir(t), 'big.pid');
+  fs.writeFileSync(big, '123\n');
+  fs.truncateSync(big, 512 * 2 ** 20); // sparse: '123\n', then 512 MiB of zeros
+  const child = await holder(t, 'file', big);
+  assert.equal(child.firstLine, 'locked');
+  const result = await readers(t, big);
+  assert.deepEqual(result.read, { pid: null, locked: true });
+  // No PID in the file: the holder is the one fdinfo shows.
+  assert.deepEqual(result.sync, ['LockHeldError', 'ELOCKED', 'flock', child.pid]);
+  assert.deepEqual(result.async, ['LockHeldError', 'ELOCKED', 'flock', child.pid]);
+  assert.ok(result.grownKiB < 64 * 1024, `the readers grew by ${result.grownKiB} KiB`);
+  assert.equal(fs.statSync(big).size, 512 * 2 ** 20, 'not truncated: never locked by us');
+});
+
+test('a path through a symlink and "..": the pidfile is where the kernel resolves it, and removed there', (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'a'));
+  fs.mkdirSync(path.join(dir, 'other', 'x'), { recursive: true });
+  fs.symlinkSync(path.join(dir, 'other', 'x'), path.join(dir, 'a', 'link'));
+  fs.writeFileSync(path.join(dir, 'a', 'd.pid'), 'not ours'); // where a text resolution would go
+  const spelled = `${dir}/a/link/../d.pid`; // the kernel: other/d.pid
+  const pidfile = solely.openPidfileSync(spelled);
+  assert.equal(pidfile.target, spelled);
+  pidfile.write();
+  assert.equal(fs.readFileSync(path.join(dir, 'other', 'd.pid'), 'utf8'), `${process.pid}`);
+  assert.deepEqual(solely.readPidfile(spelled), { pid: process.pid, locked: true });
+  pidfile.remove();
+  assert.equal(fs.existsSync(path.join(dir, 'other', 'd.pid')), false);
+  assert.equal(fs.readFileSync(path.join(dir, 'a', 'd.pid'), 'utf8'), 'not ours');
+});
+
+test("a trailing '/' is the kernel's: no pidfile is a directory (EISDIR), nothing is created", async (t) => {
+  const dir = tempDir(t);
+  const spelled = `${dir}/x.pid/`;
+  const shape = { name: 'InvalidTargetError', code: 'EISDIR', errno: -21, syscall: 'open', path: spelled };
+  assert.throws(() => solely.openPidfileSync(spelled), shape);
+  await assert.rejects(solely.openPidfile(spelled), shape);
+  assert.deepEqual(solely.readPidfile(spelled), { pid: null, locked: false });
+  assert.deepEqual(fs.readdirSync(dir), []);
 });
 
 test('libbsd pidfile_open holds: LockHeldError with its PID, even when it writes after locking', { skip: LIBBSD }, async (t) => {

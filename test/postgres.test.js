@@ -275,7 +275,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       return true;
     });
     await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port: server.port, user: 'postgres', database: 'no_such_db' } }), (error) => {
-      assert.equal(error.code, 'EPOSTGRES');
+      assert.equal(error.code, 'ERR_SOLELY_POSTGRES');
       assert.equal(error.cause.code, '3D000');
       return true;
     });
@@ -296,7 +296,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     process.kill(pid, 'SIGSTOP');
     try {
       const [error] = await new Promise((resolve) => lock.once('lost', (...args) => resolve(args)));
-      assert.equal(error.code, 'ELOCKLOST');
+      assert.ok(error instanceof solely.LockLostError);
+      assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
       assert.match(error.message, /no answer to a keepalive query within 100 ms/);
       assert.equal(lock.lost, true);
       assert.equal(lock.signal.aborted, true);
@@ -318,7 +319,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const successor = lockPostgres(key, { ...options, wait: true });
     process.kill(frozen.pid, 'SIGSTOP');
     const error = await lost;
-    assert.equal(error.code, 'ELOCKLOST');
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
     const next = await successor;
     assert.ok(next.fencingToken > lock.fencingToken);
     await next.release();
@@ -346,7 +348,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const url = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
     const lock = await lockPostgres(uniqueName(), { connection: url, keepaliveInterval: 0, fencingTable: false });
     const error = await new Promise((resolve) => lock.once('lost', resolve));
-    assert.equal(error.code, 'ELOCKLOST');
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
     assert.equal(error.cause.code, '57P05'); // idle_session_timeout
     await lock.release();
   });
@@ -393,7 +396,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     admin = undefined;
     await server.restart();
     const error = await lost;
-    assert.equal(error.code, 'ELOCKLOST');
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
     assert.equal(lock.lost, true);
     assert.equal(lock.signal.aborted, true);
     assert.equal(error.cause.code, '57P01'); // admin_shutdown

@@ -1,0 +1,173 @@
+// PostgreSQL session advisory locks: exclusion across machines, with fencing tokens. A lock is a
+// session of its own (never a pooled connection: the lock would pass to the pool's next user),
+// held until release() or until the session ends, whatever ended it. `pg` is an optional peer
+// dependency, loaded at the first call, so that this module loads without it.
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { LockHeldError, invalidArgument, invalidTarget, type Holder } from '../errors';
+import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
+import { throwIfAborted } from '../wait';
+import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
+import { Session, setSettings } from './session';
+
+/** What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...). */
+export type PostgresConnection = string | { [option: string]: unknown };
+
+export interface PostgresLockOptions extends WaitOptions {
+  /** Where to connect; by default pg's defaults and the PGHOST, PGPORT, PGUSER... variables. */
+  connection?: PostgresConnection;
+  /** ms between keepalive queries (default 5000); a query unanswered by the next one loses the lock. 0: none. */
+  keepaliveInterval?: number;
+  /** The table of fencing counters (default 'solely_fencing', created on first use); false: no tokens. */
+  fencingTable?: string | false;
+}
+
+export type TryLockPostgresOptions = Omit<PostgresLockOptions, 'wait'>;
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** NAMEDATALEN - 1: Postgres cuts application_name there. */
+const MAX_APPLICATION_NAME = 63;
+/** After a lost lock, how long the server may keep the session: probes start after this many
+ * keepalive intervals of silence; with 3 probes the server ends it after 4 intervals. */
+const SERVER_PROBES = 3;
+/** The server's own clock: an idle session ends after this many keepalive intervals (the same 4). */
+const SERVER_IDLE_INTERVALS = SERVER_PROBES + 1;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+
+/**
+ * The advisory key of a lock name: the first 8 bytes of SHA-256 of its UTF-8 bytes, read as a
+ * big-endian signed 64-bit integer. Stable across versions and languages; in SQL:
+ * ('x' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16))::bit(64)::bigint
+ */
+export function advisoryKey(name: string): bigint {
+  if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', name);
+  if (name === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
+  // No SQL client can send a NUL, and a lone surrogate would hash as U+FFFD: another key's lock.
+  if (name.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
+  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
+  return createHash('sha256').update(name, 'utf8').digest().readBigInt64BE(0);
+}
+
+/** The options that shape the connection and the held lock's keepalive. */
+interface ConnectionSettings {
+  config: Record<string, unknown>;
+  keepaliveInterval: number;
+  fencingTable: string | false;
+}
+
+/** "solely <host> <pid>" within Postgres's 63 bytes: the host is cut, never the pid. */
+function applicationName(): string {
+  const suffix = ` ${process.pid}`;
+  const room = MAX_APPLICATION_NAME - 'solely '.length - suffix.length;
+  const host = Buffer.from(hostname(), 'utf8').subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+  return `solely ${host}${suffix}`;
+}
+
+function parseConnectionSettings(o: Partial<PostgresLockOptions>): ConnectionSettings {
+  const keepaliveInterval = parseInteger('options.keepaliveInterval', o.keepaliveInterval, 0, MAX_TIMER_MS, DEFAULT_KEEPALIVE_MS);
+  const { fencingTable = 'solely_fencing', connection } = o;
+  if (fencingTable !== false && (typeof fencingTable !== 'string' || !IDENTIFIER.test(fencingTable))) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.fencingTable', 'false or a table name ([schema.]identifier)', fencingTable);
+  }
+  let base: Record<string, unknown>;
+  if (connection === undefined) base = {};
+  else if (typeof connection === 'string') base = { connectionString: connection };
+  else if (typeof connection === 'object' && connection !== null) base = { ...connection };
+  else throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.connection', 'a string or a pg client config object', connection);
+  const config: Record<string, unknown> = {
+    application_name: applicationName(),
+    connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
+    ...base,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: keepaliveInterval,
+  };
+  return { config, keepaliveInterval, fencingTable };
+}
+
+/**
+ * The session settings by which the server ends a holder gone silent, freeing its lock, after about
+ * 4 keepalive intervals: TCP keepalives when the client's host vanished, and idle_session_timeout
+ * when a proxy or load balancer between them answers those probes for it (the keepalive queries
+ * keep a live holder's session from being idle that long). None without keepalive queries.
+ */
+function silenceSettings(keepaliveInterval: number): Record<string, string> {
+  if (keepaliveInterval === 0) return {};
+  const seconds = String(Math.max(1, Math.ceil(keepaliveInterval / 1000)));
+  return {
+    tcp_keepalives_idle: seconds,
+    tcp_keepalives_interval: seconds,
+    tcp_keepalives_count: String(SERVER_PROBES),
+    idle_session_timeout: String(Math.min(MAX_TIMER_MS, keepaliveInterval * SERVER_IDLE_INTERVALS)),
+  };
+}
+
+function heldError(name: string, address: string, holder: Holder | undefined): LockHeldError {
+  let by = '';
+  if (holder?.pid !== undefined) {
+    const where = holder.host === undefined ? '' : ` from ${holder.host}`;
+    const since = holder.since === undefined ? '' : ` since ${holder.since.toISOString()}`;
+    by = ` (backend pid ${holder.pid}${where}${since}${holder.command === undefined ? '' : `: ${holder.command}`})`;
+  }
+  const fields = holder === undefined ? { address } : { address, holder };
+  return new LockHeldError(`the postgres advisory lock ${name} is held${by}`, fields);
+}
+
+async function acquire(name: string, options: PostgresLockOptions | undefined, orNull: boolean): Promise<PostgresLock | null> {
+  const key = advisoryKey(name);
+  const o = optionsObject(options);
+  const wait = parseWait(orNull ? { ...o, wait: false } : o);
+  const { config, keepaliveInterval, fencingTable } = parseConnectionSettings(o);
+  throwIfAborted(wait.signal, {});
+  const session = await Session.open(config, wait.signal);
+  try {
+    // The server ends a silent client's session (and frees its lock) after about 4 keepalive
+    // intervals; the client has given the lock up as lost after 2.
+    const [first] = await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS locked, ${setSettings(2)}`, [
+      String(key),
+      JSON.stringify(silenceSettings(keepaliveInterval)),
+    ]);
+    if (!first.locked) {
+      if (wait.timeout === 0) {
+        const holder = await session.holder(key);
+        await session.end();
+        if (orNull) return null;
+        throw heldError(name, session.address, holder);
+      }
+      await session.blockingLock(key, wait, name, keepaliveInterval || DEFAULT_KEEPALIVE_MS);
+    }
+    const token = fencingTable === false ? null : await session.fence(fencingTable, key);
+    return new PostgresLock(name, key, token, session, keepaliveInterval); // the lock owns the session now
+  } catch (error) {
+    await session.end();
+    throw error;
+  }
+}
+
+/**
+ * Takes the advisory lock `name` on a connection of its own. Rejects with LockHeldError when held
+ * (after waiting, if options.wait), LockTimeoutError, AbortError, or a SolelyError for the connection.
+ */
+export async function lockPostgres(name: string, options?: PostgresLockOptions): Promise<PostgresLock> {
+  return (await acquire(name, options, false)) as PostgresLock;
+}
+
+/** Like lockPostgres without waiting, but resolves with null when the lock is held. */
+export function tryLockPostgres(name: string, options?: TryLockPostgresOptions): Promise<PostgresLock | null> {
+  return acquire(name, options, true);
+}
+
+/** Who holds the advisory lock `name`, read from pg_locks without taking it; null if nobody. */
+export async function whoHoldsPostgres(name: string, options?: Pick<PostgresLockOptions, 'connection' | 'signal'>): Promise<Holder | null> {
+  const key = advisoryKey(name);
+  const o = optionsObject(options);
+  const { signal } = parseWait({ ...o, wait: false });
+  const session = await Session.open(parseConnectionSettings({ ...o, keepaliveInterval: 0 }).config, signal);
+  try {
+    return (await session.holder(key)) ?? null;
+  } finally {
+    await session.end();
+  }
+}
+
+export { PostgresLock };
+export { SolelyError, LockHeldError, LockTimeoutError, LockLostError, AbortError, isSolelyError, type Holder, type SolelyErrorCode } from '../errors';

@@ -1,0 +1,60 @@
+// The part of `pg` (node-postgres) that solely/postgres uses, typed here: the package is untyped,
+// and an optional peer that may be absent, so it is loaded at the first call and no declaration of
+// ours refers to it. Its errors become ours here too.
+import { SolelyError, errnoOf, fromErrno } from '../errors';
+
+interface PgQueryResult<R> {
+  rows: R[];
+}
+
+export interface PgClient {
+  readonly host: string;
+  readonly port: number;
+  readonly processID: number | null;
+  readonly secretKey: number | null;
+  readonly connection: { readonly stream: { destroy(): void; ref?(): void; unref?(): void } };
+  connect(): Promise<void>;
+  query<R>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'end', listener: () => void): this;
+}
+
+interface Pg {
+  Client: new (config: Record<string, unknown>) => PgClient;
+}
+
+let pg: Pg | undefined;
+
+export function loadPg(): Pg {
+  if (pg === undefined) {
+    try {
+      pg = module.require('pg') as Pg;
+    } catch (error) {
+      throw new SolelyError('MODULE_NOT_FOUND', 'solely/postgres needs the pg package: npm install pg', { cause: error });
+    }
+  }
+  return pg;
+}
+
+/** The SQLSTATE of an error the server sent, or undefined. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * pg's errors as ours: a socket's system error keeps its errno (ECONNREFUSED, ENOTFOUND...), an
+ * error from the server is ERR_SOLELY_POSTGRES with the server's message (its SQLSTATE is cause.code), and
+ * pg's own "terminated" and "timeout expired" become ECONNRESET and ETIMEDOUT.
+ */
+export function fromPgError(error: unknown, address: string, connecting: boolean): SolelyError {
+  if (error instanceof SolelyError) return error;
+  const e = error as { errno?: unknown; syscall?: unknown; message?: unknown } | undefined;
+  if (typeof e?.errno === 'number' && typeof e.syscall === 'string') return fromErrno(e.errno, e.syscall, { address }, error);
+  const state = sqlState(error);
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  if (state !== undefined) return new SolelyError('ERR_SOLELY_POSTGRES', `postgres ${address}: ${message} (SQLSTATE ${state})`, { address, cause: error });
+  if (connecting && message === 'timeout expired') return fromErrno(errnoOf('ETIMEDOUT'), 'connect', { address }, error);
+  return fromErrno(errnoOf('ECONNRESET'), connecting ? 'connect' : 'read', { address }, error);
+}

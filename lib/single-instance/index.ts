@@ -1,0 +1,90 @@
+// A program that runs once: the first launch becomes the primary and serves a Unix socket; every
+// later launch sends it one message (its command line, cwd and data) and gets one answer. Trust
+// comes from the kernel (SO_PEERCRED, both ways), never from what a peer says. Every launch asks
+// first, so a secondary loads neither the primary nor the server modules.
+/* eslint-disable @typescript-eslint/no-require-imports */
+import { socketsPassed } from '../activation';
+import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
+import * as lazy from '../lazy-modules';
+import { optionsObject, parseChoice } from '../options';
+import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
+import { placeOf, type Place } from './place';
+import type { Primary } from './primary';
+import { Deadline } from '../wait';
+import { ask, heldError, ownRequest, type Secondary } from './secondary';
+
+export type { SingleInstanceOptions };
+export type { SingleInstanceScope, SingleInstanceTransport } from './place';
+export type { Message, Reply } from './protocol';
+export type { Secondary } from './secondary';
+
+const MAX_RETRY_MS = 100;
+const ECONNREFUSED = errnoOf('ECONNREFUSED');
+const EAGAIN = errnoOf('EAGAIN');
+const ENOENT = errnoOf('ENOENT');
+
+function delay(ms: number): Promise<void> {
+  return new Promise((wake) => setTimeout(wake, ms));
+}
+
+/**
+ * Becomes the primary for id, or hands this launch's command line to the primary and resolves
+ * with its answer. Throws ForeignHolderError when another uid holds the name, LockTimeoutError
+ * when no answer came within options.timeout.
+ */
+export async function singleInstance(id: string, options?: SingleInstanceOptions): Promise<Primary | Secondary> {
+  if (typeof id !== 'string' || id.length === 0 || id.includes('\0') || !id.isWellFormed()) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'id', 'a non-empty string of well-formed Unicode without NUL', id);
+  }
+  const o = optionsObject(options);
+  const scope = parseChoice('options.scope', o.scope, ['user', 'system'] as const, 'user');
+  const transport = parseChoice('options.transport', o.transport, ['abstract', 'path'] as const, 'abstract');
+  const uid = process.getuid?.() ?? 0;
+  const policy = parsePolicy(o, uid);
+  const place = placeOf(id, scope, transport, o.directory, uid);
+  const request = ownRequest(o.data, policy.maxMessageBytes, place);
+  const deadline = new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+  // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
+  // a look-up of who holds the name, nor the server's modules. A process given its socket by
+  // systemd listens first: asking, it would connect to that very socket, which nobody accepts.
+  if (socketsPassed()) {
+    const primary = await tryPrimary(place, policy);
+    if (!(primary instanceof LockHeldError)) return primary;
+  }
+  let backoff = 1;
+  for (;;) {
+    const fd = place.connect();
+    if (fd >= 0) {
+      const secondary = await ask(fd, request, place, policy, deadline);
+      if (secondary !== undefined) return secondary;
+    } else if (fd === ECONNREFUSED || fd === ENOENT) {
+      // Nobody listens: become the primary, or learn who holds the name without listening.
+      const primary = await tryPrimary(place, policy);
+      if (!(primary instanceof LockHeldError)) return primary;
+      // Bound, not listening: a primary starting up if its uid is allowed (waited for), else a squatter.
+      const binder = primary.holder;
+      if (fd === ECONNREFUSED && binder?.uid !== undefined && !policy.allowed.has(binder.uid)) throw heldError(place, binder);
+    } else if (fd !== EAGAIN) {
+      throw fromErrno(fd, 'connect', place.errorTarget);
+    }
+    // Starting, leaving, busy (EAGAIN: backlog full) or gone: try again, both ways, until the budget ends.
+    if (deadline.remaining === 0) throw deadline.timedOut();
+    await delay(Math.min(backoff, deadline.remaining));
+    backoff = Math.min(backoff * 2, MAX_RETRY_MS);
+  }
+}
+
+/** The Primary, if the name was free; the LockHeldError saying who holds it, if not. */
+async function tryPrimary(place: Place, policy: InstancePolicy): Promise<Primary | LockHeldError> {
+  // Loaded only here: a secondary never serves.
+  const { listenUnix } = require('../unix-server') as typeof import('../unix-server');
+  const { Primary } = require('./primary') as typeof import('./primary');
+  try {
+    // Half-open: a peer may shut its side down after its frame and still read the answer.
+    const server = await listenUnix(place.listenAddress, { server: lazy.net().createServer({ allowHalfOpen: true }) });
+    return new Primary(server, place.target, policy); // the Primary owns the server
+  } catch (error) {
+    if (error instanceof LockHeldError) return error;
+    throw error;
+  }
+}

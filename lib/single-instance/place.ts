@@ -1,0 +1,105 @@
+// Where an instance lives: an abstract name derived from its id, or a socket file in a runtime
+// directory that only its owner can write to.
+import { lstatSync, mkdirSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { binding } from '../binding';
+import * as lazy from '../lazy-modules';
+import { SolelyError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget } from '../errors';
+
+export type SingleInstanceScope = 'user' | 'system';
+export type SingleInstanceTransport = 'abstract' | 'path';
+
+/** Where the instance lives: an abstract name, or a socket path. */
+export interface Place {
+  /** "\0name" or the socket path, as listenUnix takes it. */
+  listenAddress: string;
+  /** The abstract name or the path, as Primary.target shows it and messages name it. */
+  target: string;
+  /** The address or path fields of the errors about it. */
+  errorTarget: ErrorTarget;
+  /** A socket connected to it (the caller owns the fd), or -errno. */
+  connect(): number;
+}
+
+const MAX_NAME_BYTES = 107;
+const PLAIN_FILE_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+const EACCES = errnoOf('EACCES');
+
+function sha256(id: string): string {
+  return lazy.crypto().createHash('sha256').update(id, 'utf8').digest('hex');
+}
+
+/** "solely/user/<uid>/<id>" or "solely/system/<id>"; over 107 bytes, "<base>#<sha256 hex of id>". */
+function abstractNameOf(id: string, scope: SingleInstanceScope, uid: number): string {
+  const base = scope === 'user' ? `solely/user/${uid}` : 'solely/system';
+  const plain = `${base}/${id}`;
+  return Buffer.byteLength(plain) <= MAX_NAME_BYTES ? plain : `${base}#${sha256(id)}`;
+}
+
+/** "<id>.sock" for a short id of [A-Za-z0-9._-] not starting with a dot or a dash, else "#<sha256 hex>.sock". */
+function socketFileOf(id: string): string {
+  return PLAIN_FILE_ID.test(id) ? `${id}.sock` : `#${sha256(id)}.sock`;
+}
+
+/** Creates dir (or finds it) and checks that it is a real directory of uid with no mode bits beyond mode. */
+function ownDirectory(dir: string, mode: number, uid: number): string {
+  try {
+    mkdirSync(dir, { mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw fromFsError(error, 'mkdir', { path: dir });
+  }
+  let stats;
+  try {
+    stats = lstatSync(dir);
+  } catch (error) {
+    throw fromFsError(error, 'lstat', { path: dir });
+  }
+  if (stats.isSymbolicLink()) throw invalidTarget('ELOOP', 'the socket directory is a symlink, never followed', { path: dir });
+  if (!stats.isDirectory()) throw invalidTarget('ENOTDIR', 'the socket directory is not a directory', { path: dir });
+  if (stats.uid !== uid || (stats.mode & 0o777 & ~mode) !== 0) {
+    const why = `owned by uid ${stats.uid} with mode 0o${(stats.mode & 0o777).toString(8)}: not a directory of uid ${uid} with at most 0o${mode.toString(8)}`;
+    throw fromErrno(EACCES, 'mkdir', { path: dir }, new Error(why));
+  }
+  return dir;
+}
+
+function isDirectoryOf(dir: string, uid: number): boolean {
+  try {
+    const stats = lstatSync(dir);
+    return stats.isDirectory() && stats.uid === uid;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * $XDG_RUNTIME_DIR/solely, /run/user/<uid>/solely, or /run/solely-0 for root; /run/solely for
+ * 'system'. Never /tmp, where systemd-tmpfiles ages files out from under a live primary.
+ */
+function defaultDirectory(scope: SingleInstanceScope, uid: number): string {
+  if (scope === 'system') {
+    if (uid !== 0) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', "a directory for scope 'system' over a path when not root", undefined);
+    return ownDirectory('/run/solely', 0o755, uid);
+  }
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  if (runtime !== undefined && isAbsolute(runtime)) return ownDirectory(join(runtime, 'solely'), 0o700, uid);
+  if (isDirectoryOf(`/run/user/${uid}`, uid)) return ownDirectory(`/run/user/${uid}/solely`, 0o700, uid);
+  if (uid === 0) return ownDirectory('/run/solely-0', 0o700, uid);
+  throw new SolelyError('ENOENT', "no runtime directory for a socket: set XDG_RUNTIME_DIR or pass options.directory (never /tmp: systemd-tmpfiles ages it out)", {
+    errno: errnoOf('ENOENT'),
+  });
+}
+
+export function placeOf(id: string, scope: SingleInstanceScope, transport: SingleInstanceTransport, directory: unknown, uid: number): Place {
+  if (transport === 'abstract') {
+    if (directory !== undefined) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', "undefined for transport 'abstract'", directory);
+    const name = abstractNameOf(id, scope, uid);
+    return { listenAddress: `\0${name}`, target: name, errorTarget: { address: `@${name}` }, connect: () => binding.abstractConnect(name) };
+  }
+  if (directory !== undefined && (typeof directory !== 'string' || directory === '' || directory.includes('\0'))) {
+    throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', 'a path', directory);
+  }
+  const path = join(directory === undefined ? defaultDirectory(scope, uid) : resolve(directory), socketFileOf(id));
+  if (Buffer.byteLength(path) > MAX_NAME_BYTES) throw invalidTarget('ENAMETOOLONG', `a single-instance socket path is at most ${MAX_NAME_BYTES} bytes`, { path });
+  return { listenAddress: path, target: path, errorTarget: { path }, connect: () => binding.unixConnect(path) };
+}

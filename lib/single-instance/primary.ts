@@ -1,0 +1,238 @@
+// The first launch: serves the instance's socket, takes one request per connection from a peer
+// the kernel vouches for (SO_PEERCRED), and hands it to listeners and iterators. Every connection
+// is bounded in size, count and time, so no peer can stop or stall the primary.
+import { EventEmitter } from 'node:events';
+import type { Server, Socket } from 'node:net';
+import { binding } from '../binding';
+import { invalidArgument } from '../errors';
+import { socketFd } from '../node-internals';
+import type { InstancePolicy } from './options';
+import { FrameReader, REFUSED, checkJson, frame, messageOf, type Message, type Reply } from './protocol';
+
+const REFUSAL = frame({ error: REFUSED }, Number.MAX_SAFE_INTEGER) as Buffer;
+
+/**
+ * Answers an untrusted peer without reading a byte of it, and closes at once: a refused peer holds
+ * no fd, timer or connection slot, so no number of them can keep a trusted launch out. The frame is
+ * a few bytes on a fresh socket, written at once (libuv tries the write synchronously), and stays
+ * readable to the peer after the close, whether it wrote first (it then also gets ECONNRESET) or
+ * writes after (EPIPE).
+ */
+function refuse(socket: Socket): void {
+  socket.on('error', () => {});
+  socket.end(REFUSAL);
+  socket.destroy();
+}
+
+/** One accepted connection on the primary, from its first byte to its answer, within its deadline. */
+class Connection {
+  readonly socket: Socket;
+  /** Listeners still working on the message, plus an iterator holding it. */
+  #holds = 0;
+  #answered = false;
+  #delivered = false;
+  readonly #max: number;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(socket: Socket, policy: InstancePolicy, onClose: () => void) {
+    this.socket = socket;
+    this.#max = policy.maxMessageBytes;
+    // A peer that stalls, or an app that never answers, costs one fd until the deadline.
+    this.#timer = setTimeout(() => socket.destroy(), policy.connectionTimeout);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      clearTimeout(this.#timer);
+      onClose();
+    });
+  }
+
+  get delivered(): boolean {
+    return this.#delivered;
+  }
+
+  /** Reads one request frame, then hands its payload on; garbage and extra bytes close the connection. */
+  read(onPayload: (payload: Record<string, unknown>) => void): void {
+    const reader = new FrameReader(this.#max);
+    this.socket.on('data', (chunk: Buffer) => {
+      const payload = reader.push(chunk);
+      if (payload === undefined) return;
+      if (payload === null || this.#delivered) {
+        this.socket.destroy();
+        return;
+      }
+      this.#delivered = true;
+      onPayload(payload as Record<string, unknown>);
+    });
+    // A peer may half-close after its frame (the server allows half-open connections); before
+    // it, the frame was truncated.
+    this.socket.once('end', () => {
+      if (!this.#delivered) this.socket.destroy();
+    });
+  }
+
+  /** Sends the one answer, then closes once it is flushed; false if one was sent already. */
+  answer(payload: Record<string, unknown>): boolean {
+    if (this.#answered) return false;
+    const out = frame(payload, this.#max);
+    if (out === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'value', `at most ${this.#max} bytes of JSON`, payload.reply);
+    this.#answered = true;
+    // The bytes are in the peer's receive queue once written, so closing after does not lose them.
+    if (!this.socket.destroyed) this.socket.end(out, () => this.socket.destroy());
+    return true;
+  }
+
+  readonly reply: Reply = (value) => {
+    if (this.#answered) return;
+    if (value === undefined) {
+      this.answer({});
+      return;
+    }
+    checkJson('value', value);
+    this.answer({ reply: value });
+  };
+
+  hold(): void {
+    this.#holds++;
+  }
+
+  /** One holder is done; the last one acknowledges if nobody replied. */
+  done(): void {
+    if (--this.#holds === 0) this.answer({});
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+type Listener = (this: Primary, message: Message, reply: Reply) => unknown;
+
+/**
+ * The first launch. Emits 'second-instance' (message, reply) for each later launch, and yields
+ * the same messages to `for await`. A listener's message is acknowledged once every listener
+ * returned (or its returned promise settled) unless one called reply(); a message taken by an
+ * iterator, once the loop asks for the next one. With no listener and no iterator, messages
+ * wait (their connections open, until their deadline) for an iterator.
+ */
+export class Primary extends EventEmitter implements AsyncIterable<Message>, Disposable, AsyncDisposable {
+  readonly primary = true as const;
+  /** The abstract name, or the socket path. */
+  readonly target: string;
+  readonly #server: Server;
+  readonly #policy: InstancePolicy;
+  readonly #connections = new Set<Connection>();
+  readonly #queue: { message: Message; connection: Connection }[] = [];
+  readonly #takers: ((taken: { message: Message; connection: Connection } | undefined) => void)[] = [];
+  #iterators = 0;
+  #released: Promise<void> | undefined;
+
+  /** @internal The Primary owns server from here on. */
+  constructor(server: Server, target: string, policy: InstancePolicy) {
+    super();
+    this.target = target;
+    this.#server = server;
+    this.#policy = policy;
+    server.on('connection', (socket) => this.#accept(socket));
+    server.on('error', () => {});
+  }
+
+  get released(): boolean {
+    return this.#released !== undefined;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#released !== undefined) {
+      socket.destroy();
+      return;
+    }
+    // The kernel's record of who connected, which no peer can forge.
+    const fd = socketFd(socket);
+    const cred = fd >= 0 ? binding.peerCred(fd) : -1;
+    if (typeof cred === 'number' || !this.#policy.allowed.has(cred[1])) {
+      refuse(socket);
+      return;
+    }
+    if (this.#connections.size >= this.#policy.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(socket, this.#policy, () => {
+      this.#connections.delete(connection);
+      const queued = this.#queue.findIndex((entry) => entry.connection === connection);
+      if (queued >= 0) this.#queue.splice(queued, 1);
+    });
+    this.#connections.add(connection);
+    const [pid, uid] = cred;
+    connection.read((payload) => {
+      const message = messageOf(payload, pid, uid, connection.reply);
+      if (message === null) connection.destroy();
+      else this.#deliver(message, connection);
+    });
+  }
+
+  #deliver(message: Message, connection: Connection): void {
+    connection.hold();
+    const listeners = this.rawListeners('second-instance') as Listener[];
+    for (const listener of listeners) {
+      const result = listener.call(this, message, connection.reply);
+      if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+        connection.hold();
+        // As with emit(), a rejection is the app's to handle: release the hold either way, and
+        // derive no promise that could reject unhandled (finally() would, and Node exits on it).
+        const done = (): void => connection.done();
+        Promise.resolve(result).then(done, done);
+      }
+    }
+    const taker = this.#takers.shift();
+    if (taker !== undefined) {
+      connection.hold();
+      taker({ message, connection });
+    } else if (this.#iterators > 0 || listeners.length === 0) {
+      connection.hold();
+      this.#queue.push({ message, connection });
+    }
+    connection.done();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    this.#iterators++;
+    try {
+      for (;;) {
+        const taken = this.#queue.shift() ?? (this.#released === undefined ? await new Promise<{ message: Message; connection: Connection } | undefined>((wake) => this.#takers.push(wake)) : undefined);
+        if (taken === undefined) return;
+        try {
+          yield taken.message;
+        } finally {
+          taken.connection.done();
+        }
+      }
+    } finally {
+      this.#iterators--;
+      // Leaving the loop (break, return, a throw) releases the primary, as readline's and
+      // fs.Dir's iterators close theirs: else the server keeps the process alive, unanswered.
+      await this.release();
+    }
+  }
+
+  /**
+   * Stops accepting and frees the name, drops connections whose message nobody took, and
+   * resolves once every message taken was answered (or its connection's deadline passed).
+   */
+  release(): Promise<void> {
+    this.#released ??= new Promise((resolveClosed) => {
+      this.#server.close(() => resolveClosed());
+      for (const connection of this.#connections) if (!connection.delivered) connection.destroy();
+      for (const { connection } of this.#queue.splice(0)) connection.destroy();
+      for (const wake of this.#takers.splice(0)) wake(undefined);
+    });
+    return this.#released;
+  }
+
+  [Symbol.dispose](): void {
+    void this.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+}

@@ -1,0 +1,129 @@
+// A later launch: sends the primary this process's command line, cwd and data, and reads its one
+// answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
+import { readFileSync, readlinkSync } from 'node:fs';
+import { binding } from '../binding';
+import * as lazy from '../lazy-modules';
+import { errnoOf, fromErrno, type Holder, type LockHeldError } from '../errors';
+import { heldBy, holderOf } from '../holder';
+import type { Deadline } from '../wait';
+import type { InstancePolicy } from './options';
+import type { Place } from './place';
+import { FrameReader, REFUSED, checkJson, requestFrame } from './protocol';
+
+export interface Secondary {
+  readonly primary: false;
+  /** The primary's pid and uid (SO_PEERCRED) and command. */
+  readonly holder: Holder;
+  /** The primary's answer; undefined when it only acknowledged. */
+  readonly reply?: unknown;
+}
+
+const EACCES = errnoOf('EACCES');
+const EMSGSIZE = errnoOf('EMSGSIZE');
+const EPROTO = errnoOf('EPROTO');
+
+/** Splits /proc/self/cmdline into its arguments, exact bytes, indexed as process.argv. */
+function commandLine(): Buffer[] {
+  let raw: Buffer | undefined;
+  try {
+    raw = readFileSync('/proc/self/cmdline');
+  } catch {
+    // not Linux, or no /proc
+  }
+  if (raw !== undefined && raw.length > 0 && raw[raw.length - 1] === 0) {
+    const args: Buffer[] = [];
+    for (let start = 0; start < raw.length; ) {
+      const end = raw.indexOf(0, start);
+      args.push(raw.subarray(start, end));
+      start = end + 1;
+    }
+    // argv0, then node's own options (process.execArgv), then what process.argv has after argv0.
+    // Any other shape (process.title rewrote the memory) falls back to process.argv.
+    const own = process.execArgv.length;
+    if (args.length === 1 + own + process.argv.length - 1) {
+      args.splice(1, own);
+      return args;
+    }
+  }
+  return process.argv.map((arg) => Buffer.from(arg, 'utf8'));
+}
+
+function workingDirectory(): Buffer {
+  try {
+    return readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
+  } catch {
+    return Buffer.from(process.cwd(), 'utf8');
+  }
+}
+
+/** This launch's request, with data; throws before anything is sent if it cannot be one. */
+export function ownRequest(data: unknown, max: number, place: Place): Buffer {
+  if (data !== undefined) checkJson('options.data', data);
+  const out = requestFrame(commandLine(), workingDirectory(), data, max);
+  if (out === null) throw fromErrno(EMSGSIZE, 'send', place.errorTarget, new Error(`the message is over options.maxMessageBytes (${max})`));
+  return out;
+}
+
+type Outcome = { answer: Record<string, unknown> } | 'garbage' | 'gone' | 'timeout';
+
+/** Sends the request on fd (net owns fd from here on) and reads the one answer frame. */
+function exchange(fd: number, request: Buffer, max: number, deadline: Deadline): Promise<Outcome> {
+  const socket = new (lazy.net().Socket)({ fd, readable: true, writable: true });
+  return new Promise((resolveOutcome) => {
+    const reader = new FrameReader(max);
+    let settled = false;
+    let stopDeadline = (): void => {};
+    const settle = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      stopDeadline();
+      socket.destroy();
+      resolveOutcome(outcome);
+    };
+    stopDeadline = deadline.watch(() => settle('timeout'));
+    socket.on('data', (chunk: Buffer) => {
+      const payload = reader.push(chunk);
+      if (payload === undefined) return;
+      settle(payload === null ? 'garbage' : { answer: payload as Record<string, unknown> });
+    });
+    // Closed before an answer: the primary died, was busy, or is leaving.
+    socket.on('close', () => settle('gone'));
+    socket.on('error', () => settle('gone'));
+    socket.write(request);
+  });
+}
+
+/** The name is held by holder, whom this launch does not trust (or who does not listen). */
+export function heldError(place: Place, holder: Holder): LockHeldError {
+  return heldBy(`connect ELOCKED: ${place.target} is held`, { errno: errnoOf('EADDRINUSE'), syscall: 'connect', ...place.errorTarget }, holder);
+}
+
+/**
+ * Asks the primary connected on fd (which this function owns) and resolves with its answer, or
+ * with undefined when the connection closed before one came (the primary died, was busy, or is
+ * leaving): then the caller tries again, within the same deadline.
+ */
+export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined> {
+  const cred = binding.peerCred(fd);
+  if (typeof cred === 'number') {
+    binding.close(fd);
+    throw fromErrno(cred, 'getsockopt', place.errorTarget);
+  }
+  const holder = holderOf(cred[0], cred[1]);
+  if (!policy.allowed.has(cred[1])) {
+    binding.close(fd);
+    throw heldError(place, holder);
+  }
+  const outcome = await exchange(fd, request, policy.maxMessageBytes, deadline);
+  if (outcome === 'timeout') throw deadline.timedOut();
+  if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered with bytes that are not a frame'));
+  return outcome === 'gone' ? undefined : secondaryOf(outcome.answer, holder, place);
+}
+
+function secondaryOf(answer: Record<string, unknown>, holder: Holder, place: Place): Secondary {
+  if (answer.error === REFUSED) throw fromErrno(EACCES, 'connect', place.errorTarget, new Error('the primary does not accept messages from this uid'));
+  if (answer.error !== undefined) throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error(`the primary answered ${JSON.stringify(answer.error)}`));
+  const secondary: { primary: false; holder: Holder; reply?: unknown } = { primary: false, holder };
+  if ('reply' in answer) secondary.reply = answer.reply;
+  return secondary;
+}
