@@ -71,11 +71,12 @@ test('without its optional peer, solely/postgres and solely/dbus fail with MODUL
   // The built package alone, where no node_modules up the tree holds pg or dbus-native.
   const copy = readableCopy(path.join(__dirname, '..'));
   t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
-  const attempt = (file, call) =>
-    promisify(execFile)(process.execPath, ['-e', `require(${JSON.stringify(path.join(copy, 'dist', file))}).${call}.then(() => console.log('no error'), (e) => console.log(e.name, e.code, e.message))`], { encoding: 'utf8' });
-  assert.equal((await attempt('postgres.js', "tryLockPostgres('k')")).stdout, 'SolelyError MODULE_NOT_FOUND solely/postgres needs the pg package: npm install pg\n');
+  // Run in the copy, so that 'solely/...' resolves through its package.json exports.
+  const attempt = (entry, call) =>
+    promisify(execFile)(process.execPath, ['-e', `require('${entry}').${call}.then(() => console.log('no error'), (e) => console.log(e.name, e.code, e.message))`], { cwd: copy, encoding: 'utf8' });
+  assert.equal((await attempt('solely/postgres', "tryLockPostgres('k')")).stdout, 'SolelyError MODULE_NOT_FOUND solely/postgres needs the pg package: npm install pg\n');
   assert.equal(
-    (await attempt('dbus.js', "tryLockDbusName('org.example.App')")).stdout,
+    (await attempt('solely/dbus', "tryLockDbusName('org.example.App')")).stdout,
     'SolelyError MODULE_NOT_FOUND solely/dbus needs its optional peer dependency dbus-native: npm install dbus-native\n',
   );
 });
