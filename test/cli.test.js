@@ -5,9 +5,9 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, exited, needs } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, exited, needs } = require('./helpers');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 const COUNT_SIGNALS = path.join(FIXTURES, 'count-signals.js');
@@ -109,6 +109,14 @@ test('--wait waits for the holder; --wait=SECONDS gives up with the conflict cod
   assert.equal(out, 'ran\n');
 });
 
+test('any other failure exits 1 with the error code and message on stderr', (t) => {
+  const file = path.join(tempDir(t), 'missing', 'x.lock');
+  const result = cli(['run', '--file', file, '--', 'true']);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /ENOENT/);
+  assert.match(result.stderr, new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+});
+
 test('COMMAND not found exits 127, not executable 126', (t) => {
   const dir = tempDir(t);
   const script = path.join(dir, 'not-executable.sh');
@@ -135,26 +143,30 @@ test('a COMMAND killed by a signal gives 128+N; SIGTERM/SIGINT/SIGHUP/SIGQUIT to
   assert.equal(wrapper.exitCode, 128 + 15);
 });
 
-for (const [kind, target] of [['abstract', () => uniqueName()], ['file', (t) => path.join(tempDir(t), 'inherit.lock')]]) {
+describe('COMMAND inherits the lock (abstract and file); --close keeps it in the wrapper', () => {
+  for (const [kind, target] of [['abstract', () => uniqueName()], ['file', (t) => path.join(tempDir(t), 'inherit.lock')]]) inheritTest(kind, target);
+});
+
+function inheritTest(kind, target) {
   test(`${kind}: COMMAND inherits the lock, so killing the wrapper does not free it; --close keeps it in the wrapper`, async (t) => {
     const name = target(t);
     const sleeper = 'echo $$; exec sleep 30';
     const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', `--${kind}`, name, '--', 'sh', '-c', sleeper]);
     const commandPid = Number(wrapper.firstLine);
-    t.after(() => process.kill(commandPid, 'SIGKILL'));
+    killAfter(t, commandPid);
     const inherited = kind === 'abstract' ? `socket:[${abstractInode(name)}]` : name;
     assert.equal(fs.readlinkSync(`/proc/${commandPid}/fd/3`), inherited, 'COMMAND holds the lock as fd 3');
     await kill(wrapper);
     const tryLock = kind === 'abstract' ? solely.tryLockAbstractSync : solely.tryLockFileSync;
     assert.equal(tryLock(name), null, 'COMMAND still holds the lock');
     process.kill(commandPid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const lock = kind === 'abstract' ? await solely.lockAbstract(name, { wait: 5000 }) : await solely.lockFile(name, { wait: 5000 });
+    // Free once COMMAND is gone, however long that takes: waited for, never timed.
+    const lock = kind === 'abstract' ? await solely.lockAbstract(name, { wait: true }) : await solely.lockFile(name, { wait: true });
     lock.release();
 
     const closing = await spawnReady(t, process.execPath, [CLI, 'run', '--close', `--${kind}`, name, '--', 'sh', '-c', sleeper]);
     const closedPid = Number(closing.firstLine);
-    t.after(() => process.kill(closedPid, 'SIGKILL'));
+    killAfter(t, closedPid);
     const lockLink = kind === 'abstract' ? `socket:[${abstractInode(name)}]` : name;
     while (!fs.readFileSync(`/proc/${closedPid}/cmdline`, 'latin1').startsWith('sleep')) await new Promise((r) => setTimeout(r, 5));
     // The dynamic loader opens and closes libraries as sleep starts: an fd may vanish as we look.
@@ -167,7 +179,7 @@ for (const [kind, target] of [['abstract', () => uniqueName()], ['file', (t) => 
     });
     assert.ok(!links.includes(lockLink), `${lockLink} is not among ${links}`);
     await kill(closing);
-    const free = kind === 'abstract' ? await solely.lockAbstract(name, { wait: 5000 }) : await solely.lockFile(name, { wait: 5000 });
+    const free = kind === 'abstract' ? await solely.lockAbstract(name, { wait: true }) : await solely.lockFile(name, { wait: true });
     free.release();
   });
 }
@@ -330,7 +342,11 @@ test('in a terminal: Ctrl-C, Ctrl-\\ or a signal to the foreground process group
   }
 });
 
-for (const [kind, target] of [['pidfile', (t) => path.join(tempDir(t), 'daemon.pid')], ['file', (t) => path.join(tempDir(t), 'daemon.lock')], ['abstract', () => uniqueName()]]) {
+describe('a process COMMAND leaves behind keeps the lock it inherited, and the next run out (pidfile, file, abstract)', () => {
+  for (const [kind, target] of [['pidfile', (t) => path.join(tempDir(t), 'daemon.pid')], ['file', (t) => path.join(tempDir(t), 'daemon.lock')], ['abstract', () => uniqueName()]]) leftBehindTest(kind, target);
+});
+
+function leftBehindTest(kind, target) {
   test(`${kind}: a process COMMAND leaves behind keeps the lock it inherited, and the next run out, until it exits`, async (t) => {
     const name = target(t);
     assert.equal(cli(['run', `--${kind}`, name, '--', 'true']).status, 0);

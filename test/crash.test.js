@@ -6,7 +6,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const solely = require('..');
 const { FIXTURES, uniqueName, tempDir, spawnReady, kill } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
@@ -27,7 +27,11 @@ function withinLimit(promise, what) {
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
-for (const kind of KINDS) {
+describe('crash release: holders of each kind of lock SIGKILLed at random points', () => {
+  for (const kind of KINDS) crashTest(kind);
+});
+
+function crashTest(kind) {
   test(`${kind.name}: ${KILLS} holders SIGKILLed at random points; the lock is always re-acquired`, { timeout: scale(60_000, 900_000) }, async (t) => {
     const dir = tempDir(t);
     const target = kind.target(dir);
@@ -91,7 +95,7 @@ const SI_REPLY_DELAY_MS = 10;
 // Beyond the secondary's own timeout: a loaded machine's scheduling, never a real wait.
 const SI_SLACK_MS = 5000;
 
-test(`singleInstance: ${SI_KILLS} primaries SIGKILLed while replying; the pending secondary is answered, becomes the primary or gets a typed error, never hangs; the next launch is the primary`, { timeout: scale(60_000, 900_000) }, async (t) => {
+test('singleInstance: primaries SIGKILLed while replying; the pending secondary is answered, becomes the primary or gets a typed error, never hangs; the next launch is the primary', { timeout: scale(60_000, 900_000) }, async (t) => {
   const dir = tempDir(t);
   // One id per transport for the whole run: each launch after a kill must become the primary.
   const places = [

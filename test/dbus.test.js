@@ -7,8 +7,8 @@ const { once } = require('node:events');
 const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('..');
-const { lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
-const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs } = require('./helpers');
+const { checkBusName, lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
+const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readablePackage } = require('./helpers');
 
 // Each test but the last starts a private bus.
 const NO_DAEMON = needs('dbus-daemon');
@@ -55,7 +55,9 @@ function observer(t, address) {
 }
 
 function holdName(t, address, name, wrap = []) {
-  const [command, ...args] = [...wrap, process.execPath, path.join(FIXTURES, 'hold-dbus.js'), address, name];
+  // Another uid runs the fixture from a copy it may read: the checkout may sit under a private directory.
+  const fixtures = wrap.length === 0 ? FIXTURES : path.join(readablePackage(), 'test', 'fixtures');
+  const [command, ...args] = [...wrap, process.execPath, path.join(fixtures, 'hold-dbus.js'), address, name];
   return spawnReady(t, command, args);
 }
 
@@ -112,6 +114,31 @@ test('SIGKILL of the owner hands the name to a queued waiter', { skip: NO_DAEMON
   await lock.release();
   assert.equal(lock.released, true);
   assert.equal(await look.owner(name), null);
+});
+
+test('the bus: DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus; DBUS_SYSTEM_BUS_ADDRESS for bus: system', { skip: NO_DAEMON }, async (t) => {
+  const { address } = await privateBus(t);
+  const saved = { ...process.env };
+  t.after(() => {
+    for (const variable of ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'XDG_RUNTIME_DIR']) {
+      if (saved[variable] === undefined) delete process.env[variable];
+      else process.env[variable] = saved[variable];
+    }
+  });
+  const name = `org.solely.${uniqueName('address').replace(/-/g, '_')}`;
+  const socket = /^unix:path=([^,]+)/.exec(address)[1];
+  const cases = [
+    [{ DBUS_SESSION_BUS_ADDRESS: address }, {}, address],
+    [{ XDG_RUNTIME_DIR: path.dirname(socket) }, {}, `unix:path=${socket}`],
+    [{ DBUS_SYSTEM_BUS_ADDRESS: address }, { bus: 'system' }, address],
+  ];
+  for (const [env, options, expected] of cases) {
+    for (const variable of ['DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'XDG_RUNTIME_DIR']) delete process.env[variable];
+    Object.assign(process.env, env);
+    const lock = await tryLockDbusName(name, options);
+    assert.equal(lock.address, expected, JSON.stringify(env));
+    await lock.release();
+  }
 });
 
 test('a waiter gets the name when the owner releases it', { skip: NO_DAEMON }, async (t) => {
@@ -231,6 +258,9 @@ test('invalid bus names are refused before anything is sent', async () => {
     });
   }
   await assert.rejects(lockDbusName(42, { address }), { code: 'ERR_INVALID_ARG_TYPE' });
+  // The same check, exported: synchronous, the name back when it is valid.
+  assert.equal(checkBusName('org.example.App'), 'org.example.App');
+  for (const name of invalid) assert.throws(() => checkBusName(name), { name: 'InvalidTargetError', address: name });
   await assert.rejects(lockDbusName('org.example.App', { bus: 'user' }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(lockDbusName('org.example.App', { bus: 'system', address }), { code: 'ERR_INVALID_ARG_VALUE' });
   // Valid: '-' and '_' anywhere, digits after the first character, 255 bytes.

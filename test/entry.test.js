@@ -2,11 +2,13 @@
 // The entry point loads a mechanism's module on first use; its runtime exports and its types must agree.
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const { promisify } = require('node:util');
 const ts = require('typescript');
 const solely = require('..');
+const { readableCopy } = require('./helpers');
 
 const DIST = path.join(__dirname, '..', 'dist');
 
@@ -63,6 +65,20 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
   } finally {
     await primary.release();
   }
+});
+
+test('without its optional peer, solely/postgres and solely/dbus fail with MODULE_NOT_FOUND naming what to install', async (t) => {
+  // The built package alone, where no node_modules up the tree holds pg or dbus-native.
+  const copy = readableCopy(path.join(__dirname, '..'));
+  t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
+  // Run in the copy, so that 'solely/...' resolves through its package.json exports.
+  const attempt = (entry, call) =>
+    promisify(execFile)(process.execPath, ['-e', `require('${entry}').${call}.then(() => console.log('no error'), (e) => console.log(e.name, e.code, e.message))`], { cwd: copy, encoding: 'utf8' });
+  assert.equal((await attempt('solely/postgres', "tryLockPostgres('k')")).stdout, 'SolelyError MODULE_NOT_FOUND solely/postgres needs the pg package: npm install pg\n');
+  assert.equal(
+    (await attempt('solely/dbus', "tryLockDbusName('org.example.App')")).stdout,
+    'SolelyError MODULE_NOT_FOUND solely/dbus needs its optional peer dependency dbus-native: npm install dbus-native\n',
+  );
 });
 
 test('a module that cannot be loaded for want of fds fails as a SolelyError (EMFILE), and loads once fds are free', async () => {

@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const { FIXTURES, tempDir, spawnReady, exited } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
 const { scale, record } = require('./stress/scale');
@@ -15,7 +15,11 @@ const PROCESSES = 8;
 // hand-off between processes (104,000 leaves room for the few that are not).
 const SECTIONS = scale(1_000, 104_000);
 
-for (const kind of KINDS) {
+describe('mutual exclusion: processes contend for each kind of lock, exact counter, never two inside', () => {
+  for (const kind of KINDS) exclusionTest(kind);
+});
+
+function exclusionTest(kind) {
   test(`${kind.name}: ${PROCESSES} processes, ${SECTIONS} critical sections, exact counter, never two inside`, { timeout: scale(60_000, 900_000) }, async (t) => {
     const dir = tempDir(t);
     const target = kind.target(dir);

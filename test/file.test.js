@@ -4,11 +4,15 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const solely = require('..');
-const { tempDir, holder, kill, needs } = require('./helpers');
+const { tempDir, holder, kill, needs, readablePackage } = require('./helpers');
 
-for (const method of ['flock', 'fcntl']) {
+describe('flock and fcntl (OFD) file locks', () => {
+  for (const method of ['flock', 'fcntl']) fileLockTests(method);
+});
+
+function fileLockTests(method) {
   test(`${method}: a file lock is exclusive across processes and freed by SIGKILL`, async (t) => {
     const file = path.join(tempDir(t), 'job.lock');
     const child = await holder(t, method === 'flock' ? 'file' : 'fcntl', file);
@@ -124,7 +128,7 @@ test('a directory the caller may not write is EACCES (run as another uid)', (t) 
   fs.chmodSync(dir, 0o755);
   const file = path.join(dir, 'x.lock');
   const script = `
-    try { require(${JSON.stringify(path.join(__dirname, '..'))}).lockFileSync(${JSON.stringify(file)}); console.log('locked'); }
+    try { require(${JSON.stringify(readablePackage())}).lockFileSync(${JSON.stringify(file)}); console.log('locked'); }
     catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path })); }`;
   const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(out), { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'open', path: file });
@@ -136,7 +140,7 @@ test('flock locks a file the caller may only read, as flock(1) does', (t) => {
   fs.chmodSync(file, 0o444);
   fs.chmodSync(path.dirname(file), 0o755);
   const script = `
-    const s = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const s = require(${JSON.stringify(readablePackage())});
     const l = s.lockFileSync(${JSON.stringify(file)}); console.log(l.kind);
     try { s.lockFileSync(${JSON.stringify(file)}, { method: 'fcntl' }) } catch (e) { console.log(e.code) }`;
   const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });

@@ -8,7 +8,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const fc = require('fast-check');
 const solely = require('..');
 const { tempDir } = require('./helpers');
@@ -161,9 +161,11 @@ async function checkNames(call) {
   );
 }
 
-test(`abstract names and options, sync: ${RUNS} cases`, () => checkNames((n, o) => solely.tryLockAbstractSync(n, o)));
-test(`abstract names and options, waiting: ${RUNS} cases`, () => checkNames((n, o) => solely.lockAbstract(n, o)));
-test(`file paths and options, sync: ${RUNS} cases`, (t) => checkPaths(t, (p, o) => solely.lockFileSync(p, o)));
-test(`file paths and options, waiting: ${RUNS} cases`, (t) => checkPaths(t, (p, o) => solely.lockFile(p, o)));
+describe('property-based bad input: only documented typed errors, nothing touched outside the lock file', () => {
+  test(`abstract names and options, sync: ${RUNS} cases`, () => checkNames((n, o) => solely.tryLockAbstractSync(n, o)));
+  test(`abstract names and options, waiting: ${RUNS} cases`, () => checkNames((n, o) => solely.lockAbstract(n, o)));
+  test(`file paths and options, sync: ${RUNS} cases`, (t) => checkPaths(t, (p, o) => solely.lockFileSync(p, o)));
+  test(`file paths and options, waiting: ${RUNS} cases`, (t) => checkPaths(t, (p, o) => solely.lockFile(p, o)));
+});
 
 test.after(() => record('fuzz', 'all', { cases: 4 * RUNS, codes: seen }));

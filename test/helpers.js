@@ -61,6 +61,17 @@ async function kill(child, signal = 'SIGKILL') {
   await exited(child);
 }
 
+/** SIGKILLs pid when the test ends, if it still runs: a process our children left behind. */
+function killAfter(t, pid) {
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+}
+
 /** Resolves once some process has bound the abstract name (seen in /proc/net/unix, never by locking). */
 async function abstractBound(name, timeoutMs = 5000) {
   const end = Date.now() + timeoutMs;
@@ -95,4 +106,49 @@ function needs(...tools) {
   return `needs ${missing.join(', ')} (.ci/run installs what the tests need)`;
 }
 
-module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, abstractBound, fdCount, has, needs };
+const ROOT = path.join(__dirname, '..');
+
+/**
+ * A world-readable copy of the built package at `source` (a checkout) in a fresh temporary
+ * directory: what a child dropped to another uid (setpriv) needs to require it and run its
+ * fixtures, since that uid may not read a checkout under /root or any 0700 parent. It holds
+ * package.json, dist/, the addon where node-gyp-build looks (build/Release, prebuilds/),
+ * test/fixtures, and node_modules/node-gyp-build plus each named peer that is installed, with the
+ * packages it depends on. Returns the copy's root; the caller removes it.
+ */
+function readableCopy(source, { peers = [] } = {}) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'solely-readable-'));
+  const copy = (relative) => {
+    if (fs.existsSync(path.join(source, relative))) fs.cpSync(path.join(source, relative), path.join(root, relative), { recursive: true, dereference: true });
+  };
+  for (const relative of ['package.json', 'dist', 'build/Release/solely.node', 'prebuilds', 'test/fixtures']) copy(relative);
+  const modules = ['node-gyp-build', ...peers];
+  for (let i = 0; i < modules.length; i++) {
+    const relative = path.join('node_modules', modules[i]);
+    if (fs.existsSync(path.join(root, relative)) || !fs.existsSync(path.join(source, relative))) continue;
+    copy(relative);
+    const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(source, relative, 'package.json'), 'utf8'));
+    // npm hoists dependencies to the top node_modules; nested ones came along with the copy.
+    modules.push(...Object.keys(dependencies).filter((name) => !fs.existsSync(path.join(source, relative, 'node_modules', name))));
+  }
+  // mkdtemp made the root 0700 and a umask may have narrowed the rest: open it all to other users.
+  execFileSync('chmod', ['-R', 'a+rX', root]);
+  return root;
+}
+
+let packageCopy;
+
+/**
+ * This checkout's readable copy (see readableCopy), made once per test process with the peers
+ * any test asks for and removed when the process exits. Point a setpriv'd child at it, never at
+ * the checkout: `require(readablePackage())`, `path.join(readablePackage(), 'test/fixtures/...')`.
+ */
+function readablePackage() {
+  if (packageCopy === undefined) {
+    packageCopy = readableCopy(ROOT, { peers: ['dbus-native'] });
+    process.once('exit', () => fs.rmSync(packageCopy, { recursive: true, force: true }));
+  }
+  return packageCopy;
+}
+
+module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, fdCount, has, needs, readableCopy, readablePackage };

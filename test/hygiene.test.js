@@ -3,9 +3,11 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
+const v8 = require('node:v8');
+const vm = require('node:vm');
 const solely = require('..');
 const { uniqueName, tempDir, holder, exited, fdCount } = require('./helpers');
 
@@ -72,7 +74,11 @@ test('a process whose file wait has ended exits by itself: the inotify instance 
   assert.equal(out, 'got it\n');
 });
 
-for (const kind of ['abstract', 'file']) {
+describe('a child the holder spawned keeps no lock fd (abstract and file)', () => {
+  for (const kind of ['abstract', 'file']) spawnedChildTest(kind);
+});
+
+function spawnedChildTest(kind) {
   test(`${kind}: a child the holder spawned keeps no lock fd, so the lock dies with the holder`, async (t) => {
     const target = kind === 'abstract' ? uniqueName() : path.join(tempDir(t), 'cloexec.lock');
     const child = await holder(t, kind, target, '--spawn-sleep');
@@ -87,3 +93,18 @@ for (const kind of ['abstract', 'file']) {
     lock.release();
   });
 }
+
+test('no finalizer releases a lock: a handle collected as garbage keeps its lock', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const name = uniqueName();
+  const file = path.join(tempDir(t), 'dropped.lock');
+  const dropped = [new WeakRef(solely.lockAbstractSync(name)), new WeakRef(solely.lockFileSync(file))];
+  for (let round = 0; round < 3; round++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve)); // where finalization callbacks would run
+  }
+  assert.deepEqual(dropped.map((ref) => ref.deref()), [undefined, undefined], 'both handles were collected, or this test proves nothing');
+  assert.equal(solely.tryLockAbstractSync(name), null);
+  assert.equal(solely.tryLockFileSync(file), null);
+});

@@ -2,7 +2,9 @@
 // solely/postgres against a real PostgreSQL server started for this file (test/postgres-server.js).
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
+const net = require('node:net');
 const os = require('node:os');
+const readline = require('node:readline');
 const path = require('node:path');
 const { describe, before, after, test } = require('node:test');
 const { Client } = require('pg');
@@ -184,7 +186,11 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     await untracked.release();
   });
 
-  for (const how of ['timeout', 'abort']) {
+  describe('a wait ended by a timeout or an abort leaves no session behind', () => {
+    for (const how of ['timeout', 'abort']) waitEndedTest(how);
+  });
+
+  function waitEndedTest(how) {
     test(`a wait ended by ${how} leaves no session behind`, async (t) => {
       const key = uniqueName();
       const holding = await fixture(t, 'hold', server.url, key);
@@ -273,6 +279,16 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       assert.equal(error.cause.code, '3D000');
       return true;
     });
+  });
+
+  test('a held lock does not keep the process alive by itself', async () => {
+    const key = uniqueName();
+    const script = `require('solely/postgres').lockPostgres(${JSON.stringify(key)}, { connection: ${JSON.stringify(server.url)} }).then(() => console.log('held'))`;
+    // Resolves when the child exits by itself; a lock that kept it alive would hang here until the test times out.
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+    assert.deepEqual([child.status, child.stdout], [0, 'held\n'], child.stderr);
+    // The server ends the session once it reads the closed socket: waited for, never timed.
+    await (await lockPostgres(key, { ...options, wait: true })).release();
   });
 
   test('a server that stops answering (frozen backend) is a lost lock, within two keepalive intervals', async () => {
@@ -369,12 +385,14 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const lock = await lockPostgres(key, options);
     const lost = new Promise((resolve) => lock.once('lost', resolve));
     const cliKey = uniqueName();
-    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sleep', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sh', '-c', 'echo started; exec sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => kill(wrapper));
     let stderr = '';
     wrapper.stderr.on('data', (chunk) => (stderr += chunk));
     const closed = new Promise((resolve) => wrapper.once('close', resolve)); // after all of stderr is read
-    await until('the CLI holds its lock', async () => (await whoHoldsPostgres(cliKey, options)) !== null);
+    // COMMAND runs once the CLI holds the lock, has its token and watches for a loss: holding the
+    // advisory lock alone comes earlier, and a restart then would fail the CLI's acquisition instead.
+    assert.equal(await new Promise((resolve) => readline.createInterface({ input: wrapper.stdout }).once('line', resolve)), 'started');
     await admin.end();
     admin = undefined;
     await server.restart();
@@ -386,10 +404,26 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal(error.cause.code, '57P01'); // admin_shutdown
     await closed;
     assert.equal(wrapper.exitCode, 69);
-    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sleep\\n$`));
+    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sh\\n$`));
     await lock.release();
     const after = await lockPostgres(key, options);
     assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');
     await after.release();
+  });
+});
+
+test("a connection that is not up within connectionTimeoutMillis: ETIMEDOUT from 'connect'", async (t) => {
+  // Accepts TCP and never answers the startup message.
+  const silent = net.createServer(() => {});
+  await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => silent.close());
+  const sockets = [];
+  silent.on('connection', (socket) => sockets.push(socket));
+  t.after(() => sockets.forEach((socket) => socket.destroy()));
+  const { port } = silent.address();
+  await assert.rejects(lockPostgres(uniqueName(), { connection: { host: '127.0.0.1', port, connectionTimeoutMillis: 100 } }), {
+    name: 'SolelyError',
+    code: 'ETIMEDOUT',
+    syscall: 'connect',
   });
 });

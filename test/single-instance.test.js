@@ -3,11 +3,12 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage } = require('./helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -188,14 +189,11 @@ for (const { transport, setup } of transports()) {
       assert.equal(message.pid, same.pid, 'the refused peer never reached the app');
       assert.deepEqual(message.data, { from: 'python' });
       assert.equal(message.uid, 0);
-      // A node secondary of that uid that trusts root's primary gets the refusal as an error
-      // (where that uid may read this checkout).
-      const readable = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), 'sh', '-c', 'test -r "$0" && echo yes || echo no', APP]);
-      if ((await readable.next()) === 'yes') {
-        const config = JSON.stringify({ id, options: { ...ctx.options, ...options, allowUids: [0] } });
-        const node = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, APP, config], { env: ctx.env });
-        assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
-      }
+      // A node secondary of that uid that trusts root's primary gets the refusal as an error.
+      const config = JSON.stringify({ id, options: { ...ctx.options, ...options, allowUids: [0] } });
+      const appCopy = path.join(readablePackage(), 'test', 'fixtures', 'single-instance.js');
+      const node = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, appCopy, config], { env: ctx.env });
+      assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
     });
 
     test('another uid holding many connections open costs the primary nothing: each is refused and closed at once, every own launch is served', asRoot, async (t) => {
@@ -456,10 +454,19 @@ test('the abstract name: documented derivation, a long id hashed, and options ch
   });
 });
 
+test('a primary whose answer is not a frame: the secondary gets EPROTO from recv', async (t) => {
+  const id = uniqueName('si');
+  const name = abstractName(id);
+  const server = net.createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+  await solely.listenUnix(`\0${name}`, { server });
+  t.after(() => server.close());
+  await assert.rejects(solely.singleInstance(id), { name: 'SolelyError', code: 'EPROTO', syscall: 'recv', address: `@${name}` });
+});
+
 test('a binder of the derived name that does not listen: another uid fails at once (ForeignHolderError), an allowed uid is waited for', asRoot, async (t) => {
   const id = uniqueName('si');
   const name = abstractName(id);
-  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, BIND_ONLY, name]);
+  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, path.join(readablePackage(), 'test', 'fixtures', 'bind-abstract.py'), name]);
   // A budget far beyond the test's: waiting on the squatter would end in LockTimeoutError.
   await assert.rejects(solely.singleInstance(id, { timeout: 120_000 }), (error) => {
     assert.ok(error instanceof solely.ForeignHolderError, error.stack);
@@ -496,7 +503,7 @@ test("transport 'path' without a runtime directory asks for one: never /tmp", { 
   const { execFileSync } = require('node:child_process');
   const env = { ...process.env };
   delete env.XDG_RUNTIME_DIR;
-  const script = `require(${JSON.stringify(path.join(__dirname, '..'))}).singleInstance('no-runtime-dir', { transport: 'path' })
+  const script = `require(${JSON.stringify(readablePackage())}).singleInstance('no-runtime-dir', { transport: 'path' })
     .then(() => console.log('no error'), (e) => console.log(e.code));`;
   const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env });
   assert.equal(out.trim(), 'ENOENT');

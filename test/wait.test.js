@@ -2,7 +2,7 @@
 const assert = require('node:assert/strict');
 const fsp = require('node:fs/promises');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const solely = require('..');
 const { FIXTURES, uniqueName, tempDir, holder, kill, spawnReady } = require('./helpers');
 
@@ -30,7 +30,11 @@ const kinds = [
   { kind: 'fcntl', fixture: 'fcntl', target: (t) => path.join(tempDir(t), 'w.lock'), lock: (x, o) => solely.lockFile(x, { ...o, method: 'fcntl' }), sync: (x) => solely.lockFileSync(x, { method: 'fcntl' }), where: (x) => ({ path: x }) },
 ];
 
-for (const k of kinds) {
+describe('waiting, for an abstract, a flock and an fcntl lock', () => {
+  for (const k of kinds) waitTests(k);
+});
+
+function waitTests(k) {
   test(`${k.kind}: a waiter acquires when the holding process is SIGKILLed`, async (t) => {
     const target = k.target(t);
     const child = await holder(t, k.fixture, target);

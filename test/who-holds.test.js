@@ -5,25 +5,13 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, needs } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, needs, readablePackage } = require('./helpers');
 
 const root = process.getuid() === 0;
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 const HAND_OFF = path.join(FIXTURES, 'hand-off-abstract.js');
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
-
-/** SIGKILLs pid when the test ends, if it still runs: a process our children left behind. */
-function killAfter(t, pid) {
-  t.after(() => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  });
-}
 
 test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks), null when free', async (t) => {
   const dir = tempDir(t);
@@ -110,23 +98,48 @@ test('an abstract lock whose listener handed it on and closed its copy: the proc
 
 test('an abstract lock of another uid handed on to a child: root names the child; a uid that may not read its fds gets the uid only, no unconfirmed pid', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const name = uniqueName();
-  const claimed = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, HAND_OFF, name]);
+  const handOff = path.join(readablePackage(), 'test', 'fixtures', 'hand-off-abstract.js');
+  const claimed = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, handOff, name]);
   const sleeper = Number(claimed.firstLine);
   killAfter(t, sleeper);
   assert.deepEqual(solely.whoHolds(name), { pid: sleeper, uid: 65534, command: 'sleep 30' });
-  const script = `console.log(JSON.stringify(require(${JSON.stringify(path.join(__dirname, '..'))}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
   const seen = execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(seen), { uid: 65534 });
 });
 
 test('an abstract name bound without listening by another uid: whoHolds gives its uid (sock_diag), even to a uid that may not see its fds', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const name = uniqueName();
-  const binder = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, BIND_ONLY, name]);
-  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: binder.pid, uid: 65534, command: `${PYTHON} ${BIND_ONLY} ${name}` });
+  const bindOnly = path.join(readablePackage(), 'test', 'fixtures', 'bind-abstract.py');
+  const binder = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, bindOnly, name]);
+  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: binder.pid, uid: 65534, command: `${PYTHON} ${bindOnly} ${name}` });
   // Another unprivileged uid may not read the binder's /proc/<pid>/fd: only the kernel's socket table tells.
-  const script = `console.log(JSON.stringify(require(${JSON.stringify(path.join(__dirname, '..'))}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
   const seen = execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(seen), { uid: 65534 });
+});
+
+test('a file lock held by another uid, asked by a third that may read none of its /proc entries: {}', { skip: !root && 'needs root for setpriv' }, async (t) => {
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o777);
+  const file = path.join(dir, 'other-uid.lock');
+  const held = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(readablePackage(), 'test', 'fixtures', 'hold.js'), 'file', file]);
+  assert.equal(held.firstLine, 'locked');
+  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ file: ${JSON.stringify(file)} })))`;
+  assert.deepEqual(JSON.parse(execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' })), {});
+  assert.equal(solely.whoHolds({ file }).pid, held.pid, 'root may look');
+});
+
+test('the /proc scan for a holder runs only on the throwing path, never in try*', async (t) => {
+  const file = path.join(tempDir(t), 'scan.lock');
+  // An OFD lock: /proc/locks shows -1, so naming its holder takes a scan of every process.
+  await holder(t, 'fcntl', file);
+  const readdir = t.mock.method(fs, 'readdirSync');
+  const scans = () => readdir.mock.calls.filter((call) => call.arguments[0] === '/proc').length;
+  assert.equal(solely.tryLockFileSync(file, { method: 'fcntl' }), null);
+  assert.equal(scans(), 0, 'try* scanned /proc');
+  assert.throws(() => solely.lockFileSync(file, { method: 'fcntl' }), { code: 'ELOCKED' });
+  assert.ok(scans() > 0, 'the throwing path scans /proc, or this test proves nothing');
 });
 
 test('whoHolds refuses bad targets', () => {

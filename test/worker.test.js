@@ -3,7 +3,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
+const { describe, test } = require('node:test');
 const { Worker } = require('node:worker_threads');
 const solely = require('..');
 const { uniqueName, tempDir } = require('./helpers');
@@ -66,40 +66,42 @@ function opened(before, after) {
   return [...after].filter(([link, count]) => count > (before.get(link) ?? 0)).map(([link]) => link);
 }
 
-for (const w of waits) {
-  for (const end of ['terminate', 'exit']) {
-    const how = end === 'terminate' ? 'terminated (worker.terminate())' : 'exiting (process.exit() in it)';
-    test(`${w.kind}: a Worker ${how} while it waits leaves no fd of the wait open`, async (t) => {
-      const target = w.target(t);
-      const held = w.hold(target);
-      t.after(() => held.release());
+describe('a Worker terminated or exiting while it waits leaves no fd of the wait open', () => {
+  for (const w of waits) for (const end of ['terminate', 'exit']) workerEndTest(w, end);
+});
+
+function workerEndTest(w, end) {
+  const how = end === 'terminate' ? 'terminated (worker.terminate())' : 'exiting (process.exit() in it)';
+  test(`${w.kind}: a Worker ${how} while it waits leaves no fd of the wait open`, async (t) => {
+    const target = w.target(t);
+    const held = w.hold(target);
+    t.after(() => held.release());
+    const before = fdLinks();
+    const total = fs.readdirSync('/proc/self/fd').length;
+    // The wait's first attempt and its wake-up source are set up synchronously by the call:
+    // the fds new after it are the wait's.
+    const { worker, next } = runWorker(`
+      const fs = require('node:fs');
+      const { parentPort, workerData } = require('node:worker_threads');
+      ${fdLinks}
+      ${opened}
       const before = fdLinks();
-      const total = fs.readdirSync('/proc/self/fd').length;
-      // The wait's first attempt and its wake-up source are set up synchronously by the call:
-      // the fds new after it are the wait's.
-      const { worker, next } = runWorker(`
-        const fs = require('node:fs');
-        const { parentPort, workerData } = require('node:worker_threads');
-        ${fdLinks}
-        ${opened}
-        const before = fdLinks();
-        solely.${w.call};
-        parentPort.once('message', () => process.exit(0));
-        parentPort.postMessage(opened(before, fdLinks()));
-      `, { target });
-      const waitFds = await next();
-      const expected = w.kind.startsWith('file') ? target : 'socket:[';
-      assert.ok(waitFds.some((link) => link.startsWith(expected)), `the wait opened ${expected}: ${waitFds}`);
-      const waiting = opened(before, fdLinks());
-      assert.ok(waitFds.every((link) => waiting.includes(link)), `open while the Worker waits: ${waitFds}`);
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      if (end === 'terminate') assert.equal(await worker.terminate(), 1);
-      else worker.postMessage('exit');
-      assert.equal(await exited, end === 'terminate' ? 1 : 0);
-      assert.deepEqual(opened(before, fdLinks()), [], 'closed once the Worker is gone');
-      assert.equal(fs.readdirSync('/proc/self/fd').length, total);
-    });
-  }
+      solely.${w.call};
+      parentPort.once('message', () => process.exit(0));
+      parentPort.postMessage(opened(before, fdLinks()));
+    `, { target });
+    const waitFds = await next();
+    const expected = w.kind.startsWith('file') ? target : 'socket:[';
+    assert.ok(waitFds.some((link) => link.startsWith(expected)), `the wait opened ${expected}: ${waitFds}`);
+    const waiting = opened(before, fdLinks());
+    assert.ok(waitFds.every((link) => waiting.includes(link)), `open while the Worker waits: ${waitFds}`);
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    if (end === 'terminate') assert.equal(await worker.terminate(), 1);
+    else worker.postMessage('exit');
+    assert.equal(await exited, end === 'terminate' ? 1 : 0);
+    assert.deepEqual(opened(before, fdLinks()), [], 'closed once the Worker is gone');
+    assert.equal(fs.readdirSync('/proc/self/fd').length, total);
+  });
 }
 
 test('a lock taken in a Worker that exits without release() stays held: fds belong to the process', async () => {
