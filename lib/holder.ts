@@ -230,7 +230,7 @@ export function isLocked(stats: BigIntStats): boolean {
 /**
  * The holder of a lock on the file that stats describes: undefined if it is not locked. The PID
  * in /proc/locks is only a lead (a dead acquirer's for flock, -1 for OFD locks): the holder is the
- * process whose fdinfo shows the lock. {} if locked by a process we may not see.
+ * process whose fdinfo shows the lock. If no process we may see holds it, see hiddenHolder().
  */
 export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undefined {
   const key = keyOf(stats);
@@ -240,6 +240,19 @@ export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undef
   for (const pid of leads) if (holdsLock(pid, key)) return holderOf(pid);
   const seen = new Set(leads);
   for (const pid of processes()) if (!seen.has(pid) && holdsLock(pid, key)) return holderOf(pid);
+  return hiddenHolder(leads);
+}
+
+/**
+ * Held, but by no process whose fds we may read: another uid's. A live lead of another uid names it
+ * (its uid only: its fds are not ours to confirm the pid); otherwise the holder is unknown.
+ */
+function hiddenHolder(leads: number[]): Holder {
+  const own = process.getuid?.();
+  for (const pid of leads) {
+    const uid = uidOf(pid);
+    if (uid !== undefined && uid !== own) return { uid };
+  }
   return {};
 }
 

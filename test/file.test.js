@@ -305,3 +305,18 @@ test('a file or pidfile lock held by another uid is a ForeignHolderError, as for
   assert.throws(() => solely.lockFileSync(own.target), (error) => error.name === 'LockHeldError' && error.holder.uid === process.getuid());
   own.release();
 });
+
+test('a file lock held by a uid whose fds the caller may not read is a ForeignHolderError naming that uid', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
+  const { readablePackage } = require('./helpers');
+  const dir = tempDir(t);
+  fs.chmodSync(dir, 0o1777);
+  const file = path.join(dir, 'root.lock');
+  // flock(1) holds the lock as root; uid 65534 sees its pid in /proc/locks but not its fds.
+  const squatter = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 60'], { detached: true });
+  assert.equal(squatter.firstLine, 'locked');
+  const script = `const s = require(${JSON.stringify(readablePackage())});
+    try { s.lockFileSync(${JSON.stringify(file)}).release(); console.log('null'); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, holder: e.holder, foreign: e instanceof s.ForeignHolderError })); }`;
+  const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), { name: 'ForeignHolderError', code: 'ELOCKED', holder: { uid: 0 }, foreign: true });
+});

@@ -119,15 +119,18 @@ test('an abstract name bound without listening by another uid: whoHolds gives it
   assert.deepEqual(JSON.parse(seen), { uid: 65534 });
 });
 
-test('a file lock held by another uid, asked by a third that may read none of its /proc entries: {}', { skip: !root && 'needs root for setpriv' }, async (t) => {
+test('a file lock held by another uid, asked by a third that may not read its fds: its uid alone, or {} for an OFD lock', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const dir = tempDir(t);
   fs.chmodSync(dir, 0o777);
-  const file = path.join(dir, 'other-uid.lock');
-  const held = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(readablePackage(), 'test', 'fixtures', 'hold.js'), 'file', file]);
-  assert.equal(held.firstLine, 'locked');
-  const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ file: ${JSON.stringify(file)} })))`;
-  assert.deepEqual(JSON.parse(execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' })), {});
-  assert.equal(solely.whoHolds({ file }).pid, held.pid, 'root may look');
+  for (const [method, seen] of [['file', { uid: 65534 }], ['fcntl', {}]]) {
+    const file = path.join(dir, `other-uid-${method}.lock`);
+    const held = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(readablePackage(), 'test', 'fixtures', 'hold.js'), method, file]);
+    assert.equal(held.firstLine, 'locked');
+    // flock: /proc/locks names the acquirer, whose uid /proc/<pid>/status shows to all. OFD: it shows -1.
+    const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ file: ${JSON.stringify(file)} })))`;
+    assert.deepEqual(JSON.parse(execFileSync('setpriv', ['--reuid=65533', '--regid=65533', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' })), seen, method);
+    assert.equal(solely.whoHolds({ file }).pid, held.pid, 'root may look');
+  }
 });
 
 test('the /proc scan for a holder runs only on the throwing path, never in try*', async (t) => {
