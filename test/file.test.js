@@ -320,3 +320,21 @@ test('a file lock held by a uid whose fds the caller may not read is a ForeignHo
   const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(out), { name: 'ForeignHolderError', code: 'ELOCKED', holder: { uid: 0 }, foreign: true });
 });
+
+test('a relative path is fixed when locked: a later chdir does not move the lock', (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'a'));
+  fs.mkdirSync(path.join(dir, 'b'));
+  const cwd = process.cwd();
+  t.after(() => process.chdir(cwd));
+  process.chdir(path.join(dir, 'a'));
+  const lock = solely.lockFileSync('job.lock');
+  process.chdir(path.join(dir, 'b'));
+  assert.equal(lock.target, path.join(dir, 'a', 'job.lock'));
+  // Still held where it was taken, and the same relative name now is another, free file.
+  assert.equal(solely.tryLockFileSync(path.join(dir, 'a', 'job.lock')), null);
+  const other = solely.tryLockFileSync('job.lock');
+  assert.equal(other.target, path.join(dir, 'b', 'job.lock'));
+  other.release();
+  lock.release();
+});

@@ -209,7 +209,11 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     });
   }
 
-  for (const how of ['timeout', 'abort']) {
+  describe('a wait ended by a timeout or an abort leaves no session behind when the role is at its connection limit', () => {
+    for (const how of ['timeout', 'abort']) limitedWaitEndedTest(how);
+  });
+
+  function limitedWaitEndedTest(how) {
     test(`a wait ended by ${how} leaves no session behind when the role is at its connection limit`, async (t) => {
       // The waiter's role may have one session: the one that waits. A cancel that needs a session
       // of its own is refused, and the waiting backend would stay on the server.
