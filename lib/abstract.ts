@@ -5,7 +5,7 @@ import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArg
 import { abstractHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
-import { FALLBACK_POLL_MS, waitFor, type Waiter } from './wait';
+import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './wait';
 
 export interface AbstractLockOptions {
   /** Listen on the socket (default true), so that waiters and whoHolds can connect to it. */
@@ -113,7 +113,7 @@ class AbstractWaiter implements Waiter<Lock> {
     return tryBind(this.#name, this.#backlog);
   }
 
-  arm(wake: () => void): void {
+  arm(wake: (cause?: WakeCause) => void): void {
     if (this.#connection >= 0 || this.#backoff !== undefined) return;
     if (this.#hungUpOn) {
       // A live holder accepted and closed our connection: reconnecting at once would busy-loop.
@@ -148,10 +148,10 @@ class AbstractWaiter implements Waiter<Lock> {
   }
 
   /** One wake-up after the current backoff, which doubles up to the fallback poll interval. */
-  #backOff(wake: () => void): void {
+  #backOff(wake: (cause: WakeCause) => void): void {
     this.#backoff = setTimeout(() => {
       this.#backoff = undefined;
-      wake();
+      wake('backoff');
     }, this.#backoffMs);
     this.#backoffMs = Math.min(this.#backoffMs * 2, FALLBACK_POLL_MS);
   }

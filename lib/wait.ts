@@ -1,14 +1,21 @@
 // Event-driven waiting. Each mechanism arms a wake-up source that the kernel fires on release
 // (a connection reset by the holder's exit, an inotify close event); a slow poll covers holders
 // and filesystems that give no event. Nothing here blocks, and no thread-pool thread is used.
+import { channel } from 'node:diagnostics_channel';
 import { AbortError, LockTimeoutError, type ErrorTarget, type SolelyError } from './errors';
 import type { Wait } from './options';
+
+/**
+ * What made a waiter wake: the kernel's event (a reset connection, an inotify close), or a timer
+ * of a holder that gives no event (an abstract name bound without listening).
+ */
+export type WakeCause = 'event' | 'backoff';
 
 export interface Waiter<T> {
   /** One non-blocking attempt: the lock, or null while it is held. Throws typed errors. */
   attempt(): T | null;
   /** Arranges one call of wake() when the lock may have been released; idempotent while armed. */
-  arm(wake: () => void): void;
+  arm(wake: (cause?: WakeCause) => void): void;
   /** Frees what the waiter holds for waiting (never the lock it returned). */
   disarm(): void;
 }
@@ -20,6 +27,15 @@ export const FALLBACK_POLL_MS = 250;
  * close event of a dying flock holder just before it removes the lock.
  */
 const RECHECK_MS = 5;
+
+/** Why an attempt ran: the wait's first, a wake-up, the recheck after an event, or the fallback poll. */
+type AttemptCause = 'first' | WakeCause | 'recheck' | 'poll';
+
+/**
+ * Publishes { target, cause, acquired } for each attempt of a wait, so that tests can prove which
+ * wake-up granted a lock (the fallback poll would otherwise hide a dead event source).
+ */
+const attempts = channel('solely:wait');
 
 // One 'abort' listener per signal, however many waits share it: a signal passed to many waits
 // would pass EventTarget's listener limit and print a MaxListenersExceededWarning.
@@ -126,7 +142,7 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
       if (lock === undefined) reject(error);
       else resolve(lock);
     };
-    const retry = (woken: boolean): void => {
+    const retry = (cause: AttemptCause): void => {
       if (settled) return;
       let lock: T | null;
       try {
@@ -135,18 +151,19 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
         settle(error);
         return;
       }
-      if (lock !== null) {
-        settle(undefined, lock);
-        return;
+      if (lock === null) {
+        waiter.arm(wake);
+        clearTimeout(poll);
+        poll = cause === 'event' ? setTimeout(retry, RECHECK_MS, 'recheck') : setTimeout(retry, FALLBACK_POLL_MS, 'poll');
       }
-      waiter.arm(wake);
-      clearTimeout(poll);
-      poll = setTimeout(retry, woken ? RECHECK_MS : FALLBACK_POLL_MS, false);
+      // Published once armed: a subscriber that acts on "held" finds the wake-ups in place.
+      if (attempts.hasSubscribers) attempts.publish({ target, cause, acquired: lock !== null });
+      if (lock !== null) settle(undefined, lock);
     };
-    const wake = (): void => retry(true);
+    const wake = (cause: WakeCause = 'event'): void => retry(cause);
 
     // Settles at once if the signal has already aborted.
     stopDeadline = new Deadline(wait, `the lock ${target.path ?? target.address}`, target).watch(settle);
-    retry(false);
+    retry('first');
   });
 }
