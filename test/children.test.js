@@ -1,14 +1,14 @@
 'use strict';
 // No lock fd, and no fd of a pending wait, reaches a child, however it is started: spawn, exec,
-// execFile, the Sync variants, fork, and cluster workers (test/hygiene.test.js covers a child
-// outliving its holder).
+// execFile, the Sync variants, fork, and cluster workers; a child outliving its holder keeps no lock.
 const assert = require('node:assert/strict');
 const childProcess = require('node:child_process');
 const cluster = require('node:cluster');
 const fs = require('node:fs');
 const path = require('node:path');
-const { test } = require('node:test');
-const { FIXTURES, tempDir } = require('./helpers');
+const { describe, test } = require('node:test');
+const solely = require('..');
+const { FIXTURES, uniqueName, tempDir, holder, exited } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
 
 const FD_LINKS = path.join(FIXTURES, 'fd-links.js');
@@ -75,3 +75,23 @@ test('children started every way inherit no lock fd and no fd of a pending wait'
   for (const result of await Promise.all(waits)) assert.equal(result?.name, 'AbortError');
   for (const [i, lock] of locks.entries()) await KINDS[i].release(lock);
 });
+
+describe('a child the holder spawned keeps no lock fd (abstract and file)', () => {
+  for (const kind of ['abstract', 'file']) spawnedChildTest(kind);
+});
+
+function spawnedChildTest(kind) {
+  test(`${kind}: a child the holder spawned keeps no lock fd, so the lock dies with the holder`, async (t) => {
+    const target = kind === 'abstract' ? uniqueName() : path.join(tempDir(t), 'cloexec.lock');
+    const child = await holder(t, kind, target, '--spawn-sleep');
+    const sleeper = Number(child.firstLine);
+    t.after(() => process.kill(sleeper, 'SIGKILL'));
+    await exited(child);
+    const lock = kind === 'abstract' ? solely.tryLockAbstractSync(target) : solely.tryLockFileSync(target);
+    assert.ok(lock, 'free once the holder exited, although its child lives on');
+    const links = fs.readdirSync(`/proc/${sleeper}/fd`).map((fd) => fs.readlinkSync(`/proc/${sleeper}/fd/${fd}`));
+    assert.ok(links.length > 0);
+    assert.deepEqual(links.filter((link) => link.startsWith('socket:') || link === target || link.startsWith('anon_inode:inotify')), []);
+    lock.release();
+  });
+}

@@ -1,10 +1,14 @@
 'use strict';
 // The fd count is constant over many acquire/release cycles of every kind, through the waiting
-// path too, and over every error path (test/hygiene.test.js covers sync cycles of two kinds).
+// path too, and over every error path; a finished wait keeps no process alive, and no finalizer
+// closes a dropped handle's fd.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, test } = require('node:test');
+const { once } = require('node:events');
+const v8 = require('node:v8');
+const vm = require('node:vm');
 const solely = require('..');
 const { FIXTURES, uniqueName, tempDir, spawnReady, fdCount } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
@@ -12,6 +16,7 @@ const { scale, record } = require('./stress/scale');
 
 const CYCLES = scale(500, 100_000); // per kind
 const ERROR_ROUNDS = scale(20, 1_000);
+const SYNC_CYCLES = 10_000;
 
 describe('the fd count over acquire/contend/release cycles, for each kind of lock', () => {
   for (const kind of KINDS) cycleTest(kind);
@@ -32,6 +37,33 @@ function cycleTest(kind) {
     record('fd', kind.name, { cycles: CYCLES, leaked: fdCount() - before, perSecond: CYCLES / seconds });
   });
 }
+
+test('the fd count is unchanged after 10,000 acquire/release cycles and 10,000 failed attempts', (t) => {
+  const name = uniqueName();
+  const file = path.join(tempDir(t), 'cycles.lock');
+  const before = fdCount();
+  for (let i = 0; i < SYNC_CYCLES; i++) {
+    solely.lockAbstractSync(name).release();
+    solely.lockFileSync(file).release();
+  }
+  assert.equal(fdCount(), before);
+  const abstractHeld = solely.lockAbstractSync(name);
+  const fileHeld = solely.lockFileSync(file);
+  const ofdHeld = solely.lockFileSync(`${file}.ofd`, { method: 'fcntl' });
+  for (let i = 0; i < SYNC_CYCLES; i++) {
+    assert.equal(solely.tryLockAbstractSync(name), null);
+    assert.equal(i % 2 ? solely.tryLockFileSync(file) : solely.tryLockFileSync(ofdHeld.target, { method: 'fcntl' }), null);
+  }
+  for (let i = 0; i < 100; i++) {
+    assert.throws(() => solely.lockAbstractSync(name), { code: 'ELOCKED' });
+    assert.throws(() => solely.lockFileSync(file), { code: 'ELOCKED' });
+    assert.throws(() => solely.lockFileSync(path.join(file, 'not-a-dir')), { code: 'ENOTDIR' });
+  }
+  abstractHeld.release();
+  fileHeld.release();
+  ofdHeld.release();
+  assert.equal(fdCount(), before);
+});
 
 test('every error path, many times each, leaves the fd count unchanged', async (t) => {
   const dir = tempDir(t);
@@ -70,6 +102,7 @@ test('every error path, many times each, leaves the fd count unchanged', async (
     ['flock held', () => solely.lockFileSync(file), 'ELOCKED'],
     ['fcntl held', () => solely.lockFileSync(ofd, { method: 'fcntl' }), 'ELOCKED'],
     ['flock wait times out', () => solely.lockFile(file, { wait: 2 }), 'ETIMEDOUT'],
+    ['flock wait aborted', () => solely.lockFile(file, { wait: true, signal: AbortSignal.timeout(2) }), 'ABORT_ERR'],
     ['fcntl wait aborted', () => solely.lockFile(ofd, { method: 'fcntl', wait: true, signal: AbortSignal.timeout(2) }), 'ABORT_ERR'],
     ['symlink', () => solely.lockFileSync(link), 'ELOOP'],
     ['fcntl on a directory', () => solely.lockFileSync(dir, { method: 'fcntl' }), 'EISDIR'],
@@ -107,4 +140,36 @@ test('every error path, many times each, leaves the fd count unchanged', async (
   assert.equal(leaked, 0, 'a wait failing from inside');
   for (const lock of [abstractHeld, quietHeld, fileHeld, ofdHeld, pidfileHeld]) lock.release();
   record('fd', 'error paths', { paths: failures.length + 1, rounds: ERROR_ROUNDS, leaked });
+});
+
+test('a process whose file wait has ended exits by itself: the inotify instance does not keep it alive', { timeout: 20_000 }, async (t) => {
+  const file = path.join(tempDir(t), 'alive.lock');
+  const held = solely.lockFileSync(file);
+  const script = `
+    const s = require(${JSON.stringify(path.join(__dirname, '..'))});
+    s.lockFile(${JSON.stringify(file)}, { wait: true }).then((lock) => { lock.release(); console.log('got it'); });
+    console.log('waiting'); // the wait armed its inotify watch before lockFile returned`;
+  const child = await spawnReady(t, process.execPath, ['-e', script]);
+  assert.equal(child.firstLine, 'waiting');
+  const rest = [];
+  child.lines.on('line', (line) => rest.push(line));
+  held.release();
+  const [code] = await once(child, 'close'); // 'close': all of stdout has been read
+  assert.equal(code, 0);
+  assert.deepEqual(rest, ['got it']);
+});
+
+test('no finalizer releases a lock: a handle collected as garbage keeps its lock', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const name = uniqueName();
+  const file = path.join(tempDir(t), 'dropped.lock');
+  const dropped = [new WeakRef(solely.lockAbstractSync(name)), new WeakRef(solely.lockFileSync(file))];
+  for (let round = 0; round < 3; round++) {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve)); // where finalization callbacks would run
+  }
+  assert.deepEqual(dropped.map((ref) => ref.deref()), [undefined, undefined], 'both handles were collected, or this test proves nothing');
+  assert.equal(solely.tryLockAbstractSync(name), null);
+  assert.equal(solely.tryLockFileSync(file), null);
 });
