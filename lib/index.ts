@@ -3,7 +3,7 @@
 // Each lazy name is declared for the types and listed for the runtime; test/entry.test.js checks
 // that the two lists agree.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { fromFsError } from './errors';
+import { lazy } from './lazy-modules';
 import type * as abstract from './abstract';
 import type * as file from './file';
 import type * as filesystem from './filesystem';
@@ -39,26 +39,16 @@ export type { FilesystemInfo } from './filesystem';
 export type { UnixServerOptions } from './unix-server';
 export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance/index';
 
-/** A module that cannot be read (out of fds: EMFILE) fails as a SolelyError, like any call would. */
-function loadModule<M>(load: () => M): M {
-  try {
-    return load();
-  } catch (error) {
-    const { syscall = 'open', path } = error as NodeJS.ErrnoException;
-    throw fromFsError(error, syscall, path === undefined ? {} : { path });
-  }
-}
-
 /**
  * Defines names on this module's exports as getters that load the module on first access, and
  * then replace themselves with plain properties: later uses cost no getter call.
  */
 function exportOnFirstUse<M>(load: () => M, names: readonly (keyof M & string)[]): void {
-  const loadAll = (): M => {
-    const loaded = loadModule(load);
+  const loadAll = lazy((): M => {
+    const loaded = load();
     for (const name of names) Object.defineProperty(exports as object, name, { enumerable: true, value: loaded[name] });
     return loaded;
-  };
+  });
   for (const name of names) {
     Object.defineProperty(exports as object, name, { enumerable: true, configurable: true, get: () => loadAll()[name] });
   }

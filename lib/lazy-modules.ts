@@ -1,8 +1,41 @@
-// Node modules loaded on first use, not with the package: net, crypto and cluster pull in streams,
-// child_process and dgram, most of the cost of a require('solely') that only wants a lock.
-// (node:cluster's types have only a default export, which CommonJS output does not see.)
+// The one way solely loads a module on first use. Node's net, crypto and cluster pull in streams,
+// child_process and dgram, most of the cost of a require('solely') that only wants a lock; our own
+// mechanisms load when first used; pg and dbus-native are optional peers a user may not have.
 /* eslint-disable @typescript-eslint/no-require-imports */
-export const net = (): typeof import('node:net') => require('node:net') as typeof import('node:net');
-export const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
-export const inClusterWorker = (): boolean => (require('node:cluster') as { readonly isWorker: boolean }).isWorker;
-export const isMainThread = (): boolean => (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+import { SolelyError, fromFsError } from './errors';
+
+/**
+ * A function that runs load at its first call and returns the same value ever after. A load that
+ * throws is tried again at the next call. A module that cannot be read (out of fds: EMFILE) fails
+ * as a SolelyError, like any call would.
+ */
+export function lazy<T>(load: () => T): () => T {
+  let loaded: { readonly value: T } | undefined;
+  return () => {
+    try {
+      loaded ??= { value: load() };
+    } catch (error) {
+      if (error instanceof SolelyError) throw error;
+      const { syscall = 'open', path } = error as NodeJS.ErrnoException;
+      throw fromFsError(error, syscall, path === undefined ? {} : { path });
+    }
+    return loaded.value;
+  };
+}
+
+/** An optional peer dependency, loaded on first use; MODULE_NOT_FOUND saying what to install if absent. */
+export function optionalPeer<M>(name: string, missing: string): () => M {
+  return lazy(() => {
+    try {
+      return require(name) as M;
+    } catch (error) {
+      throw new SolelyError('MODULE_NOT_FOUND', missing, { cause: error });
+    }
+  });
+}
+
+export const net = lazy(() => require('node:net') as typeof import('node:net'));
+export const crypto = lazy(() => require('node:crypto') as typeof import('node:crypto'));
+// node:cluster's types have only a default export, which CommonJS output does not see.
+export const inClusterWorker = lazy(() => (require('node:cluster') as { readonly isWorker: boolean }).isWorker);
+export const isMainThread = lazy(() => (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread);

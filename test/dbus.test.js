@@ -7,7 +7,7 @@ const { once } = require('node:events');
 const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('..');
-const { checkBusName, lockDbusName, tryLockDbusName } = require('../dist/dbus.js');
+const { checkBusName, lockDbusName, tryLockDbusName } = require('../dist/dbus/index.js');
 const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readablePackage } = require('./helpers');
 
 // Each test but the last starts a private bus.

@@ -2,6 +2,7 @@
 // and an optional peer that may be absent, so it is loaded at the first call and no declaration of
 // ours refers to it. Its errors become ours here too.
 import { SolelyError, errnoOf, fromErrno } from '../errors';
+import { optionalPeer } from '../lazy-modules';
 
 interface PgQueryResult<R> {
   rows: R[];
@@ -24,18 +25,7 @@ interface Pg {
   Client: new (config: Record<string, unknown>) => PgClient;
 }
 
-let pg: Pg | undefined;
-
-export function loadPg(): Pg {
-  if (pg === undefined) {
-    try {
-      pg = module.require('pg') as Pg;
-    } catch (error) {
-      throw new SolelyError('MODULE_NOT_FOUND', 'solely/postgres needs the pg package: npm install pg', { cause: error });
-    }
-  }
-  return pg;
-}
+export const loadPg = optionalPeer<Pg>('pg', 'solely/postgres needs the pg package: npm install pg');
 
 /** The SQLSTATE of an error the server sent, or undefined. */
 export function sqlState(error: unknown): string | undefined {

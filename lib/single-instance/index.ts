@@ -5,7 +5,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { socketsPassed } from '../activation';
 import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
-import * as lazy from '../lazy-modules';
+import { lazy, net } from '../lazy-modules';
 import { optionsObject, parseChoice } from '../options';
 import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
 import { placeOf, type Place } from './place';
@@ -22,6 +22,10 @@ const MAX_RETRY_MS = 100;
 const ECONNREFUSED = errnoOf('ECONNREFUSED');
 const EAGAIN = errnoOf('EAGAIN');
 const ENOENT = errnoOf('ENOENT');
+
+// Loaded only to become the primary: a secondary never serves.
+const serverModule = lazy(() => require('../unix-server') as typeof import('../unix-server'));
+const primaryModule = lazy(() => require('./primary') as typeof import('./primary'));
 
 function delay(ms: number): Promise<void> {
   return new Promise((wake) => setTimeout(wake, ms));
@@ -76,12 +80,11 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
 
 /** The Primary, if the name was free; the LockHeldError saying who holds it, if not. */
 async function tryPrimary(place: Place, policy: InstancePolicy): Promise<Primary | LockHeldError> {
-  // Loaded only here: a secondary never serves.
-  const { listenUnix } = require('../unix-server') as typeof import('../unix-server');
-  const { Primary } = require('./primary') as typeof import('./primary');
+  const { listenUnix } = serverModule();
+  const { Primary } = primaryModule();
   try {
     // Half-open: a peer may shut its side down after its frame and still read the answer.
-    const server = await listenUnix(place.listenAddress, { server: lazy.net().createServer({ allowHalfOpen: true }) });
+    const server = await listenUnix(place.listenAddress, { server: net().createServer({ allowHalfOpen: true }) });
     return new Primary(server, place.target, policy); // the Primary owns the server
   } catch (error) {
     if (error instanceof LockHeldError) return error;
