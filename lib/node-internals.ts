@@ -49,7 +49,9 @@ export function listenOnFd<S extends Server>(server: S, fd: number, backlog: num
     // worker, net sends listen({ fd }) to the primary, which would listen on its own fd of that
     // number (as documented, and exclusive does not apply to fds): there the worker sets the
     // handle up itself, with the function net's listen() calls in a primary.
+    // net calls listen(2) again on an fd it adopts, with the backlog of the positional argument
+    // only (it ignores options.backlog for an fd), and 511 for 0: backlog must be at least 1.
     if (lazy.inClusterWorker()) (server as unknown as LegacyListen)._listen2(null, null, null, backlog, fd);
-    else server.listen({ fd, backlog });
+    else server.listen({ fd }, backlog);
   });
 }

@@ -25,7 +25,8 @@ export interface UnixServerOptions<S extends Server = Server> extends Activation
   /** Permission bits of the socket file (default: what the umask leaves). Not for abstract names,
    *  nor for a socket systemd passed (its unit's SocketMode= decides). */
   mode?: number;
-  /** The listen(2) backlog (default 511, as net's; the kernel caps it at somaxconn). */
+  /** The listen(2) backlog, from 1 (default 511, as net's; the kernel caps it at somaxconn). Also
+   *  for a socket systemd passed: net calls listen(2) on every fd it adopts, replacing Backlog=. */
   backlog?: number;
 }
 
@@ -48,7 +49,8 @@ const ECONNREFUSED = errnoOf('ECONNREFUSED');
  */
 export async function listenUnix<S extends Server = Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
   const o = optionsObject(options);
-  const backlog = parseInteger('options.backlog', o.backlog, 0, MAX_BACKLOG, DEFAULT_BACKLOG);
+  // Not 0: net takes 0 for its default, 511.
+  const backlog = parseInteger('options.backlog', o.backlog, 1, MAX_BACKLOG, DEFAULT_BACKLOG);
   const net = lazy.net();
   const server = o.server ?? (net.createServer() as S);
   if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);

@@ -4,6 +4,7 @@ const { execFile, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 const { once } = require('node:events');
 const { test } = require('node:test');
@@ -368,6 +369,64 @@ test('no fd leaks: listen and close, refusals, contention', async (t) => {
   assert.equal(fdCount(), before);
 });
 
+/**
+ * How many connections the kernel queues for a listening socket nobody accepts from (backlog + 1
+ * on Linux), trying at most limit non-blocking connects. All in one tick, so that no accept runs
+ * meanwhile; every connected fd is closed again.
+ */
+function queuedConnections(connect, limit) {
+  const fds = [];
+  try {
+    while (fds.length < limit) {
+      const fd = connect();
+      if (fd === -os.constants.errno.EAGAIN) break;
+      assert.ok(fd >= 0, `connect failed: ${fd}`);
+      fds.push(fd);
+    }
+    return fds.length;
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+}
+
+test('backlog is the kernel\'s listen(2) backlog, for an abstract name and for a path', async (t) => {
+  const { binding } = require('../dist/binding');
+  const name = uniqueName();
+  const abstract = await solely.listenUnix(`\0${name}`, { backlog: 3 });
+  t.after(() => abstract.close());
+  assert.equal(queuedConnections(() => binding.abstractConnect(name), 10), 4, 'backlog 3 queues 4, not 512');
+  const socketPath = path.join(tempDir(t), 'backlog.sock');
+  const server = await solely.listenUnix(socketPath, { backlog: 1 });
+  t.after(() => server.close());
+  assert.equal(queuedConnections(() => binding.unixConnect(socketPath), 10), 2, 'backlog 1 queues 2, not 512');
+});
+
+test('backlog applies to a socket systemd passed too: it replaces the one the socket had', async (t) => {
+  const { binding } = require('../dist/binding');
+  const name = uniqueName();
+  const passed = binding.abstractBind(name, 5); // as systemd binds it, with Backlog=5
+  assert.ok(passed >= 0, `abstractBind failed: ${passed}`);
+  // The child says it is systemd's service itself, then stops its event loop so that it never
+  // accepts: the queue stays as the kernel filled it.
+  const source = `
+    const fs = require('node:fs');
+    Object.assign(process.env, { LISTEN_PID: String(process.pid), LISTEN_FDS: '1' });
+    require(${JSON.stringify(require.resolve('..'))})
+      .listenUnix(${JSON.stringify(`\0${name}`)}, { backlog: 2, activation: 'required' })
+      .then(() => {
+        fs.writeSync(1, 'listening\\n');
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      }, (error) => fs.writeSync(1, error.code + '\\n'));`;
+  let child;
+  try {
+    child = await spawnReady(t, process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit', passed] });
+  } finally {
+    fs.closeSync(passed); // the child has its own copy as fd 3
+  }
+  assert.equal(child.firstLine, 'listening');
+  assert.equal(queuedConnections(() => binding.abstractConnect(name), 10), 3, 'backlog 2 queues 3, not 6 nor 512');
+});
+
 test('bad input is refused before any syscall', async () => {
   await assert.rejects(solely.listenUnix(''), { code: 'EINVAL' });
   await assert.rejects(solely.listenUnix(42), { code: 'ERR_INVALID_ARG_TYPE' });
@@ -375,6 +434,9 @@ test('bad input is refused before any syscall', async () => {
   await assert.rejects(solely.listenUnix('\0'), { code: 'EINVAL' });
   await assert.rejects(solely.listenUnix(`\0${uniqueName()}`, { mode: 0o600 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { backlog: -1 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  // net takes 0 for its default, 511: refused rather than silently not the backlog asked for. (A
+  // directory that does not exist, so that a regression binds nothing.)
+  await assert.rejects(solely.listenUnix('/nonexistent/x.sock', { backlog: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { mode: 0o10000 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { mode: 0o4777 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(solely.listenUnix('/tmp/x.sock', { server: {} }), { code: 'ERR_INVALID_ARG_TYPE' });
