@@ -24,7 +24,7 @@ export interface LockAroundCommand {
 const INHERITED_ENV = { SOLELY_LOCK_FD: '3' };
 const nothing = (): void => {};
 
-/** Takes the lock options name (waiting as asked); throws what the library throws, ELOCKED included. */
+/** Takes the lock the options name, waiting as asked; throws what the library throws (ELOCKED when held). */
 export async function lockAroundCommand({ target: { kind, value }, key = '', wait, close }: WithTarget): Promise<LockAroundCommand> {
   switch (kind) {
     case 'abstract':
