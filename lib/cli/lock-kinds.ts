@@ -1,0 +1,87 @@
+// One adapter per lock kind for `solely run`: it takes the lock, then says which fd COMMAND inherits,
+// what COMMAND finds in its environment, what losing the lock means, and how the lock is let go.
+import { fstatSync } from 'node:fs';
+import type { SolelyError } from '../errors';
+import type { Lock } from '../lock';
+import type { Pidfile } from '../pidfile';
+import type { PostgresLock } from '../postgres';
+import type { WithTarget } from './args';
+
+/** A lock `solely run` holds while COMMAND runs. */
+export interface LockAroundCommand {
+  /** The fd COMMAND gets a dup of as its fd 3; undefined with --close, or for a lock with no fd. */
+  readonly inheritedFd: number | undefined;
+  /** Added to COMMAND's environment. */
+  readonly env: Readonly<Record<string, string>>;
+  /** COMMAND was spawned with this PID; throws if the lock could not record it. */
+  started(commandPid: number): void;
+  /** Calls lost once if the lock is lost while COMMAND runs. */
+  onLost(lost: (error: SolelyError) => void): void;
+  /** COMMAND has exited: let go of the lock as its kind requires. */
+  finish(): void | Promise<void>;
+}
+
+const INHERITED_ENV = { SOLELY_LOCK_FD: '3' };
+const nothing = (): void => {};
+
+/** Takes the lock the options name, waiting as asked; throws what the library throws (ELOCKED when held). */
+export async function lockAroundCommand({ target: { kind, value }, key = '', wait, close }: WithTarget): Promise<LockAroundCommand> {
+  switch (kind) {
+    case 'abstract':
+      return inheritable(await (await import('../abstract')).lockAbstract(value, { wait }), close);
+    case 'file':
+      return inheritable(await (await import('../file')).lockFile(value, { wait }), close);
+    case 'pidfile':
+      return pidfile(await (await import('../pidfile')).openPidfile(value, { wait }), close);
+    case 'postgres':
+      return postgres(await (await import('../postgres')).lockPostgres(key, { connection: value, wait }));
+  }
+}
+
+/**
+ * An abstract socket or a file lock. Inherited, the child's dup of the fd makes the lock outlive
+ * this wrapper. Both copies share one open file description; this process never unlocks it, since
+ * that would unlock COMMAND's copy too, and that of any process COMMAND leaves behind: exit only
+ * closes its own fd.
+ */
+function inheritable(lock: Lock, close: boolean): LockAroundCommand {
+  if (close) return { inheritedFd: undefined, env: {}, started: nothing, onLost: nothing, finish: () => lock.release() };
+  return { inheritedFd: lock.fd, env: INHERITED_ENV, started: nothing, onLost: nothing, finish: nothing };
+}
+
+/** A pidfile names COMMAND, inherited or not; it is removed when it would name nobody. */
+function pidfile(lock: Pidfile, close: boolean): LockAroundCommand {
+  return {
+    inheritedFd: close ? undefined : lock.fd,
+    env: close ? {} : INHERITED_ENV,
+    started: (commandPid) => lock.write(commandPid), // COMMAND's PID, not this wrapper's
+    onLost: nothing,
+    finish: () => (close ? lock.remove() : settleSharedPidfile(lock)), // closed: COMMAND's PID is stale
+  };
+}
+
+/**
+ * COMMAND has exited, but processes it started may still hold the lock through the fd 3 they
+ * inherited. This process never unlocks it then: a flock or OFD lock belongs to the open file
+ * description they share, and unlocking through any fd frees it for all. If one of them holds it
+ * (COMMAND daemonized), the pidfile names it. Else this process closes its fd and removes the file
+ * only if it can lock that same file again: proof that nobody holds it, even a process /proc hides.
+ * Whatever else is at the path by then is left alone.
+ */
+async function settleSharedPidfile(lock: Pidfile): Promise<void> {
+  const { otherFileHolder } = await import('../holder');
+  const survivor = otherFileHolder(fstatSync(lock.fd, { bigint: true }));
+  if (survivor !== undefined) return lock.write(survivor); // still under the lock; exit closes the fd
+  lock.removeUnlessHeld();
+}
+
+/** A PostgreSQL lock is this process's session: COMMAND cannot inherit it, and it can be lost. */
+function postgres(lock: PostgresLock): LockAroundCommand {
+  return {
+    inheritedFd: undefined,
+    env: lock.fencingToken === null ? {} : { SOLELY_FENCING_TOKEN: String(lock.fencingToken) },
+    started: nothing,
+    onLost: (lost) => void lock.once('lost', lost),
+    finish: () => lock.release(), // a session's unlock is a round trip
+  };
+}

@@ -1,0 +1,50 @@
+// The `solely` command: run a job at most once (cron, daemons), or ask who holds a lock.
+// Loads only what the chosen command needs: a run costs little more than `node -e 0`.
+
+// First, before any module loads: a SIGUSR1 that finds no listener makes Node open its inspector
+// on 127.0.0.1:9229, where any local user can run code as this process's user (root under systemd).
+// A listener replaces Node's handler; it stays for the process's life, since removing the last one
+// would make SIGUSR1 kill the wrapper. run forwards SIGUSR1 to COMMAND by a listener of its own.
+process.on('SIGUSR1', () => {});
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeError, USAGE, UsageError } from './args';
+
+const EX_USAGE = 64;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await (await import('./run')).run(args);
+      case 'status':
+        return await (await import('./status')).status(args);
+      case '--version':
+      case '-v': {
+        const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+        process.stdout.write(`${version}\n`);
+        return 0;
+      }
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n\nsolely run --help and solely status --help say more.\n`);
+        return 0;
+      default:
+        throw new UsageError(command === undefined ? 'give a command' : `unknown command ${command}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`solely: ${error.message}\n${USAGE}\n`);
+      return EX_USAGE;
+    }
+    process.stderr.write(`${describeError(error)}\n`);
+    return 1;
+  }
+}
+
+void main(process.argv.slice(2)).then((code) => {
+  // Exit now: a lock handle left open must not keep the wrapper alive.
+  process.exit(code);
+});

@@ -1,0 +1,73 @@
+// `solely status`: whether a lock is held and by whom, never taking it; LSB exit statuses.
+import { existsSync } from 'node:fs';
+import type { Holder, SolelyError } from '../errors';
+import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
+
+/** LSB's "program or service status is unknown": status could not tell (EACCES, ENOTDIR, ELOOP...). */
+const STATUS_UNKNOWN = 4;
+const STATUS_EXIT = { held: 0, stale: 1, free: 3 } as const;
+
+interface StatusReport {
+  target: string;
+  kind: TargetKind;
+  state: 'held' | 'stale' | 'free';
+  holder?: Holder;
+  /** The PID a pidfile claims. */
+  pid?: number | null;
+}
+
+/** Never takes the lock: /proc (and the pidfile's contents) only; pg_locks for postgres (target: URL). */
+async function statusOf(kind: TargetKind, target: string, key = ''): Promise<StatusReport> {
+  if (kind === 'postgres') {
+    const holder = await (await import('../postgres')).whoHoldsPostgres(key, { connection: target });
+    return holder === null ? { target: key, kind, state: 'free' } : { target: key, kind, state: 'held', holder };
+  }
+  const { whoHolds } = await import('../who-holds');
+  if (kind === 'abstract') {
+    const holder = whoHolds({ abstract: target });
+    return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
+  }
+  const holder = whoHolds({ file: target });
+  if (kind === 'file') return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
+  const { readPidfile } = await import('../pidfile');
+  const { pid, locked } = readPidfile(target);
+  if (locked) return { target, kind, state: 'held', pid, ...(holder === null ? {} : { holder }) };
+  return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
+}
+
+function describeStatus(report: StatusReport): string {
+  const where = report.kind === 'abstract' ? `@${report.target}` : report.kind === 'postgres' ? `postgres advisory lock ${report.target}` : report.target;
+  const holder = report.holder;
+  switch (report.state) {
+    case 'held': {
+      const pid = holder?.pid ?? report.pid;
+      const who = pid === undefined || pid === null ? '' : ` by pid ${pid}`;
+      const uid = holder?.uid === undefined ? '' : ` (uid ${holder.uid})`;
+      return `${where}: held${who}${uid}${holder?.command === undefined ? '' : `: ${holder.command}`}`;
+    }
+    case 'stale':
+      return `${where}: stale (not locked${report.pid === null || report.pid === undefined ? '' : `; it names pid ${report.pid}`})`;
+    case 'free':
+      return `${where}: not held`;
+  }
+}
+
+export async function status(args: string[]): Promise<number> {
+  const options = await parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
+  if (options === null) return 0;
+  if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
+  const { kind, value } = options.target;
+  let report: StatusReport;
+  try {
+    report = await statusOf(kind, value, options.key);
+  } catch (error) {
+    process.stderr.write(`${describeError(error)}\n`);
+    if (options.json) {
+      const { code, message } = error as SolelyError;
+      process.stdout.write(`${JSON.stringify({ target: options.key ?? value, kind, state: 'unknown', error: { code, message } })}\n`);
+    }
+    return STATUS_UNKNOWN;
+  }
+  process.stdout.write(`${options.json ? JSON.stringify(report) : describeStatus(report)}\n`);
+  return STATUS_EXIT[report.state];
+}
