@@ -30,6 +30,7 @@ const MAX_PID_TEXT = 11;
 const ENOENT = errnoOf('ENOENT');
 const EACCES = errnoOf('EACCES');
 const ESTALE = errnoOf('ESTALE');
+const EISDIR = errnoOf('EISDIR');
 // A holder that has locked but not yet written is given this long, as BSD's pidfile_open does.
 const READ_TRIES = 20;
 const READ_PAUSE_MS = 5;
@@ -231,5 +232,7 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
   } finally {
     if (fd >= 0) binding.close(fd);
   }
+  // No pidfile can be there: openPidfile* would fail the same way, so this is not "stale".
+  if (stats.isDirectory()) throw fromErrno(EISDIR, 'open', { path: absolute });
   return { pid, locked: isLocked(stats) };
 }

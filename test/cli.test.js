@@ -292,6 +292,30 @@ test('SIGINT, SIGQUIT, SIGTERM, SIGUSR1 or SIGUSR2 sent to the wrapper alone rea
   }
 });
 
+test('while the wrapper waits for the lock, SIGUSR1 and SIGUSR2 are ignored, neither fatal nor kept for COMMAND', async (t) => {
+  const name = uniqueName();
+  // The holder says when the wrapper's wait has connected to it: the wrapper is in run() by then.
+  const script = `const s = require(${JSON.stringify(path.join(__dirname, '..'))});
+    s.listenUnix('\\0${name}').then((server) => {
+      const open = new Set();
+      server.on('connection', (c) => { open.add(c); console.log('connected'); });
+      console.log('listening');
+      process.stdin.once('data', () => { for (const c of open) c.destroy(); server.close(); });
+    });`;
+  const held = await spawnReady(t, process.execPath, ['-e', script]);
+  assert.equal(held.firstLine, 'listening');
+  const { child: wrapper, next } = startSession(t, process.execPath, [CLI, 'run', '--abstract', name, '--wait', '--', process.execPath, COUNT_SIGNALS]);
+  await new Promise((resolve) => held.lines.once('line', resolve));
+  wrapper.kill('SIGUSR1');
+  wrapper.kill('SIGUSR2');
+  held.stdin.write('release\n');
+  assert.match(await next(), /^ready /, 'the wrapper outlived the signals and ran COMMAND');
+  wrapper.kill('SIGTERM');
+  assert.equal(await next(), totalsOnce(null));
+  await exited(wrapper);
+  assert.equal(wrapper.exitCode, 0);
+});
+
 test('an inspector that a SIGUSR1 opened while Node started, before the wrapper listened, is closed before COMMAND runs', async (t) => {
   // Port 0: tests run in parallel, and the inspector must open for the test to mean anything.
   const env = { ...process.env, NODE_OPTIONS: `--inspect-port=0 --require ${path.join(FIXTURES, 'sigusr1-at-startup.js')}` };
@@ -440,12 +464,15 @@ test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --js
 test('status: 4 (unknown) when it cannot tell, the error once on stderr and, with --json, on stdout too', (t) => {
   const file = path.join(tempDir(t), 'file');
   const link = `${file}.pid`;
+  const directory = `${file}.d`;
   fs.writeFileSync(file, '');
   fs.symlinkSync(file, link); // a pidfile is never opened through a symlink
+  fs.mkdirSync(directory); // a directory is no pidfile, not a stale one
   for (const [args, code, target] of [
     [['--file', `${file}/x`], 'ENOTDIR', `${file}/x`],
     [['--pidfile', `${file}/x`], 'ENOTDIR', `${file}/x`],
     [['--pidfile', link], 'ELOOP', link],
+    [['--pidfile', directory], 'EISDIR', directory],
   ]) {
     const text = cli(['status', ...args]);
     assert.deepEqual([text.status, text.stdout], [4, ''], args.join(' '));

@@ -40,8 +40,8 @@ Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to solely are forwarded to CO
 SIGINT and SIGQUIT, except while solely is in its terminal's foreground process group and COMMAND
 still is too: Ctrl-C and Ctrl-\\ then reach COMMAND from the terminal, once. A signal sent to
 solely's whole process group by another program reaches COMMAND directly as well as forwarded:
-signal solely's PID instead. SIGUSR1 never opens Node's inspector in solely: while solely waits
-for the lock, before COMMAND runs, it is ignored.`;
+signal solely's PID instead. SIGUSR1 never opens Node's inspector in solely. While solely waits
+for the lock, before COMMAND runs, SIGUSR1 and SIGUSR2 are ignored: COMMAND has nothing yet to reload.`;
 
 export const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
 

@@ -24,7 +24,20 @@ function heldMessage(error: HeldError, target: string): string {
   return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${by}`;
 }
 
+/** Until COMMAND runs, a reload or log-reopen request has nothing to act on: it is ignored, never fatal. */
+function ignoreUserSignal(): void {}
+
 export async function run(args: string[]): Promise<number> {
+  // SIGUSR1 has main.ts's listener; SIGUSR2 would kill this wrapper while it waits for the lock.
+  process.on('SIGUSR2', ignoreUserSignal);
+  try {
+    return await runCommand(args);
+  } finally {
+    process.off('SIGUSR2', ignoreUserSignal);
+  }
+}
+
+async function runCommand(args: string[]): Promise<number> {
   const options = await parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
   if (options === null) return 0;
   const [command, ...commandArgs] = options.rest;
