@@ -1,4 +1,5 @@
-// The one way solely loads a module on first use. Node's net, crypto and cluster pull in streams,
+// The one way the library loads a module on first use (the CLI uses import() for its commands).
+// Node's net, crypto and cluster pull in streams,
 // child_process and dgram, most of the cost of a require('solely') that only wants a lock; our own
 // mechanisms load when first used; pg and dbus-native are optional peers a user may not have.
 /* eslint-disable @typescript-eslint/no-require-imports */

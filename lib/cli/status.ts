@@ -27,12 +27,16 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
     const holder = whoHolds({ abstract: target });
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
   }
-  const holder = whoHolds({ file: target });
-  if (kind === 'file') return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
+  if (kind === 'file') {
+    const holder = whoHolds({ file: target });
+    return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
+  }
+  // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
   const { readPidfile } = await import('../pidfile');
   const { pid, locked } = readPidfile(target);
-  if (locked) return { target, kind, state: 'held', pid, ...(holder === null ? {} : { holder }) };
-  return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
+  if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
+  const holder = whoHolds({ file: target });
+  return { target, kind, state: 'held', pid, ...(holder === null ? {} : { holder }) };
 }
 
 function describeStatus(report: StatusReport): string {

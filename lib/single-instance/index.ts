@@ -3,6 +3,7 @@
 // comes from the kernel (SO_PEERCRED, both ways), never from what a peer says. Every launch asks
 // first, so a secondary loads neither the primary nor the server modules.
 /* eslint-disable @typescript-eslint/no-require-imports */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { socketsPassed } from '../activation';
 import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
 import { lazy, net } from '../lazy-modules';
@@ -26,10 +27,6 @@ const ENOENT = errnoOf('ENOENT');
 // Loaded only to become the primary: a secondary never serves.
 const serverModule = lazy(() => require('../unix-server') as typeof import('../unix-server'));
 const primaryModule = lazy(() => require('./primary') as typeof import('./primary'));
-
-function delay(ms: number): Promise<void> {
-  return new Promise((wake) => setTimeout(wake, ms));
-}
 
 /**
  * Becomes the primary for id, or hands this launch's command line to the primary and resolves
@@ -73,7 +70,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     }
     // Starting, leaving, busy (EAGAIN: backlog full) or gone: try again, both ways, until the budget ends.
     if (deadline.remaining === 0) throw deadline.timedOut();
-    await delay(Math.min(backoff, deadline.remaining));
+    await sleep(Math.min(backoff, deadline.remaining));
     backoff = Math.min(backoff * 2, MAX_RETRY_MS);
   }
 }
