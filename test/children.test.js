@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, holder, exited } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, holder, exited, killAfter } = require('./helpers');
 const { KINDS } = require('./stress/kinds');
 
 const FD_LINKS = path.join(FIXTURES, 'fd-links.js');
@@ -85,7 +85,7 @@ function spawnedChildTest(kind) {
     const target = kind === 'abstract' ? uniqueName() : path.join(tempDir(t), 'cloexec.lock');
     const child = await holder(t, kind, target, '--spawn-sleep');
     const sleeper = Number(child.firstLine);
-    t.after(() => process.kill(sleeper, 'SIGKILL'));
+    killAfter(t, sleeper);
     await exited(child);
     const lock = kind === 'abstract' ? solely.tryLockAbstractSync(target) : solely.tryLockFileSync(target);
     assert.ok(lock, 'free once the holder exited, although its child lives on');

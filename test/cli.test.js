@@ -7,7 +7,7 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { describe, test } = require('node:test');
 const solely = require('..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, exited, needs } = require('./helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, exited, needs, readablePackage } = require('./helpers');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 const COUNT_SIGNALS = path.join(FIXTURES, 'count-signals.js');
@@ -489,10 +489,11 @@ test('status: 4 (unknown) when it cannot tell, the error once on stderr and, wit
 test('status: 4 (unknown) when a directory on the path is not searchable (EACCES)', { skip: process.getuid() === 0 && needs('setpriv') }, (t) => {
   const closed = path.join(tempDir(t), 'closed');
   fs.mkdirSync(closed, { mode: 0o000 });
-  // Root searches any directory: run as nobody, from this package (world-readable in a checkout).
+  // Root searches any directory: run as nobody, from a copy of the package nobody may read.
   const asOther = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
   const target = path.join(closed, 'job.lock');
-  const [command, ...args] = [...asOther, process.execPath, CLI, 'status', '--json', '--file', target];
+  const cli = asOther.length > 0 ? path.join(readablePackage(), 'dist', 'cli.js') : CLI;
+  const [command, ...args] = [...asOther, process.execPath, cli, 'status', '--json', '--file', target];
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
   assert.equal(result.status, 4, result.stderr);
   assert.match(result.stderr, new RegExp(`^solely: \\w+ EACCES: [^\\n]* ${target}\\n$`));

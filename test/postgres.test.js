@@ -222,7 +222,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       const holding = await fixture(t, 'hold', server.url, key);
       assert.match(holding.firstLine, /token/);
       const waiterUrl = `postgres://${role}@127.0.0.1:${server.port}/postgres`;
-      const waiter = await fixture(t, 'wait', waiterUrl, key, how === 'timeout' ? '1000' : 'abort');
+      // Long enough for a loaded machine to connect and queue before the timeout ends the wait.
+      const waiter = await fixture(t, 'wait', waiterUrl, key, how === 'timeout' ? '3000' : 'abort');
       assert.equal(waiter.firstLine, 'started');
       const exited = new Promise((resolve) => waiter.once('close', resolve));
       await until('the waiting session', async () => (await roleSessions(role)).some((s) => s.wait_event_type === 'Lock'));
@@ -288,8 +289,8 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
   test('a held lock does not keep the process alive by itself', async () => {
     const key = uniqueName();
     const script = `require('solely/postgres').lockPostgres(${JSON.stringify(key)}, { connection: ${JSON.stringify(server.url)} }).then(() => console.log('held'))`;
-    // Resolves when the child exits by itself; a lock that kept it alive would hang here until the test times out.
-    const child = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+    // Returns when the child exits by itself; a lock that kept it alive is killed by the bound and fails the test.
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     assert.deepEqual([child.status, child.stdout], [0, 'held\n'], child.stderr);
     // The server ends the session once it reads the closed socket: waited for, never timed.
     await (await lockPostgres(key, { ...options, wait: true })).release();
