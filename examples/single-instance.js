@@ -2,12 +2,13 @@
 // A tiny app that runs once: the first launch prints the files that later launches ask it to open.
 //   node examples/single-instance.js              # the primary: waits, Ctrl-C to quit
 //   node examples/single-instance.js a.txt b.txt  # forwards to the primary, prints its answer, exits
+// VIEWER_ID names another app, so that two viewers can run side by side.
 const path = require('node:path');
-const { singleInstance } = require('..');
+const { singleInstance } = require('solely');
 
 async function main() {
   const files = process.argv.slice(2);
-  const instance = await singleInstance('solely-example-viewer', { data: { opened: new Date().toISOString() } });
+  const instance = await singleInstance(process.env.VIEWER_ID ?? 'solely-example-viewer', { data: { opened: new Date().toISOString() } });
   if (!instance.primary) {
     console.log(`sent to pid ${instance.holder.pid}: ${instance.reply}`);
     return;
