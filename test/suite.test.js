@@ -89,3 +89,22 @@ test('test:loaded runs the suite N times beside M CPU burners, prints a line per
   assert.equal(usage.status, 64);
   assert.match(usage.stderr, /^usage: npm run test:loaded/);
 });
+
+test('npm pack and npm publish refuse a tarball without a prebuild for this platform (prepack)', (t) => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+  assert.equal(manifest.scripts.prepack, 'node scripts/prepack.js');
+  const prepack = (root) => spawnSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'prepack.js'), root], { encoding: 'utf8' });
+  const root = tempDir(t);
+  const tuple = `${process.platform}-${process.arch}`;
+  const refused = prepack(root);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`REFUSED\\. prebuilds/${tuple}/ holds no \\.node binary[\\s\\S]*npm run prebuildify`));
+  fs.mkdirSync(path.join(root, 'prebuilds', 'linux-other-arch'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'prebuilds', 'linux-other-arch', 'solely.glibc.node'), '');
+  assert.equal(prepack(root).status, 1, "another platform's prebuild is not this one's");
+  fs.mkdirSync(path.join(root, 'prebuilds', tuple));
+  fs.writeFileSync(path.join(root, 'prebuilds', tuple, 'solely.glibc.node'), '');
+  const packed = prepack(root);
+  assert.equal(packed.status, 0, packed.stderr);
+  assert.equal(packed.stdout, `prepack: prebuilds/${tuple}/solely.glibc.node\n`);
+});
