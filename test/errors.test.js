@@ -1,6 +1,6 @@
 'use strict';
 // The error contract: the brand across copies of the package, the code union, the deprecated
-// spellings, the README's Errors section, and the CLI telling its two timeouts apart.
+// spellings, docs/errors.md, and the CLI telling its two timeouts apart.
 const assert = require('node:assert/strict');
 const { execFile, spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -59,12 +59,9 @@ function errnoCodes() {
   return new Set([...codes, 'ENOTFOUND', 'E4242']);
 }
 
-/** The README's Errors section. */
+/** The errors page, docs/errors.md. */
 function errorsSection() {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n### Errors\n');
-  assert.notEqual(start, -1, 'README has an Errors section');
-  return readme.slice(start, readme.indexOf('\n## ', start));
+  return fs.readFileSync(path.join(ROOT, 'docs', 'errors.md'), 'utf8');
 }
 
 test('errors from another copy of solely are recognised by isSolelyError and instanceof, and nothing else is', async (t) => {
@@ -174,18 +171,18 @@ test('the SolelyErrorCode union holds every code lib/ makes and every errno name
   assert.equal(code, 0, stdout);
 });
 
-test('the README Errors section names every class, every code of ours and each deprecated code with its new name', () => {
+test('docs/errors.md names every class, every code of ours and each deprecated code with its new name', () => {
   const section = errorsSection();
   const classes = [...exportedErrorClasses().keys()];
   assert.ok(classes.includes('LockLostError'));
-  for (const name of classes) assert.ok(section.includes(`\`${name}\``), `README Errors section names ${name}`);
+  for (const name of classes) assert.ok(section.includes(`\`${name}\``), `docs/errors.md names ${name}`);
   assert.ok(section.includes('`isSolelyError(value, code?)`') && section.includes('`SolelyErrorCode`'));
   const errnos = errnoCodes();
   const ours = [...codeLiteralsInLib()].filter((code) => !errnos.has(code));
   assert.ok(ours.includes('ERR_SOLELY_DBUS'));
-  for (const code of ours) assert.ok(section.includes(`\`${code}\``), `README Errors section names ${code}`);
+  for (const code of ours) assert.ok(section.includes(`\`${code}\``), `docs/errors.md names ${code}`);
   for (const [old, renamed] of Object.entries(RENAMED)) {
-    assert.match(section, new RegExp(`^\\| \`${old}\` \\| \`${renamed}\` \\|$`, 'm'), `README lists ${old} as deprecated for ${renamed}`);
+    assert.match(section, new RegExp(`^\\| \`${old}\` \\| \`${renamed}\` \\|$`, 'm'), `docs/errors.md lists ${old} as deprecated for ${renamed}`);
   }
 });
 

@@ -1,39 +1,26 @@
 'use strict';
-// The promise ledger (docs/promises.md) against README.md and the tests: every quoted promise is
-// in the docs, every test it cites exists by its exact name, every export, documented error code
-// and documented option is used by some test, and every README section has a row or is exempt.
+// The promise ledger (docs/promises.md) against the documents (README.md, CONTRIBUTING.md, CHANGELOG.md,
+// docs/*.md) and the tests: every quoted promise is in the document its row names, every test it
+// cites exists, every export, documented error code and documented option is used by some test
+// (an option as a key of an object passed to a call), and every section of every document has a
+// row or is exempt.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const vm = require('node:vm');
+const ts = require('typescript');
+const { ROOT, testFiles, documents, read, normal, tables, fences, sections } = require('./docs-reader');
 
-const ROOT = path.join(__dirname, '..');
 const LEDGER = path.join(ROOT, 'docs', 'promises.md');
-const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const normal = (text) => text.replace(/\s+/g, ' ').trim();
-
-/** Every Markdown table in text: its header cells and its rows, each { line, cells }; `\|` is a literal pipe. */
-function tables(text) {
-  const lines = text.split('\n');
-  const split = (line) => line.trim().replace(/^\||\|$/g, '').split(/(?<!\\)\|/).map((cell) => cell.trim().replaceAll('\\|', '|'));
-  const found = [];
-  for (let i = 0; i + 1 < lines.length; i++) {
-    if (!lines[i].startsWith('|') || !/^\|[\s|:-]+\|$/.test(lines[i + 1].trim())) continue;
-    const table = { header: split(lines[i]), rows: [] };
-    for (i += 2; i < lines.length && lines[i].startsWith('|'); i++) table.rows.push({ line: i + 1, cells: split(lines[i]) });
-    found.push(table);
-  }
-  return found;
-}
 
 function ledgerTable(header) {
-  const table = tables(fs.readFileSync(LEDGER, 'utf8')).find((t) => t.header[0] === header);
-  assert.ok(table, `docs/promises.md has no table whose first column is "${header}"`);
-  return table.rows;
+  const table = tables(fs.readFileSync(LEDGER, 'utf8')).find((t) => t.header[0] === 'document' && t.header[1].startsWith(header));
+  assert.ok(table, `docs/promises.md has no table whose columns are "document | ${header}..."`);
+  return table.rows.map(({ line, cells: [document, quote, why] }) => ({ line, document, quote, why }));
 }
-const promises = () => ledgerTable('promise (quoted from README.md)');
-const exempt = () => ledgerTable('exempt section').map((row) => row.cells[0]);
+const promises = () => ledgerTable('promise');
+const exempt = () => ledgerTable('exempt section');
 
 /** Test, describe and it names given as string literals in a test file's source (templates with ${} are not names). */
 function testNames(source) {
@@ -43,32 +30,8 @@ function testNames(source) {
   return names;
 }
 
-/** Test files (test/*.test.js, *.test.mjs) and their sources, this file left out. */
-function testSources() {
-  return fs
-    .readdirSync(__dirname)
-    .filter((file) => /\.test\.m?js$/.test(file) && file !== path.basename(__filename))
-    .map((file) => ({ file, source: fs.readFileSync(path.join(__dirname, file), 'utf8') }));
-}
-
-/** README without its fenced code blocks, and those blocks with their info strings. */
-function fences(text) {
-  const blocks = [...text.matchAll(/^```(\S*)[^\n]*\n([\s\S]*?)^```$/gm)].map(([, info, body]) => ({ info, body }));
-  return { prose: text.replace(/^```[\s\S]*?^```$/gm, ''), blocks };
-}
-
-/** The README's ## and ### sections (headings outside code blocks): heading and normalised body, code included. */
-function sections() {
-  const found = [];
-  let fenced = false;
-  for (const line of README.split('\n')) {
-    if (line.startsWith('```')) fenced = !fenced;
-    const heading = fenced ? null : /^(#{2,3}) (.+)$/.exec(line);
-    if (heading) found.push({ level: heading[1], heading: heading[2].trim(), lines: [] });
-    else found.at(-1)?.lines.push(line);
-  }
-  return found.map(({ level, heading, lines }) => ({ level, heading, body: normal(lines.join('\n')) }));
-}
+/** Test files and their sources, this file left out. */
+const testSources = () => testFiles().filter(({ full }) => full !== __filename);
 
 function usedBy(name, sources) {
   const word = new RegExp(`(?<![\\w$])${name.replace(/[$]/g, '\\$')}(?![\\w$])`);
@@ -80,27 +43,76 @@ function missingFromTests(names) {
   return [...new Set(names)].filter((name) => !usedBy(name, sources));
 }
 
-test('every promise quoted in docs/promises.md is in README.md (or docs/*.md), once', () => {
-  const docs = fs.readdirSync(path.join(ROOT, 'docs')).filter((file) => file.endsWith('.md') && file !== 'promises.md');
-  const texts = [['README.md', normal(README)], ...docs.map((file) => [`docs/${file}`, normal(fs.readFileSync(path.join(ROOT, 'docs', file), 'utf8'))])];
+/**
+ * The keys of object literals given as options in source: an argument of a call or `new`
+ * (`f(x, { wait: 10 })`, `f({ ...options, mode })`), an object nested as a property value in one
+ * (`primaryOf(t, { options: { maxConnections: 4 } })`), or the value of a variable or property named
+ * options (`const options = { connectionTimeout: 200 }`). A word in a comment, a string or any other
+ * object does not count.
+ */
+function optionKeys(source) {
+  const keys = new Set();
+  const named = (node) => node !== undefined && (ts.isIdentifier(node) || ts.isStringLiteral(node)) && /^(o|opts|options|\w*Options)$/.test(node.text);
+  const given = (node) => {
+    const parent = node.parent;
+    if ((ts.isCallExpression(parent) || ts.isNewExpression(parent)) && parent.arguments?.includes(node)) return true;
+    if (ts.isPropertyAssignment(parent) && parent.initializer === node) return named(parent.name) || given(parent.parent);
+    if (ts.isVariableDeclaration(parent)) return named(parent.name);
+    if (ts.isBinaryExpression(parent) && parent.operatorToken.kind === ts.SyntaxKind.EqualsToken) return named(ts.isPropertyAccessExpression(parent.left) ? parent.left.name : parent.left);
+    return false;
+  };
+  const visit = (node) => {
+    if (ts.isObjectLiteralExpression(node) && given(node)) {
+      for (const property of node.properties) if (property.name && (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name))) keys.add(property.name.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile('test.js', source, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS));
+  return keys;
+}
+
+/** The fixtures the tests run (test/fixtures), whose calls use options too. */
+function fixtureSources() {
+  const dir = path.join(ROOT, 'test', 'fixtures');
+  return fs.readdirSync(dir, { recursive: true }).filter((file) => /\.m?js$/.test(file)).map((file) => ({ source: fs.readFileSync(path.join(dir, file), 'utf8') }));
+}
+
+/** Options documented in the docs: `name?:` in the TypeScript signatures, and the first column of option tables. */
+function documentedOptions() {
+  const options = [];
+  for (const document of documents()) {
+    const { prose, blocks } = fences(read(document));
+    for (const { body } of blocks.filter((block) => block.info === 'ts')) options.push(...[...body.matchAll(/\b(\w+)\?:/g)].map(([, name]) => name).filter((name) => name !== 'o'));
+    for (const table of tables(prose).filter((t) => t.header[0] === 'option')) options.push(...table.rows.map(({ cells }) => cells[0].replaceAll('`', '')));
+  }
+  return [...new Set(options)];
+}
+
+test('every promise quoted in docs/promises.md is in the document its row names, once', () => {
+  const known = new Set(documents());
+  const texts = new Map();
   const problems = [];
-  for (const { line, cells } of promises()) {
-    const quote = normal(cells[0]);
-    const where = texts.filter(([, text]) => text.includes(quote));
-    const count = where.reduce((sum, [, text]) => sum + text.split(quote).length - 1, 0);
-    if (count === 0) problems.push(`docs/promises.md:${line}: not found in README.md or docs/*.md: "${quote}"`);
-    else if (count > 1) problems.push(`docs/promises.md:${line}: found ${count} times, quote more to locate one sentence: "${quote}"`);
+  for (const { line, document, quote } of promises()) {
+    if (!known.has(document)) {
+      problems.push(`docs/promises.md:${line}: "${document}" is not README.md, CONTRIBUTING.md or docs/NAME.md`);
+      continue;
+    }
+    if (!texts.has(document)) texts.set(document, normal(read(document)));
+    const count = texts.get(document).split(normal(quote)).length - 1;
+    if (count === 0) problems.push(`docs/promises.md:${line}: not found in ${document}: "${quote}"`);
+    else if (count > 1) problems.push(`docs/promises.md:${line}: found ${count} times in ${document}, quote more to locate one sentence: "${quote}"`);
   }
   assert.deepEqual(problems, []);
 });
 
 test('every test docs/promises.md cites exists, by its exact name, in the file it names', () => {
+  const files = new Map(testFiles().map(({ file, source }) => [file, source]));
   const names = new Map();
   const problems = [];
   const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts;
-  for (const { line, cells } of promises()) {
-    if (cells.length < 2 || cells[1] === '') problems.push(`docs/promises.md:${line}: no test keeps "${cells[0]}"`);
-    for (const citation of (cells[1] ?? '').split(/; (?=[\w.-]+\.test\.m?js: |npm run )/).filter(Boolean)) {
+  for (const { line, quote, why } of promises()) {
+    if (why === undefined || why === '') problems.push(`docs/promises.md:${line}: no test keeps "${quote}"`);
+    for (const citation of (why ?? '').split(/; (?=[\w.-]+\.test\.m?js: |npm run )/).filter(Boolean)) {
       const script = /^npm run (\S+)$/.exec(citation);
       if (script) {
         if (!(script[1] in scripts)) problems.push(`docs/promises.md:${line}: package.json has no script "${script[1]}"`);
@@ -112,13 +124,12 @@ test('every test docs/promises.md cites exists, by its exact name, in the file i
         continue;
       }
       const [, file, name] = cited;
-      const source = path.join(__dirname, file);
-      if (!fs.existsSync(source)) {
-        problems.push(`docs/promises.md:${line}: test/${file} does not exist`);
+      if (!files.has(file)) {
+        problems.push(`docs/promises.md:${line}: no test file ${file} under test/`);
         continue;
       }
-      if (!names.has(file)) names.set(file, testNames(fs.readFileSync(source, 'utf8')));
-      if (!names.get(file).has(name)) problems.push(`docs/promises.md:${line}: test/${file} has no test, it or describe named exactly "${name}"`);
+      if (!names.has(file)) names.set(file, testNames(files.get(file)));
+      if (!names.get(file).has(name)) problems.push(`docs/promises.md:${line}: ${file} has no test, it or describe named exactly "${name}"`);
     }
   }
   assert.deepEqual(problems, []);
@@ -131,39 +142,58 @@ test('every export of solely, solely/postgres and solely/dbus is used by some te
   assert.deepEqual(missing, [], `exports no test file mentions: ${missing.join(', ')}`);
 });
 
-test("every error code in the README's errors tables is used by some test", () => {
+test("every error code in the docs' errors tables is used by some test", () => {
   const codes = [];
-  for (const table of tables(fences(README).prose)) {
-    const column = table.header.findIndex((cell) => cell.replaceAll('`', '') === 'code');
-    if (column < 0) continue;
-    for (const { cells } of table.rows) codes.push(...[...cells[column].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map(([, code]) => code));
+  for (const document of documents()) {
+    for (const table of tables(fences(read(document)).prose)) {
+      const column = table.header.findIndex((cell) => cell.replaceAll('`', '') === 'code');
+      if (column < 0) continue;
+      for (const { cells } of table.rows) codes.push(...[...cells[column].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map(([, code]) => code));
+    }
   }
-  assert.ok(codes.includes('ELOCKED') && codes.includes('ENOTSUP'), `the errors tables were read: ${codes.join(', ')}`);
+  assert.ok(codes.includes('ELOCKED') && codes.includes('ENOTSUP') && codes.includes('EMSGSIZE'), `the errors tables were read: ${codes.join(', ')}`);
   const missing = missingFromTests(codes);
   assert.deepEqual(missing, [], `documented error codes no test file mentions: ${missing.join(', ')}`);
 });
 
-test('every option the README documents (signatures and option tables) is used by some test', () => {
-  const { prose, blocks } = fences(README);
-  const options = [];
-  // `name?:` in the TypeScript signatures; `o` is the options parameter itself.
-  for (const { body } of blocks.filter((block) => block.info === 'ts')) options.push(...[...body.matchAll(/\b(\w+)\?:/g)].map(([, name]) => name).filter((name) => name !== 'o'));
-  for (const table of tables(prose).filter((t) => t.header[0] === 'option')) options.push(...table.rows.map(({ cells }) => cells[0].replaceAll('`', '')));
-  assert.ok(options.includes('listen') && options.includes('maxMessageBytes'), `the signatures and option tables were read: ${options.join(', ')}`);
-  const missing = missingFromTests(options);
-  assert.deepEqual(missing, [], `documented options no test file mentions: ${missing.join(', ')}`);
+test('every option the docs document (signatures and option tables) is passed as an option key by some test or fixture', () => {
+  const options = documentedOptions();
+  assert.ok(options.includes('listen') && options.includes('maxMessageBytes') && options.includes('keepaliveInterval'), `the signatures and option tables were read: ${options.join(', ')}`);
+  const used = new Set([...testSources(), ...fixtureSources()].flatMap(({ source }) => [...optionKeys(source)]));
+  const missing = options.filter((name) => !used.has(name));
+  assert.deepEqual(missing, [], `documented options no test passes as an option key: ${missing.join(', ')}`);
 });
 
-test('every ## and ### section of README.md has a row in docs/promises.md or is listed there as exempt', () => {
-  const quotes = promises().map(({ cells }) => normal(cells[0]));
+test('an option counts as used only as a key of an object given as options', () => {
+  const source = [
+    "// wait here, 'listen' there",
+    "const wait = 'mode';",
+    "f('x', { wait: 10, 'signal': s, ...o });",
+    'new C({ mode });',
+    'h(t, { id, options: { maxConnections: 4 } });',
+    'const options = { backlog: 1 };',
+    'ctx.serverOptions = { transport: 1 };',
+    'const settings = { shared: true };',
+    'assert.equal(x.slots, 2);',
+  ].join('\n');
+  assert.deepEqual([...optionKeys(source)].sort(), ['backlog', 'id', 'maxConnections', 'mode', 'options', 'signal', 'transport', 'wait']);
+});
+
+test('every section of README.md, CONTRIBUTING.md, CHANGELOG.md and docs/*.md has a row in docs/promises.md or is listed there as exempt', () => {
+  const rows = promises();
   const exempted = exempt();
-  const all = sections();
   const problems = [];
-  for (const { level, heading, body } of all) {
-    const covered = quotes.some((quote) => body.includes(quote));
-    if (covered && exempted.includes(heading)) problems.push(`README.md "${level} ${heading}" is exempt in docs/promises.md but has rows: drop one or the other`);
-    if (!covered && !exempted.includes(heading)) problems.push(`README.md "${level} ${heading}" has no row in docs/promises.md and is not listed there as exempt`);
+  for (const document of documents()) {
+    const quotes = rows.filter((row) => row.document === document).map((row) => normal(row.quote));
+    const exemptHere = exempted.filter((row) => row.document === document).map((row) => row.quote);
+    const all = sections(read(document));
+    for (const { level, heading, body } of all) {
+      const covered = quotes.some((quote) => body.includes(quote));
+      if (covered && exemptHere.includes(heading)) problems.push(`${document} "${level} ${heading}" is exempt in docs/promises.md but has rows: drop one or the other`);
+      if (!covered && !exemptHere.includes(heading)) problems.push(`${document} "${level} ${heading}" has no row in docs/promises.md and is not listed there as exempt`);
+    }
+    for (const heading of exemptHere) if (!all.some((section) => section.heading === heading)) problems.push(`docs/promises.md exempts "${heading}", which is no heading of ${document}`);
   }
-  for (const heading of exempted) if (!all.some((section) => section.heading === heading)) problems.push(`docs/promises.md exempts "${heading}", which is no ## or ### heading of README.md`);
+  for (const { line, document } of exempted) if (!documents().includes(document)) problems.push(`docs/promises.md:${line}: exempts a section of "${document}", which is no document`);
   assert.deepEqual(problems, []);
 });
