@@ -28,6 +28,15 @@ async function run(args, options) {
 /** The next line a spawnReady child prints. */
 const nextLine = (child) => new Promise((resolve) => child.lines.once('line', resolve));
 
+/** Sends a stop signal, then checks the child says `last` and exits 0. */
+async function stop(child, signal, last) {
+  const line = nextLine(child);
+  child.kill(signal);
+  assert.equal(await line, last);
+  await exited(child);
+  assert.equal(child.exitCode, 0);
+}
+
 function environment(t) {
   const dir = tempDir(t);
   return { cwd: dir, env: { ...process.env, XDG_RUNTIME_DIR: dir } };
@@ -56,11 +65,7 @@ test('examples/daemon-pidfile.js: the pidfile names the daemon, locked; a second
   const second = await run([example('daemon-pidfile.js'), pidfile], options);
   assert.equal(second.code, 75);
   assert.equal(second.stderr, `already running as pid ${daemon.pid}\n`);
-  const stopped = nextLine(daemon);
-  daemon.kill('SIGTERM');
-  assert.equal(await stopped, 'stopped');
-  await exited(daemon);
-  assert.equal(daemon.exitCode, 0);
+  await stop(daemon, 'SIGTERM', 'stopped');
   assert.equal(fs.existsSync(pidfile), false);
 });
 
@@ -102,11 +107,7 @@ test('examples/unix-socket-server.js: it serves its socket; a second copy exits 
   assert.ok(fs.statSync(socket).isSocket());
   const server = await spawnReady(t, process.execPath, [example('unix-socket-server.js'), socket], options);
   assert.equal(await get(socket), `hello from pid ${server.pid}\n`);
-  const closed = nextLine(server);
-  server.kill('SIGTERM');
-  assert.equal(await closed, 'closed');
-  await exited(server);
-  assert.equal(server.exitCode, 0);
+  await stop(server, 'SIGTERM', 'closed');
   assert.equal(fs.existsSync(socket), false);
 });
 
