@@ -273,3 +273,26 @@ test('bench:readme and stress:readme write their generated tables into docs/perf
     assert.equal(text.replace(/<!-- \w+:start -->[\s\S]*<!-- \w+:end -->/, ''), read(page).replace(/<!-- \w+:start -->[\s\S]*<!-- \w+:end -->/, ''), `${page}: nothing else changed`);
   }
 });
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchor = (heading) => heading.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replaceAll(' ', '-');
+
+test('every relative link in the docs names a file that exists, and an anchor that one of its headings makes', () => {
+  const problems = [];
+  for (const document of documents()) {
+    const { prose } = fences(read(document));
+    for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const [file, hash] = target.split('#');
+      const linked = file === '' ? document : path.relative(ROOT, path.resolve(ROOT, path.dirname(document), file));
+      if (!fs.existsSync(path.join(ROOT, linked))) {
+        problems.push(`${document}: ${target}: no such file`);
+        continue;
+      }
+      if (hash === undefined) continue;
+      const anchors = fences(read(linked)).prose.split('\n').flatMap((line) => /^#+ (.+)$/.exec(line)?.slice(1) ?? []).map(anchor);
+      if (!anchors.includes(hash)) problems.push(`${document}: ${target}: no heading makes #${hash}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
