@@ -4,7 +4,7 @@ import { binding, type FdWatch } from './binding';
 import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
 import { abstractHolder, heldBy } from './holder';
 import { Lock } from './lock';
-import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
+import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
 import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './wait';
 
 export interface AbstractLockOptions {
@@ -12,6 +12,8 @@ export interface AbstractLockOptions {
   listen?: boolean;
 }
 
+const KEYS = optionKeys<AbstractLockOptions>({ listen: true });
+const WAIT_LOCK_KEYS = [...KEYS, ...WAIT_KEYS];
 const MAX_NAME_BYTES = 107;
 // Waiters queue in the holder's backlog until its socket closes; the kernel caps it at somaxconn.
 const BACKLOG = 4096;
@@ -35,8 +37,8 @@ export function checkName(name: unknown): string {
   return name;
 }
 
-function backlogOf(options: AbstractLockOptions | undefined): number {
-  return parseBoolean('options.listen', optionsObject(options).listen, true) ? BACKLOG : NO_LISTEN;
+function backlogOf(o: Partial<AbstractLockOptions>): number {
+  return parseBoolean('options.listen', o.listen, true) ? BACKLOG : NO_LISTEN;
 }
 
 /** One bind (+ listen when backlog >= 0): the fd, -1 if the name is bound already, or a typed error. */
@@ -73,18 +75,19 @@ function bindOrThrow(name: string, backlog: number): Lock {
 }
 
 export function lockAbstractSync(name: string, options?: AbstractLockOptions): Lock {
-  return bindOrThrow(checkName(name), backlogOf(options));
+  return bindOrThrow(checkName(name), backlogOf(optionsObject(options, KEYS)));
 }
 
 /** Contention is a value: null, and no Error is built. */
 export function tryLockAbstractSync(name: string, options?: AbstractLockOptions): Lock | null {
-  return tryBind(checkName(name), backlogOf(options));
+  return tryBind(checkName(name), backlogOf(optionsObject(options, KEYS)));
 }
 
 export async function lockAbstract(name: string, options?: WaitOptions & AbstractLockOptions): Promise<Lock> {
   const checked = checkName(name);
-  const wait = parseWait(optionsObject(options));
-  const backlog = backlogOf(options);
+  const o = optionsObject(options, WAIT_LOCK_KEYS);
+  const wait = parseWait(o);
+  const backlog = backlogOf(o);
   if (wait.timeout === 0 && !wait.signal?.aborted) return bindOrThrow(checked, backlog);
   return waitFor(new AbstractWaiter(checked, backlog), wait, { address: `@${checked}` });
 }

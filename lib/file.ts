@@ -5,7 +5,7 @@ import { UnsupportedPlatformError, errnoOf } from './errors';
 import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { Lock } from './lock';
-import { optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
+import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
 import { absolutePath } from './path';
 
 export type { LockMethod, NetworkFilesystemPolicy } from './file-attempt';
@@ -21,13 +21,16 @@ export interface FileLockOptions {
   onNetworkFilesystem?: NetworkFilesystemPolicy;
 }
 
+const KEYS = optionKeys<FileLockOptions>({ method: true, mode: true, onNetworkFilesystem: true });
+/** The keys of a call that waits: lockFile's, openPidfile's. */
+export const WAIT_FILE_KEYS = [...KEYS, ...WAIT_KEYS];
 const DEFAULT_MODE = 0o644;
 const S_ISVTX = 0o1000; // not in fs.constants
 
 /** The options of a lock file or pidfile at path, checked. */
-export function fileTarget(path: string, options: FileLockOptions | undefined, kind: FileTarget['kind']): FileTarget {
+export function fileTarget(path: string, options: FileLockOptions | undefined, kind: FileTarget['kind'], keys = KEYS): FileTarget {
   const absolute = absolutePath(path);
-  const o = optionsObject(options);
+  const o = optionsObject(options, keys);
   const method = parseChoice('options.method', o.method, ['flock', 'fcntl'] as const, 'flock');
   if (method === 'fcntl' && !binding.ofdLocks) {
     // The classic POSIX lock is no substitute: it vanishes when any fd of the file closes.
@@ -68,8 +71,8 @@ export function tryLockFileSync(path: string, options?: FileLockOptions): Lock |
 }
 
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
-  const target = fileTarget(path, options, 'file');
-  const lock = await lockTarget(target, parseWait(optionsObject(options)), (fd) => fileLock(target, fd));
+  const target = fileTarget(path, options, 'file', WAIT_FILE_KEYS);
+  const lock = await lockTarget(target, parseWait(optionsObject(options, WAIT_FILE_KEYS)), (fd) => fileLock(target, fd));
   if (lock === null) throw fileHeldError(target);
   return lock;
 }

@@ -6,7 +6,7 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
 import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument, type SolelyError } from './errors';
-import { fileTarget, type FileLockOptions } from './file';
+import { WAIT_FILE_KEYS, fileTarget, type FileLockOptions } from './file';
 import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { fileHolder, isLocked } from './holder';
@@ -203,8 +203,8 @@ export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile
 }
 
 export async function openPidfile(path: string, options?: PidfileOptions & WaitOptions): Promise<Pidfile> {
-  const target = fileTarget(path, options, 'pidfile');
-  const pidfile = await lockTarget(target, parseWait(optionsObject(options)), (fd) => adopt(target, fd));
+  const target = fileTarget(path, options, 'pidfile', WAIT_FILE_KEYS);
+  const pidfile = await lockTarget(target, parseWait(optionsObject(options, WAIT_FILE_KEYS)), (fd) => adopt(target, fd));
   if (pidfile === null) throw await heldErrorAsync(target);
   return pidfile;
 }

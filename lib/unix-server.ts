@@ -15,7 +15,7 @@ import { tryLockFileSync } from './file';
 import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { listenOnFd } from './node-internals';
-import { optionsObject, parseInteger, parseMode } from './options';
+import { optionKeys, optionsObject, parseInteger, parseMode } from './options';
 import { absolutePath } from './path';
 
 
@@ -30,6 +30,7 @@ export interface UnixServerOptions<S extends Server = Server> extends Activation
   backlog?: number;
 }
 
+const KEYS = optionKeys<UnixServerOptions>({ server: true, mode: true, backlog: true, activation: true, activationName: true });
 const SUN_PATH_MAX = 107;
 const DEFAULT_BACKLOG = 511;
 const MAX_BACKLOG = 2 ** 31 - 1;
@@ -48,7 +49,7 @@ const ECONNREFUSED = errnoOf('ECONNREFUSED');
  * name. server.address() returns path as given for "\0name", and the absolute path otherwise.
  */
 export async function listenUnix<S extends Server = Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
-  const o = optionsObject(options);
+  const o = optionsObject(options, KEYS);
   // Not 0: net takes 0 for its default, 511.
   const backlog = parseInteger('options.backlog', o.backlog, 1, MAX_BACKLOG, DEFAULT_BACKLOG);
   const net = lazy.net();

@@ -3,9 +3,12 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
 import { fromFsError, invalidArgument, type Holder } from './errors';
 import { abstractHolder, fileHolderOf } from './holder';
+import { optionKeys, optionsObject } from './options';
 import { absolutePath } from './path';
 
 export type HolderTarget = string | { abstract: string } | { file: string };
+
+const TARGET_KEYS = optionKeys<{ abstract: string; file: string }>({ abstract: true, file: true });
 
 /**
  * Who holds a lock, without taking it: null if it is free. A string containing '/' is a file
@@ -20,7 +23,7 @@ export function whoHolds(target: HolderTarget): Holder | null {
     else if (target.includes('/')) file = target;
     else abstract = target;
   } else if (typeof target === 'object' && target !== null && ('abstract' in target || 'file' in target)) {
-    ({ abstract, file } = target as { abstract?: unknown; file?: unknown });
+    ({ abstract, file } = optionsObject(target as { abstract?: unknown; file?: unknown }, TARGET_KEYS, 'target'));
   } else {
     throw invalidArgument('ERR_INVALID_ARG_TYPE', 'target', 'a string, { abstract: string } or { file: string }', target);
   }

@@ -1,5 +1,6 @@
 // The command line of `solely run` and `solely status`: help texts, option parsing, usage errors.
 import { InvalidTargetError, type SolelyError } from '../errors';
+import { closest } from '../options';
 
 /** The default exit status when the lock is held. */
 const EX_TEMPFAIL = 75;
@@ -84,7 +85,10 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (!allowed.has(name)) throw new UsageError(`unknown option ${name}`);
+    if (!allowed.has(name)) {
+      const guess = closest(name, [...allowed]);
+      throw new UsageError(`unknown option ${name}${guess === undefined ? '' : `: did you mean ${guess}?`}`);
+    }
     const value = (): string => {
       if (inline === undefined && args[++i] === undefined) throw new UsageError(`${name} needs a value`);
       if (args[i].includes('\uFFFD')) parsed.maybeNotUtf8.push({ option: name, index: i });

@@ -4,7 +4,7 @@
 // needs it.
 import { SolelyError, invalidArgument, invalidTarget } from '../errors';
 import { heldBy } from '../holder';
-import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
+import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';
 import { NameLock, type DbusNameLock } from './name-lock';
 
@@ -18,6 +18,8 @@ export interface DbusNameOptions {
   address?: string;
 }
 
+const KEYS = optionKeys<DbusNameOptions>({ bus: true, address: true });
+const WAIT_LOCK_KEYS = [...KEYS, ...WAIT_KEYS];
 const DO_NOT_QUEUE = 4;
 const PRIMARY_OWNER = 1;
 const IN_QUEUE = 2;
@@ -58,14 +60,14 @@ function busAddressOf(o: Partial<DbusNameOptions>): string {
 /** Owns the name until release(), or until the name is lost. */
 export async function lockDbusName(name: string, options?: DbusNameOptions & WaitOptions): Promise<DbusNameLock> {
   const checked = checkBusName(name);
-  const o = optionsObject(options);
+  const o = optionsObject(options, WAIT_LOCK_KEYS);
   return (await acquire(checked, busAddressOf(o), parseWait(o), true)) as DbusNameLock;
 }
 
 /** Contention is a value: null if another connection owns the name. */
 export async function tryLockDbusName(name: string, options?: DbusNameOptions): Promise<DbusNameLock | null> {
   const checked = checkBusName(name);
-  return acquire(checked, busAddressOf(optionsObject(options)), { timeout: 0, signal: undefined }, false);
+  return acquire(checked, busAddressOf(optionsObject(options, KEYS)), { timeout: 0, signal: undefined }, false);
 }
 
 async function acquire(name: string, busAddress: string, wait: Wait, raise: boolean): Promise<DbusNameLock | null> {

@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LockHeldError, invalidArgument, invalidTarget, type Holder } from '../errors';
-import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
+import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
+import type { PgClientConfig } from './pg';
 import { Session, setSettings } from './session';
 
 /** What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...). */
-export type PostgresConnection = string | { [option: string]: unknown };
+export type PostgresConnection = string | PgClientConfig;
 
 export interface PostgresLockOptions extends WaitOptions {
   /** Where to connect; by default pg's defaults and the PGHOST, PGPORT, PGUSER... variables. */
@@ -24,6 +25,9 @@ export interface PostgresLockOptions extends WaitOptions {
 
 export type TryLockPostgresOptions = Omit<PostgresLockOptions, 'wait'>;
 
+const TRY_KEYS = optionKeys<TryLockPostgresOptions>({ connection: true, keepaliveInterval: true, fencingTable: true, signal: true });
+const LOCK_KEYS = optionKeys<PostgresLockOptions>({ wait: true, signal: true, connection: true, keepaliveInterval: true, fencingTable: true });
+const WHO_HOLDS_KEYS = optionKeys<Pick<PostgresLockOptions, 'connection' | 'signal'>>({ connection: true, signal: true });
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** NAMEDATALEN - 1: Postgres cuts application_name there. */
 const MAX_APPLICATION_NAME = 63;
@@ -114,7 +118,7 @@ function heldError(name: string, address: string, holder: Holder | undefined): L
 
 async function acquire(name: string, options: PostgresLockOptions | undefined, orNull: boolean): Promise<PostgresLock | null> {
   const key = advisoryKey(name);
-  const o = optionsObject(options);
+  const o = optionsObject(options, orNull ? TRY_KEYS : LOCK_KEYS);
   const wait = parseWait(orNull ? { ...o, wait: false } : o);
   const { config, keepaliveInterval, fencingTable } = parseConnectionSettings(o);
   throwIfAborted(wait.signal, {});
@@ -159,7 +163,7 @@ export function tryLockPostgres(name: string, options?: TryLockPostgresOptions):
 /** Who holds the advisory lock `name`, read from pg_locks without taking it; null if nobody. */
 export async function whoHoldsPostgres(name: string, options?: Pick<PostgresLockOptions, 'connection' | 'signal'>): Promise<Holder | null> {
   const key = advisoryKey(name);
-  const o = optionsObject(options);
+  const o = optionsObject(options, WHO_HOLDS_KEYS);
   const { signal } = parseWait({ ...o, wait: false });
   const session = await Session.open(parseConnectionSettings({ ...o, keepaliveInterval: 0 }).config, signal);
   try {

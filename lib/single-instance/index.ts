@@ -8,6 +8,7 @@ import { socketsPassed } from '../activation';
 import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
 import { lazy, net } from '../lazy-modules';
 import { optionsObject, parseChoice } from '../options';
+import { KEYS } from './options';
 import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
 import { placeOf, type Place } from './place';
 import type { Primary } from './primary';
@@ -37,7 +38,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   if (typeof id !== 'string' || id.length === 0 || id.includes('\0') || !id.isWellFormed()) {
     throw invalidArgument('ERR_INVALID_ARG_VALUE', 'id', 'a non-empty string of well-formed Unicode without NUL', id);
   }
-  const o = optionsObject(options);
+  const o = optionsObject(options, KEYS);
   const scope = parseChoice('options.scope', o.scope, ['user', 'system'] as const, 'user');
   const transport = parseChoice('options.transport', o.transport, ['abstract', 'path'] as const, 'abstract');
   const uid = process.getuid?.() ?? 0;
