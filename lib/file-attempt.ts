@@ -5,6 +5,7 @@ import { constants, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { binding } from './binding';
 import { SolelyError, errnoOf, fromErrno, invalidTarget, type LockHeldError } from './errors';
+import { systemMessage } from './system-message';
 import { classifyFilesystem } from './filesystem';
 import { fileHolder, heldBy } from './holder';
 
@@ -174,5 +175,5 @@ export async function tryLockTargetOnThread(target: FileTarget): Promise<number>
 export function fileHeldError(target: FileTarget, holder = fileHolder(target.path)): LockHeldError {
   const { path, method } = target;
   const fields = { errno: EAGAIN, syscall: method, path, cause: fromErrno(EAGAIN, method, { path }) };
-  return heldBy(`${method} ELOCKED: lock is held ${path}`, fields, holder);
+  return heldBy(systemMessage('ELOCKED', 'lock is held', method, { path }), fields, holder);
 }

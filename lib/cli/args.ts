@@ -173,7 +173,7 @@ async function checkTargetText({ target: { kind, value }, key = '' }: WithTarget
   }
 }
 
-/** One line, as Node words a system error ("open ENOTDIR: not a directory /x"): the code once. */
+/** One line, as Node words a system error ("ENOTDIR: not a directory, open '/x'"): the code once. */
 export function describeError(error: unknown): string {
   const { code = (error as Error).name, message } = error as SolelyError;
   return `solely: ${message.includes(code) ? message : `${code}: ${message}`}`;
