@@ -53,7 +53,8 @@ const RENAMED_CODES = {
 } as const satisfies Record<string, SolelyErrorCode>;
 
 /**
- * @deprecated The old spelling of an ERR_SOLELY_* code (ELOCKLOST, EPOSTGRES, EDBUS); isSolelyError still takes it.
+ * The old spelling of an ERR_SOLELY_* code (ELOCKLOST, EPOSTGRES, EDBUS); isSolelyError still takes it.
+ * @deprecated Pass the ERR_SOLELY_* code.
  */
 export type DeprecatedSolelyErrorCode = keyof typeof RENAMED_CODES;
 

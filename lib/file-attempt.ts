@@ -9,8 +9,16 @@ import { systemMessage } from './system-message';
 import { classifyFilesystem } from './filesystem';
 import { fileHolder, heldBy } from './holder';
 
+/**
+ * 'flock': flock(2), as flock(1), Python fcntl.flock, cargo; 'fcntl': an open file description
+ * (OFD) lock, which conflicts with lockf and fcntl users.
+ */
 export type LockMethod = 'flock' | 'fcntl';
 
+/**
+ * What a file lock does on a network or emulated filesystem: 'warn' (one process warning per path),
+ * 'error' (throw ERR_SOLELY_NETWORK_FILESYSTEM) or 'lock' (silently).
+ */
 export type NetworkFilesystemPolicy = 'lock' | 'warn' | 'error';
 
 export interface FileTarget {

@@ -1,6 +1,9 @@
 // Options in, plain values out: the native layer never sees a user option.
 import { SolelyError, invalidArgument } from './errors';
 
+/**
+ * How a lock call waits for the holder to let go.
+ */
 export interface WaitOptions {
   /** false (default): fail at once if held; true: wait without end; a number: wait up to ms. */
   wait?: boolean | number;

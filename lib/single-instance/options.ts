@@ -4,6 +4,9 @@ import { MAX_TIMER_MS, optionKeys, parseInteger } from '../options';
 import type { SingleInstanceScope, SingleInstanceTransport } from './place';
 import { MAX_FRAME_PAYLOAD } from './protocol';
 
+/**
+ * Options of singleInstance: who counts as one instance, how they meet, and the bounds each side keeps.
+ */
 export interface SingleInstanceOptions {
   /** 'user' (default): one instance per uid; 'system': one per machine (network namespace). */
   scope?: SingleInstanceScope;
