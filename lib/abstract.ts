@@ -89,7 +89,8 @@ function bindOrThrow(name: string, backlog: number): Lock {
  * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown option key), or the socket's errno (`EMFILE`...).
  * @example
  * const { lockAbstractSync } = require('solely');
- * using lock = lockAbstractSync('nightly-report'); // released at the end of the scope
+ * const lock = lockAbstractSync('nightly-report'); // held until release() or exit
+ * try { report(); } finally { lock.release(); }
  */
 export function lockAbstractSync(name: string, options?: AbstractLockOptions): Lock {
   return bindOrThrow(checkName(name), backlogOf(optionsObject(options, KEYS)));
@@ -119,7 +120,7 @@ export function tryLockAbstractSync(name: string, options?: AbstractLockOptions)
  * @throws {InvalidTargetError} `EINVAL` or `ENAMETOOLONG`; {@link UnsupportedPlatformError} `ENOTSUP` off Linux.
  * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown option key), or the socket's errno.
  * @example
- * const { lockAbstract } = require('solely');
+ * import { lockAbstract } from 'solely';
  * const lock = await lockAbstract('nightly-report', { wait: 60_000 });
  * try { await work(); } finally { lock.release(); }
  */

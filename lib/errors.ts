@@ -135,7 +135,7 @@ export class ForeignHolderError extends LockHeldError {}
 /**
  * A wait (options.wait ms, or singleInstance's timeout) ran out of time. `code` is ETIMEDOUT.
  * @example
- * const { lockFile, LockTimeoutError } = require('solely');
+ * import { lockFile, LockTimeoutError } from 'solely';
  * await lockFile('/run/lock/job.lock', { wait: 1000 }).catch((error) => {
  *   if (error instanceof LockTimeoutError) process.exit(75);
  *   throw error;
@@ -153,7 +153,7 @@ export class LockTimeoutError extends SolelyError {
  * A lock held through a connection (a PostgreSQL session, a D-Bus name) was taken away: emitted
  * as 'lost' by the lock, and the reason of its `signal`. `code` is ERR_SOLELY_LOCK_LOST.
  * @example
- * const { lockPostgres } = require('solely/postgres');
+ * import { lockPostgres } from 'solely/postgres';
  * const lock = await lockPostgres('nightly-report');
  * lock.on('lost', (error) => { console.error(error.message); process.exit(69); });
  */
@@ -190,7 +190,7 @@ export class UnsupportedPlatformError extends SolelyError {}
 /**
  * A wait was aborted through its AbortSignal; `code` is ABORT_ERR and `cause` the signal's reason, as in Node.
  * @example
- * const { lockFile, AbortError } = require('solely');
+ * import { lockFile, AbortError } from 'solely';
  * await lockFile('/run/lock/job.lock', { wait: true, signal: AbortSignal.timeout(5000) }).catch((error) => {
  *   if (!(error instanceof AbortError)) throw error;
  * });

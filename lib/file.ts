@@ -73,7 +73,8 @@ function fileLock(target: FileTarget, fd: number): Lock {
  * @throws {UnsupportedPlatformError} `ENOTSUP` for `method: 'fcntl'` where OFD locks do not exist.
  * @example
  * const { lockFileSync } = require('solely');
- * using lock = lockFileSync('/run/lock/backup.lock');
+ * const lock = lockFileSync('/run/lock/backup.lock');
+ * try { backUp(); } finally { lock.release(); }
  */
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
   const target = fileTarget(path, options, 'file');
@@ -103,8 +104,9 @@ export function tryLockFileSync(path: string, options?: FileLockOptions): Lock |
  * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP`, `ENOTDIR`.
  * @throws {SolelyError} `ENOENT`, `EACCES`, `EROFS`... from open(2); `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
  * @example
- * const { lockFile } = require('solely');
- * await using lock = await lockFile('/run/lock/backup.lock', { wait: true });
+ * import { lockFile } from 'solely';
+ * const lock = await lockFile('/run/lock/backup.lock', { wait: true });
+ * try { await backUp(); } finally { lock.release(); }
  */
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
   const target = fileTarget(path, options, 'file', WAIT_FILE_KEYS);

@@ -231,7 +231,7 @@ export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile
  * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP`, `EISDIR`, `ENOTDIR`.
  * @throws {SolelyError} `ENOENT`, `EACCES`, `EROFS`... from open(2); `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
  * @example
- * const { openPidfile } = require('solely');
+ * import { openPidfile } from 'solely';
  * const pidfile = await openPidfile('/run/mydaemon.pid', { wait: 5000 });
  * pidfile.write();
  */

@@ -58,8 +58,8 @@ const ECONNREFUSED = errnoOf('ECONNREFUSED');
  * @throws {SolelyError} `EADDRINUSE`, `EACCES`, `ENOENT`... from bind(2) and listen(2); `ENOENT` from `sd_listen_fds`
  * with `activation: 'required'` and no socket passed; `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
  * @example
- * const http = require('node:http');
- * const { listenUnix } = require('solely');
+ * import http from 'node:http';
+ * import { listenUnix } from 'solely';
  * const server = await listenUnix('/run/myapp/http.sock', { server: http.createServer(handler), mode: 0o660 });
  */
 export async function listenUnix<S extends Server = Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {

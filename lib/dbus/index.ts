@@ -77,8 +77,9 @@ function busAddressOf(o: Partial<DbusNameOptions>): string {
  * @throws {SolelyError} `EACCES` when the bus policy forbids owning it, the connection's errno (`ENOENT`, `ECONNREFUSED`...),
  * `ERR_SOLELY_DBUS`, `MODULE_NOT_FOUND` without dbus-native, `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
  * @example
- * const { lockDbusName } = require('solely/dbus');
- * await using lock = await lockDbusName('org.example.App', { wait: 10_000 });
+ * import { lockDbusName } from 'solely/dbus';
+ * const lock = await lockDbusName('org.example.App', { wait: 10_000 });
+ * lock.on('lost', () => process.exit(69));
  */
 export async function lockDbusName(name: string, options?: DbusNameOptions & WaitOptions): Promise<DbusNameLock> {
   const checked = checkBusName(name);
@@ -92,7 +93,7 @@ export async function lockDbusName(name: string, options?: DbusNameOptions & Wai
  * @throws {SolelyError} `EACCES`, the connection's errno, `ERR_SOLELY_DBUS`, `MODULE_NOT_FOUND` without dbus-native,
  * `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
  * @example
- * const { tryLockDbusName } = require('solely/dbus');
+ * import { tryLockDbusName } from 'solely/dbus';
  * const lock = await tryLockDbusName('org.example.App');
  * if (lock === null) process.exit(0);
  */

@@ -10,7 +10,7 @@ import { Deadline } from '../wait';
  * A well-known bus name owned by this process's own connection to the bus. Emits 'lost' (a
  * LockLostError) once if the name is taken away or the connection closes.
  * @example
- * const { lockDbusName } = require('solely/dbus');
+ * import { lockDbusName } from 'solely/dbus';
  * const lock = await lockDbusName('org.example.App');
  * lock.on('lost', () => process.exit(69));
  */

@@ -169,9 +169,9 @@ async function acquire(name: string, options: PostgresLockOptions | undefined, o
  * @throws {SolelyError} the connection's errno (`ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`), `ERR_SOLELY_POSTGRES`
  * for an error the server sent, `MODULE_NOT_FOUND` without pg, `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
  * @example
- * const { lockPostgres } = require('solely/postgres');
- * await using lock = await lockPostgres('nightly-report', { connection: process.env.DATABASE_URL, wait: 60_000 });
- * await runReport({ fencingToken: lock.fencingToken, signal: lock.signal });
+ * import { lockPostgres } from 'solely/postgres';
+ * const lock = await lockPostgres('nightly-report', { connection: process.env.DATABASE_URL, wait: 60_000 });
+ * try { await runReport({ fencingToken: lock.fencingToken, signal: lock.signal }); } finally { await lock.release(); }
  */
 export async function lockPostgres(name: string, options?: PostgresLockOptions): Promise<PostgresLock> {
   return (await acquire(name, options, false)) as PostgresLock;
@@ -182,7 +182,7 @@ export async function lockPostgres(name: string, options?: PostgresLockOptions):
  * @throws {SolelyError} the connection's errno (`ECONNREFUSED`, `ENOTFOUND`...), `ERR_SOLELY_POSTGRES`, `MODULE_NOT_FOUND`
  * without pg, `ERR_INVALID_ARG_VALUE` for a bad or unknown option; {@link AbortError} `ABORT_ERR`.
  * @example
- * const { tryLockPostgres } = require('solely/postgres');
+ * import { tryLockPostgres } from 'solely/postgres';
  * const lock = await tryLockPostgres('nightly-report', { connection: process.env.DATABASE_URL });
  * if (lock === null) process.exit(0);
  */
@@ -195,7 +195,7 @@ export function tryLockPostgres(name: string, options?: TryLockPostgresOptions):
  * @throws {SolelyError} the connection's errno, `ERR_SOLELY_POSTGRES`, `MODULE_NOT_FOUND` without pg,
  * `ERR_INVALID_ARG_VALUE` for a bad or unknown option; {@link AbortError} `ABORT_ERR`.
  * @example
- * const { whoHoldsPostgres } = require('solely/postgres');
+ * import { whoHoldsPostgres } from 'solely/postgres';
  * const holder = await whoHoldsPostgres('nightly-report', { connection: process.env.DATABASE_URL });
  */
 export async function whoHoldsPostgres(name: string, options?: Pick<PostgresLockOptions, 'connection' | 'signal'>): Promise<Holder | null> {

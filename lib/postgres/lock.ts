@@ -10,7 +10,7 @@ export const DEFAULT_KEEPALIVE_MS = 5000;
  * A held PostgreSQL advisory lock. Emits 'lost' (a LockLostError) once if the session ends under
  * it, and aborts `signal` then; `fencingToken` grows with every grant of the lock.
  * @example
- * const { lockPostgres } = require('solely/postgres');
+ * import { lockPostgres } from 'solely/postgres';
  * const lock = await lockPostgres('nightly-report');
  * lock.on('lost', () => process.exit(69));
  * await lock.release();

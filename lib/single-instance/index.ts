@@ -36,7 +36,7 @@ const primaryModule = lazy(() => require('./primary') as typeof import('./primar
  * @throws {LockTimeoutError} `ETIMEDOUT` when the primary did not answer within `options.timeout`.
  * @throws {SolelyError} `ERR_INVALID_ARG_VALUE` for a bad id or a bad or unknown option; the errno of a failed socket call.
  * @example
- * const { singleInstance } = require('solely');
+ * import { singleInstance } from 'solely';
  * const instance = await singleInstance('org.example.Editor');
  * if (!instance.primary) process.exit(0); // the running editor got our argv
  * instance.on('second-instance', (message) => openFiles(message.argv.slice(2)));

@@ -114,7 +114,7 @@ type Listener = (this: Primary, message: Message, reply: Reply) => unknown;
  * iterator, once the loop asks for the next one. With no listener and no iterator, messages
  * wait (their connections open, until their deadline) for an iterator.
  * @example
- * const { singleInstance } = require('solely');
+ * import { singleInstance } from 'solely';
  * const primary = await singleInstance('org.example.Editor');
  * if (primary.primary) for await (const message of primary) console.log(message.argv);
  */
