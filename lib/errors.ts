@@ -70,9 +70,7 @@ type Branded = { [BRAND]?: unknown };
  * `ENOENT: no such file or directory, open '/x/a.lock'`. `instanceof` works across copies of solely.
  * @example
  * const { lockFileSync, SolelyError } = require('solely');
- * try { lockFileSync('/nodir/a.lock'); } catch (error) {
- *   if (error instanceof SolelyError && error.code === 'ENOENT') console.error(error.message);
- * }
+ * try { lockFileSync('/nodir/a.lock'); } catch (e) { if (e instanceof SolelyError) console.error(e.code, e.message); }
  */
 export class SolelyError extends Error {
   declare code: SolelyErrorCode;
@@ -108,9 +106,7 @@ export class SolelyError extends Error {
  * says who, as far as the kernel (or server) tells.
  * @example
  * const { lockFileSync, LockHeldError } = require('solely');
- * try { lockFileSync('/run/lock/job.lock'); } catch (error) {
- *   if (error instanceof LockHeldError) console.error(`held by pid ${error.holder?.pid}`);
- * }
+ * try { lockFileSync('/run/lock/job.lock'); } catch (e) { if (e instanceof LockHeldError) console.error(e.holder); }
  */
 export class LockHeldError extends SolelyError {
   declare code: 'ELOCKED';
@@ -126,9 +122,7 @@ export class LockHeldError extends SolelyError {
  * The holder runs as another uid: a squatter, or another user's instance. A LockHeldError, code ELOCKED.
  * @example
  * const { lockAbstractSync, ForeignHolderError } = require('solely');
- * try { lockAbstractSync('my-app'); } catch (error) {
- *   if (error instanceof ForeignHolderError) console.error(`uid ${error.holder?.uid} took our name`);
- * }
+ * try { lockAbstractSync('my-app'); } catch (e) { if (e instanceof ForeignHolderError) console.error(e.holder?.uid); }
  */
 export class ForeignHolderError extends LockHeldError {}
 
@@ -136,10 +130,7 @@ export class ForeignHolderError extends LockHeldError {}
  * A wait (options.wait ms, or singleInstance's timeout) ran out of time. `code` is ETIMEDOUT.
  * @example
  * import { lockFile, LockTimeoutError } from 'solely';
- * await lockFile('/run/lock/job.lock', { wait: 1000 }).catch((error) => {
- *   if (error instanceof LockTimeoutError) process.exit(75);
- *   throw error;
- * });
+ * await lockFile('/run/lock/job.lock', { wait: 1000 }).catch((e) => process.exit(e instanceof LockTimeoutError ? 75 : 1));
  */
 export class LockTimeoutError extends SolelyError {
   declare code: 'ETIMEDOUT';
@@ -191,9 +182,8 @@ export class UnsupportedPlatformError extends SolelyError {}
  * A wait was aborted through its AbortSignal; `code` is ABORT_ERR and `cause` the signal's reason, as in Node.
  * @example
  * import { lockFile, AbortError } from 'solely';
- * await lockFile('/run/lock/job.lock', { wait: true, signal: AbortSignal.timeout(5000) }).catch((error) => {
- *   if (!(error instanceof AbortError)) throw error;
- * });
+ * const lock = await lockFile('/run/lock/job.lock', { wait: true, signal: AbortSignal.timeout(5000) })
+ *   .catch((e) => (e instanceof AbortError ? null : Promise.reject(e)));
  */
 export class AbortError extends SolelyError {
   declare code: 'ABORT_ERR';
@@ -227,10 +217,7 @@ let warnedRenamed = false;
  * `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
  * @example
  * const { lockFileSync, isSolelyError } = require('solely');
- * try { lockFileSync('/run/lock/job.lock'); } catch (error) {
- *   if (isSolelyError(error, 'ELOCKED')) process.exit(75);
- *   throw error;
- * }
+ * try { lockFileSync('/run/lock/job.lock'); } catch (e) { process.exit(isSolelyError(e, 'ELOCKED') ? 75 : 1); }
  */
 export function isSolelyError<C extends SolelyErrorCode>(value: unknown, code: C): value is SolelyError & { code: C };
 /** @deprecated Pass the ERR_SOLELY_* code. */
