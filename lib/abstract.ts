@@ -2,16 +2,22 @@
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './binding';
 import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
+import { systemMessage } from './system-message';
 import { abstractHolder, heldBy } from './holder';
 import { Lock } from './lock';
-import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
+import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
 import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './wait';
 
+/**
+ * Options of lockAbstractSync, tryLockAbstractSync and lockAbstract (which also takes WaitOptions).
+ */
 export interface AbstractLockOptions {
   /** Listen on the socket (default true), so that waiters and whoHolds can connect to it. */
   listen?: boolean;
 }
 
+const KEYS = optionKeys<AbstractLockOptions>({ listen: true });
+const WAIT_LOCK_KEYS = [...KEYS, ...WAIT_KEYS];
 const MAX_NAME_BYTES = 107;
 // Waiters queue in the holder's backlog until its socket closes; the kernel caps it at somaxconn.
 const BACKLOG = 4096;
@@ -35,8 +41,8 @@ export function checkName(name: unknown): string {
   return name;
 }
 
-function backlogOf(options: AbstractLockOptions | undefined): number {
-  return parseBoolean('options.listen', optionsObject(options).listen, true) ? BACKLOG : NO_LISTEN;
+function backlogOf(o: Partial<AbstractLockOptions>): number {
+  return parseBoolean('options.listen', o.listen, true) ? BACKLOG : NO_LISTEN;
 }
 
 /** One bind (+ listen when backlog >= 0): the fd, -1 if the name is bound already, or a typed error. */
@@ -63,7 +69,7 @@ export function heldError(name: string): LockHeldError {
   } catch {
     // Neither sock_diag nor /proc/net/unix to read: the lock is held all the same, by someone unknown.
   }
-  return heldBy(`bind ELOCKED: lock is held ${address}`, fields, holder);
+  return heldBy(systemMessage('ELOCKED', 'lock is held', 'bind', { address }), fields, holder);
 }
 
 function bindOrThrow(name: string, backlog: number): Lock {
@@ -72,19 +78,57 @@ function bindOrThrow(name: string, backlog: number): Lock {
   return lock;
 }
 
+/**
+ * Takes the Linux abstract socket name `name` (bound, and listening unless `listen: false`): the
+ * lock is held while the returned Lock's socket is open, and the kernel frees it when the process
+ * ends, however it ends. Nothing is left on disk.
+ * @throws {LockHeldError} `ELOCKED` when another socket has the name (`holder` says who, when the kernel tells).
+ * @throws {ForeignHolderError} `ELOCKED` when the holder runs as another uid.
+ * @throws {InvalidTargetError} `EINVAL` or `ENAMETOOLONG` for an empty, NUL-containing or over-107-byte name.
+ * @throws {UnsupportedPlatformError} `ENOTSUP` off Linux.
+ * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown option key), or the socket's errno (`EMFILE`...).
+ * @example
+ * const { lockAbstractSync } = require('solely');
+ * const lock = lockAbstractSync('nightly-report'); // held until release() or exit
+ * try { report(); } finally { lock.release(); }
+ */
 export function lockAbstractSync(name: string, options?: AbstractLockOptions): Lock {
-  return bindOrThrow(checkName(name), backlogOf(options));
+  return bindOrThrow(checkName(name), backlogOf(optionsObject(options, KEYS)));
 }
 
-/** Contention is a value: null, and no Error is built. */
+/**
+ * Like lockAbstractSync, but returns null when the name is held: contention is a value, and no
+ * Error is built.
+ * @throws {InvalidTargetError} `EINVAL` or `ENAMETOOLONG` for a name that cannot be a lock.
+ * @throws {UnsupportedPlatformError} `ENOTSUP` off Linux.
+ * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown option key), or the socket's errno.
+ * @example
+ * const { tryLockAbstractSync } = require('solely');
+ * const lock = tryLockAbstractSync('nightly-report');
+ * if (lock === null) process.exit(0); // another run is going
+ */
 export function tryLockAbstractSync(name: string, options?: AbstractLockOptions): Lock | null {
-  return tryBind(checkName(name), backlogOf(options));
+  return tryBind(checkName(name), backlogOf(optionsObject(options, KEYS)));
 }
 
+/**
+ * Takes the abstract name `name` as lockAbstractSync does; with `wait`, waits for the holder to let
+ * go (woken by the kernel, not by polling), up to `wait` ms if a number, or until `signal` aborts.
+ * @throws {LockHeldError} `ELOCKED` when held and not waiting; {@link ForeignHolderError} when held by another uid.
+ * @throws {LockTimeoutError} `ETIMEDOUT` when `wait` ms passed.
+ * @throws {AbortError} `ABORT_ERR` when `signal` aborted the wait.
+ * @throws {InvalidTargetError} `EINVAL` or `ENAMETOOLONG`; {@link UnsupportedPlatformError} `ENOTSUP` off Linux.
+ * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown option key), or the socket's errno.
+ * @example
+ * import { lockAbstract } from 'solely';
+ * const lock = await lockAbstract('nightly-report', { wait: 60_000 });
+ * try { await work(); } finally { lock.release(); }
+ */
 export async function lockAbstract(name: string, options?: WaitOptions & AbstractLockOptions): Promise<Lock> {
   const checked = checkName(name);
-  const wait = parseWait(optionsObject(options));
-  const backlog = backlogOf(options);
+  const o = optionsObject(options, WAIT_LOCK_KEYS);
+  const wait = parseWait(o);
+  const backlog = backlogOf(o);
   if (wait.timeout === 0 && !wait.signal?.aborted) return bindOrThrow(checked, backlog);
   return waitFor(new AbstractWaiter(checked, backlog), wait, { address: `@${checked}` });
 }

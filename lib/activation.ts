@@ -6,8 +6,14 @@ import { errnoOf, fromErrno, invalidArgument, invalidTarget, type ErrorTarget } 
 import * as lazy from './lazy-modules';
 import { parseChoice } from './options';
 
+/**
+ * Whether listenUnix adopts a socket systemd passed (socket activation).
+ */
 export type Activation = 'auto' | 'never' | 'required';
 
+/**
+ * listenUnix's options for systemd socket activation (sd_listen_fds(3)).
+ */
 export interface ActivationOptions {
   /**
    * 'auto' (default): adopt the socket systemd passed for this address, if any, else bind;

@@ -1,7 +1,7 @@
 // Every error solely throws: Node's system-error shape (code, negative errno, syscall,
 // path/address, cause) plus classes that say what happened to the lock.
 import { constants } from 'node:os';
-import { getSystemErrorMap } from 'node:util';
+import { describe, systemMessage } from './system-message';
 
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
@@ -52,7 +52,10 @@ const RENAMED_CODES = {
   EDBUS: 'ERR_SOLELY_DBUS',
 } as const satisfies Record<string, SolelyErrorCode>;
 
-/** @deprecated The old spelling of an ERR_SOLELY_* code. */
+/**
+ * The old spelling of an ERR_SOLELY_* code (ELOCKLOST, EPOSTGRES, EDBUS); isSolelyError still takes it.
+ * @deprecated Pass the ERR_SOLELY_* code.
+ */
 export type DeprecatedSolelyErrorCode = keyof typeof RENAMED_CODES;
 
 // Symbol.for: every copy of solely in a process (two versions in node_modules, a bundle) shares it,
@@ -61,6 +64,14 @@ const BRAND = Symbol.for('solely.error');
 
 type Branded = { [BRAND]?: unknown };
 
+/**
+ * Every error solely throws: Node's system-error shape (`code`; for a failed syscall also negative
+ * `errno`, `syscall`, and `path` or `address`; `cause` kept), and a message in Node's words:
+ * `ENOENT: no such file or directory, open '/x/a.lock'`. `instanceof` works across copies of solely.
+ * @example
+ * const { lockFileSync, SolelyError } = require('solely');
+ * try { lockFileSync('/nodir/a.lock'); } catch (e) { if (e instanceof SolelyError) console.error(e.code, e.message); }
+ */
 export class SolelyError extends Error {
   declare code: SolelyErrorCode;
   declare errno?: number;
@@ -90,7 +101,13 @@ export class SolelyError extends Error {
   }
 }
 
-/** The lock is held by someone else. `code` is ELOCKED, as proper-lockfile users check. */
+/**
+ * The lock is held by someone else. `code` is ELOCKED (as proper-lockfile users check); `holder`
+ * says who, as far as the kernel (or server) tells.
+ * @example
+ * const { lockFileSync, LockHeldError } = require('solely');
+ * try { lockFileSync('/run/lock/job.lock'); } catch (e) { if (e instanceof LockHeldError) console.error(e.holder); }
+ */
 export class LockHeldError extends SolelyError {
   declare code: 'ELOCKED';
   declare holder?: Holder;
@@ -101,10 +118,20 @@ export class LockHeldError extends SolelyError {
   }
 }
 
-/** The holder runs as another uid: a squatter, or another user's instance. */
+/**
+ * The holder runs as another uid: a squatter, or another user's instance. A LockHeldError, code ELOCKED.
+ * @example
+ * const { lockAbstractSync, ForeignHolderError } = require('solely');
+ * try { lockAbstractSync('my-app'); } catch (e) { if (e instanceof ForeignHolderError) console.error(e.holder?.uid); }
+ */
 export class ForeignHolderError extends LockHeldError {}
 
-/** A wait ran out of time. */
+/**
+ * A wait (options.wait ms, or singleInstance's timeout) ran out of time. `code` is ETIMEDOUT.
+ * @example
+ * import { lockFile, LockTimeoutError } from 'solely';
+ * await lockFile('/run/lock/job.lock', { wait: 1000 }).catch((e) => process.exit(e instanceof LockTimeoutError ? 75 : 1));
+ */
 export class LockTimeoutError extends SolelyError {
   declare code: 'ETIMEDOUT';
 
@@ -113,7 +140,14 @@ export class LockTimeoutError extends SolelyError {
   }
 }
 
-/** A lock held through a connection (a PostgreSQL session, a D-Bus name) was taken away. */
+/**
+ * A lock held through a connection (a PostgreSQL session, a D-Bus name) was taken away: emitted
+ * as 'lost' by the lock, and the reason of its `signal`. `code` is ERR_SOLELY_LOCK_LOST.
+ * @example
+ * import { lockPostgres } from 'solely/postgres';
+ * const lock = await lockPostgres('nightly-report');
+ * lock.on('lost', (error) => { console.error(error.message); process.exit(69); });
+ */
 export class LockLostError extends SolelyError {
   declare code: 'ERR_SOLELY_LOCK_LOST';
 
@@ -122,13 +156,35 @@ export class LockLostError extends SolelyError {
   }
 }
 
-/** The name or path cannot be a lock: empty, NUL, too long, a symlink, not a socket. */
+/**
+ * The name or path cannot be a lock: empty, NUL, too long, a symlink, not a socket. `code` is the
+ * errno the kernel would give (EINVAL, ENAMETOOLONG, ELOOP, ENOTSOCK, EISDIR, ENOTDIR).
+ * @example
+ * const { lockAbstractSync, InvalidTargetError } = require('solely');
+ * try { lockAbstractSync(''); } catch (error) { console.log(error instanceof InvalidTargetError); } // true
+ */
 export class InvalidTargetError extends SolelyError {}
 
-/** The mechanism does not exist on this platform. */
+/**
+ * The mechanism does not exist on this platform (abstract names off Linux, OFD locks where the
+ * kernel has none). `code` is ENOTSUP, EOPNOTSUPP, ENOSYS or EAFNOSUPPORT.
+ * @example
+ * const { lockAbstractSync, lockFileSync, UnsupportedPlatformError } = require('solely');
+ * let lock;
+ * try { lock = lockAbstractSync('my-app'); } catch (error) {
+ *   if (!(error instanceof UnsupportedPlatformError)) throw error;
+ *   lock = lockFileSync('/tmp/my-app.lock');
+ * }
+ */
 export class UnsupportedPlatformError extends SolelyError {}
 
-/** A wait was aborted through its AbortSignal; `cause` is the signal's reason, as in Node. */
+/**
+ * A wait was aborted through its AbortSignal; `code` is ABORT_ERR and `cause` the signal's reason, as in Node.
+ * @example
+ * import { lockFile, AbortError } from 'solely';
+ * const lock = await lockFile('/run/lock/job.lock', { wait: true, signal: AbortSignal.timeout(5000) })
+ *   .catch((e) => (e instanceof AbortError ? null : Promise.reject(e)));
+ */
 export class AbortError extends SolelyError {
   declare code: 'ABORT_ERR';
 
@@ -159,6 +215,9 @@ let warnedRenamed = false;
 /**
  * True for an error made by any copy of solely (instanceof alone fails across copies), and with
  * `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
+ * @example
+ * const { lockFileSync, isSolelyError } = require('solely');
+ * try { lockFileSync('/run/lock/job.lock'); } catch (e) { process.exit(isSolelyError(e, 'ELOCKED') ? 75 : 1); }
  */
 export function isSolelyError<C extends SolelyErrorCode>(value: unknown, code: C): value is SolelyError & { code: C };
 /** @deprecated Pass the ERR_SOLELY_* code. */
@@ -183,31 +242,6 @@ export function isSolelyError(value: unknown, code?: SolelyErrorCode | Deprecate
 
 const INVALID_TARGET = new Set(['EINVAL', 'ENAMETOOLONG', 'ENOTSOCK', 'ELOOP', 'EISDIR', 'ENOTDIR']);
 const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EAFNOSUPPORT']);
-// libuv's table (behind util) lacks some errnos that locks return.
-const EXTRA_MESSAGES: Record<string, string> = {
-  EDEADLK: 'resource deadlock avoided',
-  ENOLCK: 'no locks available',
-  ESTALE: 'stale file handle',
-  EDQUOT: 'disk quota exceeded',
-};
-
-let names: Map<number, [ErrnoCode, string]> | undefined;
-
-function describe(errno: number): [code: ErrnoCode, message: string] {
-  if (names === undefined) {
-    // libuv's names are the ErrnoCode union; test/errors.test.js checks it against this table.
-    names = new Map(getSystemErrorMap() as Map<number, [ErrnoCode, string]>);
-    for (const [code, value] of Object.entries(constants.errno) as [keyof typeof constants.errno, number][]) {
-      if (!names.has(-value)) names.set(-value, [code, EXTRA_MESSAGES[code] ?? 'system error']);
-    }
-    // As Node's dns does: a name that does not resolve is ENOTFOUND, whichever getaddrinfo code says so.
-    for (const [errno, [code, message]] of names) {
-      if (code === 'EAI_NONAME' || code === 'EAI_NODATA') names.set(errno, ['ENOTFOUND', message]);
-    }
-  }
-  return names.get(errno) ?? [`E${-errno}`, `unknown system error ${-errno}`];
-}
-
 /** The errno constant for a code, negative as Node reports it. */
 export function errnoOf(code: keyof typeof constants.errno): number {
   return -constants.errno[code];
@@ -224,7 +258,7 @@ export function fromErrno(errno: number, syscall: string, target: ErrorTarget, c
   const [code, message] = describe(errno);
   const fields: SolelyErrorFields = { errno, syscall, ...target };
   if (cause !== undefined) fields.cause = cause;
-  const text = located(`${syscall} ${code}: ${message}`, target);
+  const text = systemMessage(code, message, syscall, target);
   const cls = INVALID_TARGET.has(code) ? InvalidTargetError : UNSUPPORTED.has(code) ? UnsupportedPlatformError : SolelyError;
   return new cls(code, text, fields);
 }

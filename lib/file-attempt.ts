@@ -5,11 +5,20 @@ import { constants, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { binding } from './binding';
 import { SolelyError, errnoOf, fromErrno, invalidTarget, type LockHeldError } from './errors';
+import { systemMessage } from './system-message';
 import { classifyFilesystem } from './filesystem';
 import { fileHolder, heldBy } from './holder';
 
+/**
+ * 'flock': flock(2), as flock(1), Python fcntl.flock, cargo; 'fcntl': an open file description
+ * (OFD) lock, which conflicts with lockf and fcntl users.
+ */
 export type LockMethod = 'flock' | 'fcntl';
 
+/**
+ * What a file lock does on a network or emulated filesystem: 'warn' (one process warning per path),
+ * 'error' (throw ERR_SOLELY_NETWORK_FILESYSTEM) or 'lock' (silently).
+ */
 export type NetworkFilesystemPolicy = 'lock' | 'warn' | 'error';
 
 export interface FileTarget {
@@ -174,5 +183,5 @@ export async function tryLockTargetOnThread(target: FileTarget): Promise<number>
 export function fileHeldError(target: FileTarget, holder = fileHolder(target.path)): LockHeldError {
   const { path, method } = target;
   const fields = { errno: EAGAIN, syscall: method, path, cause: fromErrno(EAGAIN, method, { path }) };
-  return heldBy(`${method} ELOCKED: lock is held ${path}`, fields, holder);
+  return heldBy(systemMessage('ELOCKED', 'lock is held', method, { path }), fields, holder);
 }

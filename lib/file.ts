@@ -2,14 +2,18 @@
 // attempt itself is file-attempt.ts; waiting for it, file-waiters.ts.
 import { binding } from './binding';
 import { UnsupportedPlatformError, errnoOf } from './errors';
+import { systemMessage } from './system-message';
 import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { Lock } from './lock';
-import { optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
+import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
 import { absolutePath } from './path';
 
 export type { LockMethod, NetworkFilesystemPolicy } from './file-attempt';
 
+/**
+ * Options of lockFileSync, tryLockFileSync and lockFile (which also takes WaitOptions).
+ */
 export interface FileLockOptions {
   /** 'flock' (default): flock(2), as flock(1), Python fcntl.flock, cargo. 'fcntl': an OFD lock, which
    *  conflicts with lockf/fcntl users. */
@@ -21,17 +25,20 @@ export interface FileLockOptions {
   onNetworkFilesystem?: NetworkFilesystemPolicy;
 }
 
+const KEYS = optionKeys<FileLockOptions>({ method: true, mode: true, onNetworkFilesystem: true });
+/** The keys of a call that waits: lockFile's, openPidfile's. */
+export const WAIT_FILE_KEYS = [...KEYS, ...WAIT_KEYS];
 const DEFAULT_MODE = 0o644;
 const S_ISVTX = 0o1000; // not in fs.constants
 
 /** The options of a lock file or pidfile at path, checked. */
-export function fileTarget(path: string, options: FileLockOptions | undefined, kind: FileTarget['kind']): FileTarget {
+export function fileTarget(path: string, options: FileLockOptions | undefined, kind: FileTarget['kind'], keys = KEYS): FileTarget {
   const absolute = absolutePath(path);
-  const o = optionsObject(options);
+  const o = optionsObject(options, keys);
   const method = parseChoice('options.method', o.method, ['flock', 'fcntl'] as const, 'flock');
   if (method === 'fcntl' && !binding.ofdLocks) {
     // The classic POSIX lock is no substitute: it vanishes when any fd of the file closes.
-    const message = `fcntl ENOTSUP: open file description locks do not exist on ${process.platform}; use method 'flock' ${absolute}`;
+    const message = systemMessage('ENOTSUP', `open file description locks do not exist on ${process.platform}; use method 'flock'`, 'fcntl', { path: absolute });
     throw new UnsupportedPlatformError('ENOTSUP', message, { errno: errnoOf('ENOTSUP'), syscall: 'fcntl', path: absolute });
   }
   return {
@@ -55,6 +62,20 @@ function fileLock(target: FileTarget, fd: number): Lock {
   return new Lock('file', target.path, fd, lockMethodCode(target)); // the Lock owns fd from here
 }
 
+/**
+ * Locks the file at `path` (created if absent, with the sticky bit so tmpfiles cleaners leave it;
+ * a directory is locked in place) with flock(2), or an OFD lock with `method: 'fcntl'`. The kernel
+ * frees the lock when the Lock is released or the process ends; the file itself stays.
+ * @throws {LockHeldError} `ELOCKED` when another process holds it; {@link ForeignHolderError} when that process runs as another uid.
+ * @throws {InvalidTargetError} `EINVAL` (empty path, NUL), `ENAMETOOLONG`, `ELOOP` (a symlink), `ENOTDIR`.
+ * @throws {SolelyError} `ENOENT` (the directory does not exist), `EACCES`, `EROFS` and other errnos of open(2);
+ * `ERR_SOLELY_NETWORK_FILESYSTEM` with `onNetworkFilesystem: 'error'`; `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @throws {UnsupportedPlatformError} `ENOTSUP` for `method: 'fcntl'` where OFD locks do not exist.
+ * @example
+ * const { lockFileSync } = require('solely');
+ * const lock = lockFileSync('/run/lock/backup.lock');
+ * try { backUp(); } finally { lock.release(); }
+ */
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
   const target = fileTarget(path, options, 'file');
   const lock = tryLockSync(target);
@@ -62,14 +83,34 @@ export function lockFileSync(path: string, options?: FileLockOptions): Lock {
   return lock;
 }
 
-/** Contention is a value: null, and no Error is built. */
+/**
+ * Like lockFileSync, but returns null when another process holds the lock: contention is a value.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP`, `ENOTDIR` for a path that cannot be a lock.
+ * @throws {SolelyError} `ENOENT`, `EACCES`, `EROFS`... from open(2); `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * const { tryLockFileSync } = require('solely');
+ * const lock = tryLockFileSync('/run/lock/backup.lock');
+ * if (lock === null) console.log('a backup is running already');
+ */
 export function tryLockFileSync(path: string, options?: FileLockOptions): Lock | null {
   return tryLockSync(fileTarget(path, options, 'file'));
 }
 
+/**
+ * Locks the file at `path` as lockFileSync does; with `wait`, waits for the holder (woken by the
+ * kernel's lock, not by polling), up to `wait` ms if a number, or until `signal` aborts.
+ * @throws {LockHeldError} `ELOCKED` when held and not waiting; {@link ForeignHolderError} when held by another uid.
+ * @throws {LockTimeoutError} `ETIMEDOUT` when `wait` ms passed; {@link AbortError} `ABORT_ERR` when `signal` aborted.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP`, `ENOTDIR`.
+ * @throws {SolelyError} `ENOENT`, `EACCES`, `EROFS`... from open(2); `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * import { lockFile } from 'solely';
+ * const lock = await lockFile('/run/lock/backup.lock', { wait: true });
+ * try { await backUp(); } finally { lock.release(); }
+ */
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
-  const target = fileTarget(path, options, 'file');
-  const lock = await lockTarget(target, parseWait(optionsObject(options)), (fd) => fileLock(target, fd));
+  const target = fileTarget(path, options, 'file', WAIT_FILE_KEYS);
+  const lock = await lockTarget(target, parseWait(optionsObject(options, WAIT_FILE_KEYS)), (fd) => fileLock(target, fd));
   if (lock === null) throw fileHeldError(target);
   return lock;
 }

@@ -4,6 +4,10 @@
 import { binding } from './binding';
 import { fromErrno, invalidArgument } from './errors';
 
+/**
+ * A filesystem as statfs(2) names it: its magic number, its name, and whether locks on it are
+ * forwarded to a server or daemon (NFS, SMB, Ceph, FUSE, 9p...).
+ */
 export interface FilesystemInfo {
   /** statfs(2) f_type. */
   magic: number;
@@ -53,14 +57,28 @@ const KNOWN = new Map<number, [string, boolean]>([
   ...LOCAL.map(([magic, name]): [number, [string, boolean]] => [magic, [name, false]]),
 ]);
 
-/** Names a statfs f_type and says whether it is a network filesystem. */
+/**
+ * Names a statfs f_type (magic number) and says whether it is a network or emulated filesystem;
+ * an unknown magic is named in hex and taken as local.
+ * @throws {SolelyError} `ERR_INVALID_ARG_VALUE` for a magic that is not an integer >= 0.
+ * @example
+ * const { classifyFilesystem } = require('solely');
+ * classifyFilesystem(0x6969); // { magic: 26985, name: 'nfs', network: true }
+ */
 export function classifyFilesystem(magic: number): FilesystemInfo {
   if (!Number.isInteger(magic) || magic < 0) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'magic', 'an integer >= 0', magic);
   const [name, network] = KNOWN.get(magic) ?? [`0x${magic.toString(16)}`, false];
   return { magic, name, network };
 }
 
-/** The filesystem that path is on (statfs follows symlinks). */
+/**
+ * The filesystem that `path` is on (statfs(2), which follows symlinks), classified as
+ * classifyFilesystem does.
+ * @throws {SolelyError} `ENOENT`, `EACCES`, `ENOTDIR`... from statfs(2); {@link InvalidTargetError} `EINVAL` for an empty path.
+ * @example
+ * const { filesystemOf } = require('solely');
+ * if (filesystemOf('/var/lock').network) console.warn('locks here may not exclude other machines');
+ */
 export function filesystemOf(path: string): FilesystemInfo {
   if (typeof path !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'path', 'of type string', path);
   const magic = binding.statfsType(path);

@@ -1,10 +1,22 @@
 // The handle that owns a lock's fd: one owner at every moment, released explicitly or by exit.
 import { binding } from './binding';
 
+/**
+ * What a Lock holds: an abstract socket name, a lock file, or a pidfile.
+ */
 export type LockKind = 'abstract' | 'file' | 'pidfile';
 
 const NOT_A_FILE_LOCK = -1;
 
+/**
+ * A held lock: owns the fd (an abstract socket or a locked file) that holds it. `release()` or
+ * `using` frees it; so does the process's end, however it ends. No finalizer releases a dropped
+ * handle: the lock lasts until the process exits.
+ * @example
+ * const { lockFileSync } = require('solely');
+ * const lock = lockFileSync('/run/lock/job.lock');
+ * try { run(); } finally { lock.release(); }
+ */
 export class Lock implements Disposable {
   readonly kind: LockKind;
   /** The abstract name, or the absolute path. */

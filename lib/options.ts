@@ -1,11 +1,16 @@
 // Options in, plain values out: the native layer never sees a user option.
-import { invalidArgument } from './errors';
+import { SolelyError, invalidArgument } from './errors';
 
+/**
+ * How a lock call waits for the holder to let go.
+ */
 export interface WaitOptions {
   /** false (default): fail at once if held; true: wait without end; a number: wait up to ms. */
   wait?: boolean | number;
   signal?: AbortSignal;
 }
+
+export const WAIT_KEYS = optionKeys<WaitOptions>({ wait: true, signal: true });
 
 export interface Wait {
   /** 0: do not wait; Infinity: no timeout. */
@@ -18,10 +23,51 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const NO_OPTIONS = Object.freeze({});
 
-export function optionsObject<T extends object>(options: T | undefined, name = 'options'): Partial<T> {
+/** Every key of an options type, written as an object so that the compiler checks the list is whole and exact. */
+export function optionKeys<T extends object>(keys: { [K in keyof T]-?: true }): readonly string[] {
+  return Object.keys(keys);
+}
+
+/**
+ * options as an object whose keys are all in `known`, checked before anything else is done: a
+ * typo ({ wiat: 100 }) would otherwise mean the default, silently.
+ */
+export function optionsObject<T extends object>(options: T | undefined, known: readonly string[], name = 'options'): Partial<T> {
   if (options === undefined || options === null) return NO_OPTIONS; // shared: callers only read it
   if (typeof options !== 'object') throw invalidArgument('ERR_INVALID_ARG_TYPE', name, 'of type object', options);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw unknownKey(name, key, known);
+  }
   return options;
+}
+
+function unknownKey(name: string, key: string, known: readonly string[]): SolelyError {
+  const guess = closest(key, known);
+  const hint = guess === undefined ? `it takes ${known.map((k) => `'${k}'`).join(', ')}` : `did you mean '${guess}'?`;
+  return new SolelyError('ERR_INVALID_ARG_VALUE', `The "${name}" argument has an unknown key '${key}': ${hint}`);
+}
+
+/** The candidate nearest to word by edit distance (a swap of two letters counts one), if it is near enough to be a typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best !== undefined && bestDistance <= Math.min(2, Math.floor(best.length / 2)) ? best : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 export function parseWait(options: WaitOptions): Wait {

@@ -6,7 +6,7 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
 import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument, type SolelyError } from './errors';
-import { fileTarget, type FileLockOptions } from './file';
+import { WAIT_FILE_KEYS, fileTarget, type FileLockOptions } from './file';
 import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { fileHolder, isLocked } from './holder';
@@ -14,6 +14,9 @@ import { Lock } from './lock';
 import { optionsObject, parseWait, type WaitOptions } from './options';
 import { absolutePath } from './path';
 
+/**
+ * Options of openPidfileSync and openPidfile (which also takes WaitOptions).
+ */
 export interface PidfileOptions extends FileLockOptions {
   /** Permission bits of a pidfile this call creates (default 0o644, less the umask: readers need
    *  the PID; BSD's default is 0o600). */
@@ -36,6 +39,16 @@ const READ_TRIES = 20;
 const READ_PAUSE_MS = 5;
 const MAX_PID = 2 ** 31 - 1;
 
+/**
+ * A locked pidfile: a Lock whose file holds a PID, as BSD's pidfile(3) and daemons' pidfiles do.
+ * Readers (readPidfile, `solely status`) trust the PID only while the file is locked.
+ * @throws {SolelyError} from write() and remove(): the errno of the failed write or unlink.
+ * @example
+ * const { openPidfileSync } = require('solely');
+ * const pidfile = openPidfileSync('/run/mydaemon.pid');
+ * pidfile.write(); // this process's PID
+ * process.on('exit', () => pidfile.remove());
+ */
 export class Pidfile extends Lock {
   #dirfd: number;
   readonly #name: string;
@@ -191,8 +204,16 @@ async function heldErrorAsync(target: FileTarget): Promise<LockHeldError> {
 }
 
 /**
- * Opens and locks a pidfile (created if absent, never through a symlink), then truncates it.
- * Throws LockHeldError with the holder's PID, read from the file, if another process has it.
+ * Opens and locks a pidfile (created if absent, never through a symlink), then truncates it; it
+ * holds no PID until write(). The lock is the truth: a stale file from a crashed run is taken over.
+ * @throws {LockHeldError} `ELOCKED` with `holder.pid` read from the file when another process has it;
+ * {@link ForeignHolderError} when that process runs as another uid.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP` (a symlink), `EISDIR`, `ENOTDIR`.
+ * @throws {SolelyError} `ENOENT`, `EACCES`, `EROFS`... from open(2); `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * const { openPidfileSync } = require('solely');
+ * const pidfile = openPidfileSync('/run/mydaemon.pid');
+ * pidfile.write();
  */
 export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile {
   const target = fileTarget(path, options, 'pidfile');
@@ -202,16 +223,34 @@ export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile
   return adopt(target, fd);
 }
 
+/**
+ * Opens and locks a pidfile as openPidfileSync does; with `wait`, waits for the holder to let go,
+ * up to `wait` ms if a number, or until `signal` aborts.
+ * @throws {LockHeldError} `ELOCKED` with `holder.pid` when held and not waiting; {@link ForeignHolderError} for another uid.
+ * @throws {LockTimeoutError} `ETIMEDOUT` when `wait` ms passed; {@link AbortError} `ABORT_ERR` when `signal` aborted.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP`, `EISDIR`, `ENOTDIR`.
+ * @throws {SolelyError} `ENOENT`, `EACCES`, `EROFS`... from open(2); `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * import { openPidfile } from 'solely';
+ * const pidfile = await openPidfile('/run/mydaemon.pid', { wait: 5000 });
+ * pidfile.write();
+ */
 export async function openPidfile(path: string, options?: PidfileOptions & WaitOptions): Promise<Pidfile> {
-  const target = fileTarget(path, options, 'pidfile');
-  const pidfile = await lockTarget(target, parseWait(optionsObject(options)), (fd) => adopt(target, fd));
+  const target = fileTarget(path, options, 'pidfile', WAIT_FILE_KEYS);
+  const pidfile = await lockTarget(target, parseWait(optionsObject(options, WAIT_FILE_KEYS)), (fd) => adopt(target, fd));
   if (pidfile === null) throw await heldErrorAsync(target);
   return pidfile;
 }
 
 /**
- * What a pidfile says, without ever taking its lock: the PID it claims, and whether some process
- * holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
+ * What a pidfile says, without ever taking its lock: the PID it claims (null if none), and whether
+ * some process holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP` (a symlink), `EISDIR`, `ENOTDIR`.
+ * @throws {SolelyError} `ENOENT` when there is no pidfile, `EACCES`... from open(2).
+ * @example
+ * const { readPidfile } = require('solely');
+ * const { pid, locked } = readPidfile('/run/mydaemon.pid');
+ * if (locked) process.kill(pid, 'SIGHUP');
  */
 export function readPidfile(path: string): { pid: number | null; locked: boolean } {
   const absolute = absolutePath(path);

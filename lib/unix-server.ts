@@ -11,14 +11,18 @@ import { activatedSocket, parseActivation, type ActivationOptions } from './acti
 import { binding } from './binding';
 import * as lazy from './lazy-modules';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
+import { systemMessage } from './system-message';
 import { tryLockFileSync } from './file';
 import { connectedHolder, heldBy } from './holder';
 import { Lock } from './lock';
 import { listenOnFd } from './node-internals';
-import { optionsObject, parseInteger, parseMode } from './options';
+import { optionKeys, optionsObject, parseInteger, parseMode } from './options';
 import { absolutePath } from './path';
 
 
+/**
+ * Options of listenUnix.
+ */
 export interface UnixServerOptions<S extends Server = Server> extends ActivationOptions {
   /** The server to listen, not listening yet (an http.createServer(), say); default a new net.Server. */
   server?: S;
@@ -30,6 +34,7 @@ export interface UnixServerOptions<S extends Server = Server> extends Activation
   backlog?: number;
 }
 
+const KEYS = optionKeys<UnixServerOptions>({ server: true, mode: true, backlog: true, activation: true, activationName: true });
 const SUN_PATH_MAX = 107;
 const DEFAULT_BACKLOG = 511;
 const MAX_BACKLOG = 2 ** 31 - 1;
@@ -44,11 +49,21 @@ const EADDRINUSE = errnoOf('EADDRINUSE');
 const ECONNREFUSED = errnoOf('ECONNREFUSED');
 
 /**
- * A Server already listening on path: a filesystem path, or "\0name" for a Linux abstract
- * name. server.address() returns path as given for "\0name", and the absolute path otherwise.
+ * A Server already listening on `path`: a filesystem path, or "\0name" for a Linux abstract name.
+ * A stale socket file left by a crashed server is replaced; a live server's is never taken (the
+ * sidecar lock "<path>.lock" says who serves it). With systemd socket activation, the passed socket
+ * is adopted. server.address() returns "\0name" as given, and the absolute path otherwise.
+ * @throws {LockHeldError} `ELOCKED` when another server serves the path (or listens on it outside the lock).
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG` (over 107 bytes), `ELOOP`, `ENOTSOCK` for a path that cannot be a socket.
+ * @throws {SolelyError} `EADDRINUSE`, `EACCES`, `ENOENT`... from bind(2) and listen(2); `ENOENT` from `sd_listen_fds`
+ * with `activation: 'required'` and no socket passed; `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * import http from 'node:http';
+ * import { listenUnix } from 'solely';
+ * const server = await listenUnix('/run/myapp/http.sock', { server: http.createServer(handler), mode: 0o660 });
  */
 export async function listenUnix<S extends Server = Server>(path: string, options?: UnixServerOptions<S>): Promise<S> {
-  const o = optionsObject(options);
+  const o = optionsObject(options, KEYS);
   // Not 0: net takes 0 for its default, 511.
   const backlog = parseInteger('options.backlog', o.backlog, 1, MAX_BACKLOG, DEFAULT_BACKLOG);
   const net = lazy.net();
@@ -126,7 +141,7 @@ function lockSidecar(socket: string, address: string): Lock {
   if (lock !== null) return lock;
   const fields = { errno: EAGAIN, syscall: 'flock', path: socket, cause: fromErrno(EAGAIN, 'flock', { path: sidecar }) };
   // The holder answers a probe when it listens: its credentials are cheap to know then.
-  throw heldBy(`flock ELOCKED: lock is held ${sidecar}`, fields, connectedHolder(binding.unixConnect(address)));
+  throw heldBy(systemMessage('ELOCKED', 'lock is held', 'flock', { path: sidecar }), fields, connectedHolder(binding.unixConnect(address)));
 }
 
 /**

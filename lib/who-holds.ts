@@ -3,14 +3,27 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
 import { fromFsError, invalidArgument, type Holder } from './errors';
 import { abstractHolder, fileHolderOf } from './holder';
+import { optionKeys, optionsObject } from './options';
 import { absolutePath } from './path';
 
+/**
+ * A lock to look up: a string ('/' in it: a file path; otherwise, or with a leading "\0", an
+ * abstract name), or `{ abstract: name }` or `{ file: path }` to say which.
+ */
 export type HolderTarget = string | { abstract: string } | { file: string };
+
+const TARGET_KEYS = optionKeys<{ abstract: string; file: string }>({ abstract: true, file: true });
 
 /**
  * Who holds a lock, without taking it: null if it is free. A string containing '/' is a file
  * path (write './name' for a relative one); "\0name" or any other string is an abstract name.
  * Fields the kernel does not let us see are left out ({} means held by a process we cannot see).
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG` for a name or path that cannot be a lock.
+ * @throws {SolelyError} `EACCES`, `ENOTDIR`... from lstat(2); `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown key) for a bad target.
+ * @example
+ * const { whoHolds } = require('solely');
+ * const holder = whoHolds({ file: '/run/lock/backup.lock' });
+ * if (holder !== null) console.log(`held by pid ${holder.pid}`);
  */
 export function whoHolds(target: HolderTarget): Holder | null {
   let abstract: unknown;
@@ -20,7 +33,7 @@ export function whoHolds(target: HolderTarget): Holder | null {
     else if (target.includes('/')) file = target;
     else abstract = target;
   } else if (typeof target === 'object' && target !== null && ('abstract' in target || 'file' in target)) {
-    ({ abstract, file } = target as { abstract?: unknown; file?: unknown });
+    ({ abstract, file } = optionsObject(target as { abstract?: unknown; file?: unknown }, TARGET_KEYS, 'target'));
   } else {
     throw invalidArgument('ERR_INVALID_ARG_TYPE', 'target', 'a string, { abstract: string } or { file: string }', target);
   }

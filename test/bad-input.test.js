@@ -73,7 +73,7 @@ test('errno names missing from libuv (EDEADLK, ENOLCK) come from os.constants', 
   const { fromErrno } = require('../dist/errors');
   const deadlock = fromErrno(-35, 'fcntl', { path: '/x' });
   assert.equal(deadlock.code, 'EDEADLK');
-  assert.equal(deadlock.message, 'fcntl EDEADLK: resource deadlock avoided /x');
+  assert.equal(deadlock.message, "EDEADLK: resource deadlock avoided, fcntl '/x'");
   assert.equal(fromErrno(-37, 'flock', { path: '/x' }).code, 'ENOLCK');
   const eloop = fromErrno(-40, 'open', { path: '/x' });
   assert.ok(eloop instanceof solely.InvalidTargetError);

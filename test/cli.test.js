@@ -476,12 +476,12 @@ test('status: 4 (unknown) when it cannot tell, the error once on stderr and, wit
   ]) {
     const text = cli(['status', ...args]);
     assert.deepEqual([text.status, text.stdout], [4, ''], args.join(' '));
-    assert.match(text.stderr, new RegExp(`^solely: \\w+ ${code}: [^\\n]* ${target}\\n$`), args.join(' '));
+    assert.match(text.stderr, new RegExp(`^solely: ${code}: [^\\n]*, \\w+ '${target}'\\n$`), args.join(' '));
     const json = cli(['status', '--json', ...args]);
     assert.equal(json.status, 4, args.join(' '));
     const report = JSON.parse(json.stdout);
     assert.deepEqual({ ...report, error: { ...report.error, message: undefined } }, { target, kind: args[0].slice(2), state: 'unknown', error: { code, message: undefined } });
-    assert.match(report.error.message, new RegExp(`${code}: [^\\n]* ${target}$`));
+    assert.match(report.error.message, new RegExp(`^${code}: [^\\n]*, \\w+ '${target}'$`));
   }
   assert.match(cli(['status', '--help']).stdout, /\b4 unknown/);
 });
@@ -496,7 +496,7 @@ test('status: 4 (unknown) when a directory on the path is not searchable (EACCES
   const [command, ...args] = [...asOther, process.execPath, cli, 'status', '--json', '--file', target];
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
   assert.equal(result.status, 4, result.stderr);
-  assert.match(result.stderr, new RegExp(`^solely: \\w+ EACCES: [^\\n]* ${target}\\n$`));
+  assert.match(result.stderr, new RegExp(`^solely: EACCES: permission denied, \\w+ '${target}'[^\\n]*\\n$`));
   assert.equal(JSON.parse(result.stdout).error.code, 'EACCES');
 });
 
@@ -518,5 +518,5 @@ test('run: a refused name or path is a usage error (64), said once; other failur
   fs.writeFileSync(file, '');
   const failed = cli(['run', '--pidfile', `${file}/x`, '--', 'echo', 'ran']);
   assert.deepEqual([failed.status, failed.stdout], [1, '']);
-  assert.equal(failed.stderr, `solely: open ENOTDIR: not a directory ${file}/x\n`);
+  assert.equal(failed.stderr, `solely: ENOTDIR: not a directory, open '${file}/x'\n`);
 });

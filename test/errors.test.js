@@ -2,7 +2,7 @@
 // The error contract: the brand across copies of the package, the code union, the deprecated
 // spellings, docs/errors.md, and the CLI telling its two timeouts apart.
 const assert = require('node:assert/strict');
-const { execFile, spawn } = require('node:child_process');
+const { execFile, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -242,5 +242,60 @@ test('the CLI: a wait that runs out is a held lock (75), a connect that times ou
   await connected;
   assert.deepEqual(waited, { status: 75, output: `solely: timed out waiting for ${name}\n` });
   assert.equal(connecting.status, 1, connecting.output);
-  assert.match(connecting.output, /^solely: connect ETIMEDOUT: .* 127\.0\.0\.1:\d+\n$/);
+  assert.match(connecting.output, /^solely: connect ETIMEDOUT 127\.0\.0\.1:\d+\n$/); // as Node's net words it
+});
+
+/** The error node:fs gives for the same failure. */
+function nodeError(call) {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  assert.fail('node:fs did not fail');
+}
+
+test('a failed call on a path reads as Node\'s own error for that path, with a hint where one helps', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, '');
+  const hint = {
+    // /sys refuses new files even to root: EACCES either way.
+    unwritable: ' (use a directory you may write, such as $XDG_RUNTIME_DIR or /run/lock)',
+    missingDirectory: ' (the directory does not exist)',
+  };
+  for (const [target, suffix] of [
+    [path.join(dir, 'nodir', 'a.lock'), hint.missingDirectory],
+    [path.join(file, 'a.lock'), ''],
+    ['/sys/solely-test.lock', hint.unwritable],
+  ]) {
+    const node = nodeError(() => fs.openSync(target, 'a'));
+    assert.throws(() => solely.lockFileSync(target), (error) => {
+      assert.equal(error.code, node.code);
+      assert.equal(error.message, `${node.message}${suffix}`);
+      return true;
+    });
+  }
+  assert.match(nodeError(() => fs.openSync(path.join(dir, 'nodir', 'a.lock'), 'a')).message, /^ENOENT: no such file or directory, open '.*'$/);
+});
+
+test('a failed connect reads as Node\'s net error for the same address', async () => {
+  // A port nobody listens on: bound, then closed.
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  const node = await new Promise((resolve) => net.connect(port, '127.0.0.1').on('error', resolve));
+  await assert.rejects(require('solely/postgres').lockPostgres(uniqueName(), { connection: `postgres://127.0.0.1:${port}/x` }), (error) => {
+    assert.equal(error.message, node.message);
+    return true;
+  });
+});
+
+test('the CLI prints a system error as one line, the code once', (t) => {
+  const target = path.join(tempDir(t), 'nodir', 'a.lock');
+  const node = nodeError(() => fs.openSync(target, 'a'));
+  const result = spawnSync(process.execPath, [CLI, 'run', '--file', target, '--', 'true'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(result.status, 1);
+  assert.equal(result.stderr, `solely: ${node.message} (the directory does not exist)\n`);
 });

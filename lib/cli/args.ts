@@ -1,5 +1,6 @@
 // The command line of `solely run` and `solely status`: help texts, option parsing, usage errors.
 import { InvalidTargetError, type SolelyError } from '../errors';
+import { closest } from '../options';
 
 /** The default exit status when the lock is held. */
 const EX_TEMPFAIL = 75;
@@ -84,7 +85,10 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (!allowed.has(name)) throw new UsageError(`unknown option ${name}`);
+    if (!allowed.has(name)) {
+      const guess = closest(name, [...allowed]);
+      throw new UsageError(`unknown option ${name}${guess === undefined ? '' : `: did you mean ${guess}?`}`);
+    }
     const value = (): string => {
       if (inline === undefined && args[++i] === undefined) throw new UsageError(`${name} needs a value`);
       if (args[i].includes('\uFFFD')) parsed.maybeNotUtf8.push({ option: name, index: i });
@@ -169,7 +173,7 @@ async function checkTargetText({ target: { kind, value }, key = '' }: WithTarget
   }
 }
 
-/** One line, as Node words a system error ("open ENOTDIR: not a directory /x"): the code once. */
+/** One line, as Node words a system error ("ENOTDIR: not a directory, open '/x'"): the code once. */
 export function describeError(error: unknown): string {
   const { code = (error as Error).name, message } = error as SolelyError;
   return `solely: ${message.includes(code) ? message : `${code}: ${message}`}`;

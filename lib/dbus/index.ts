@@ -4,13 +4,16 @@
 // needs it.
 import { SolelyError, invalidArgument, invalidTarget } from '../errors';
 import { heldBy } from '../holder';
-import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
+import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';
 import { NameLock, type DbusNameLock } from './name-lock';
 
 export type { DbusNameLock } from './name-lock';
 export { LockLostError, isSolelyError } from '../errors';
 
+/**
+ * Options of lockDbusName (which also takes WaitOptions) and tryLockDbusName.
+ */
 export interface DbusNameOptions {
   /** The bus to connect to (default 'session'); its address comes from the environment. */
   bus?: 'session' | 'system';
@@ -18,6 +21,8 @@ export interface DbusNameOptions {
   address?: string;
 }
 
+const KEYS = optionKeys<DbusNameOptions>({ bus: true, address: true });
+const WAIT_LOCK_KEYS = [...KEYS, ...WAIT_KEYS];
 const DO_NOT_QUEUE = 4;
 const PRIMARY_OWNER = 1;
 const IN_QUEUE = 2;
@@ -25,7 +30,15 @@ const EXISTS = 3;
 const MAX_NAME_BYTES = 255;
 const ELEMENT = /^[A-Za-z_-][A-Za-z0-9_-]*$/;
 
-/** A well-known bus name as the D-Bus specification defines it; refused before anything is sent. */
+/**
+ * The name, if it is a well-known bus name as the D-Bus specification defines it: refused before
+ * anything is sent otherwise.
+ * @throws {InvalidTargetError} `EINVAL` (a unique name, fewer than two elements, a bad character), `ENAMETOOLONG` (over 255 bytes).
+ * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` for a name that is not a string.
+ * @example
+ * const { checkBusName } = require('solely/dbus');
+ * checkBusName('org.example.App'); // 'org.example.App'
+ */
 export function checkBusName(name: unknown): string {
   if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'name', 'of type string', name);
   // An error about a name gives it as `address`, as Node's give an abstract socket's name.
@@ -55,17 +68,38 @@ function busAddressOf(o: Partial<DbusNameOptions>): string {
   return env.DBUS_SESSION_BUS_ADDRESS || `unix:path=${env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.() ?? 0}`}/bus`;
 }
 
-/** Owns the name until release(), or until the name is lost. */
+/**
+ * Owns the well-known bus name `name` (RequestName, DO_NOT_QUEUE) on a connection of its own, until
+ * release(), or until the name is lost: 'lost' is emitted and `signal` aborts. With `wait`, waits
+ * for the owner to let go.
+ * @throws {LockHeldError} `ELOCKED` when another connection owns it (after waiting, if options.wait); {@link ForeignHolderError} for another uid.
+ * @throws {LockTimeoutError} `ETIMEDOUT`; {@link AbortError} `ABORT_ERR`; {@link InvalidTargetError} `EINVAL`, `ENAMETOOLONG`.
+ * @throws {SolelyError} `EACCES` when the bus policy forbids owning it, the connection's errno (`ENOENT`, `ECONNREFUSED`...),
+ * `ERR_SOLELY_DBUS`, `MODULE_NOT_FOUND` without dbus-native, `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * import { lockDbusName } from 'solely/dbus';
+ * const lock = await lockDbusName('org.example.App', { wait: 10_000 });
+ * lock.on('lost', () => process.exit(69));
+ */
 export async function lockDbusName(name: string, options?: DbusNameOptions & WaitOptions): Promise<DbusNameLock> {
   const checked = checkBusName(name);
-  const o = optionsObject(options);
+  const o = optionsObject(options, WAIT_LOCK_KEYS);
   return (await acquire(checked, busAddressOf(o), parseWait(o), true)) as DbusNameLock;
 }
 
-/** Contention is a value: null if another connection owns the name. */
+/**
+ * Like lockDbusName without waiting, but resolves with null if another connection owns the name.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG` for a name that is not a well-known bus name.
+ * @throws {SolelyError} `EACCES`, the connection's errno, `ERR_SOLELY_DBUS`, `MODULE_NOT_FOUND` without dbus-native,
+ * `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * import { tryLockDbusName } from 'solely/dbus';
+ * const lock = await tryLockDbusName('org.example.App');
+ * if (lock === null) process.exit(0);
+ */
 export async function tryLockDbusName(name: string, options?: DbusNameOptions): Promise<DbusNameLock | null> {
   const checked = checkBusName(name);
-  return acquire(checked, busAddressOf(optionsObject(options)), { timeout: 0, signal: undefined }, false);
+  return acquire(checked, busAddressOf(optionsObject(options, KEYS)), { timeout: 0, signal: undefined }, false);
 }
 
 async function acquire(name: string, busAddress: string, wait: Wait, raise: boolean): Promise<DbusNameLock | null> {

@@ -6,7 +6,14 @@ import { optionalPeer } from '../lazy-modules';
 import type { Wait } from '../options';
 import { Deadline } from '../wait';
 
-/** A well-known bus name owned by this process's own connection to the bus. */
+/**
+ * A well-known bus name owned by this process's own connection to the bus. Emits 'lost' (a
+ * LockLostError) once if the name is taken away or the connection closes.
+ * @example
+ * import { lockDbusName } from 'solely/dbus';
+ * const lock = await lockDbusName('org.example.App');
+ * lock.on('lost', () => process.exit(69));
+ */
 export interface DbusNameLock extends EventEmitter, AsyncDisposable {
   readonly kind: 'dbus';
   /** The well-known name. */

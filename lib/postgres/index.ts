@@ -5,14 +5,20 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LockHeldError, invalidArgument, invalidTarget, type Holder } from '../errors';
-import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
+import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
+import type { PgClientConfig } from './pg';
 import { Session, setSettings } from './session';
 
-/** What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...). */
-export type PostgresConnection = string | { [option: string]: unknown };
+/**
+ * What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...).
+ */
+export type PostgresConnection = string | PgClientConfig;
 
+/**
+ * Options of lockPostgres (and, without `wait`, tryLockPostgres).
+ */
 export interface PostgresLockOptions extends WaitOptions {
   /** Where to connect; by default pg's defaults and the PGHOST, PGPORT, PGUSER... variables. */
   connection?: PostgresConnection;
@@ -22,8 +28,14 @@ export interface PostgresLockOptions extends WaitOptions {
   fencingTable?: string | false;
 }
 
+/**
+ * Options of tryLockPostgres: lockPostgres's, without `wait`.
+ */
 export type TryLockPostgresOptions = Omit<PostgresLockOptions, 'wait'>;
 
+const TRY_KEYS = optionKeys<TryLockPostgresOptions>({ connection: true, keepaliveInterval: true, fencingTable: true, signal: true });
+const LOCK_KEYS = optionKeys<PostgresLockOptions>({ wait: true, signal: true, connection: true, keepaliveInterval: true, fencingTable: true });
+const WHO_HOLDS_KEYS = optionKeys<Pick<PostgresLockOptions, 'connection' | 'signal'>>({ connection: true, signal: true });
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** NAMEDATALEN - 1: Postgres cuts application_name there. */
 const MAX_APPLICATION_NAME = 63;
@@ -38,6 +50,11 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
  * The advisory key of a lock name: the first 8 bytes of SHA-256 of its UTF-8 bytes, read as a
  * big-endian signed 64-bit integer. Stable across versions and languages; in SQL:
  * ('x' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16))::bit(64)::bigint
+ * @throws {InvalidTargetError} `EINVAL` for an empty name, a NUL, or a lone surrogate.
+ * @throws {SolelyError} `ERR_INVALID_ARG_TYPE` for a name that is not a string.
+ * @example
+ * const { advisoryKey } = require('solely/postgres');
+ * advisoryKey('nightly-report'); // the bigint pg_locks shows as classid << 32 | objid
  */
 export function advisoryKey(name: string): bigint {
   if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', name);
@@ -114,7 +131,7 @@ function heldError(name: string, address: string, holder: Holder | undefined): L
 
 async function acquire(name: string, options: PostgresLockOptions | undefined, orNull: boolean): Promise<PostgresLock | null> {
   const key = advisoryKey(name);
-  const o = optionsObject(options);
+  const o = optionsObject(options, orNull ? TRY_KEYS : LOCK_KEYS);
   const wait = parseWait(orNull ? { ...o, wait: false } : o);
   const { config, keepaliveInterval, fencingTable } = parseConnectionSettings(o);
   throwIfAborted(wait.signal, {});
@@ -144,22 +161,46 @@ async function acquire(name: string, options: PostgresLockOptions | undefined, o
 }
 
 /**
- * Takes the advisory lock `name` on a connection of its own. Rejects with LockHeldError when held
- * (after waiting, if options.wait), LockTimeoutError, AbortError, or a SolelyError for the connection.
+ * Takes the PostgreSQL session advisory lock `name` on a connection of its own (never a pooled
+ * one), with a fencing token from `fencingTable`. The lock lasts until release() or until the
+ * session ends; a lost session emits 'lost' and aborts `lock.signal`.
+ * @throws {LockHeldError} `ELOCKED` when held (after waiting, if options.wait), with the holding session as `holder`.
+ * @throws {LockTimeoutError} `ETIMEDOUT` when `wait` ms passed; {@link AbortError} `ABORT_ERR` when `signal` aborted.
+ * @throws {SolelyError} the connection's errno (`ECONNREFUSED`, `ENOTFOUND`, `ETIMEDOUT`, `ECONNRESET`), `ERR_SOLELY_POSTGRES`
+ * for an error the server sent, `MODULE_NOT_FOUND` without pg, `ERR_INVALID_ARG_VALUE` for a bad or unknown option.
+ * @example
+ * import { lockPostgres } from 'solely/postgres';
+ * const lock = await lockPostgres('nightly-report', { connection: process.env.DATABASE_URL, wait: 60_000 });
+ * try { await runReport({ fencingToken: lock.fencingToken, signal: lock.signal }); } finally { await lock.release(); }
  */
 export async function lockPostgres(name: string, options?: PostgresLockOptions): Promise<PostgresLock> {
   return (await acquire(name, options, false)) as PostgresLock;
 }
 
-/** Like lockPostgres without waiting, but resolves with null when the lock is held. */
+/**
+ * Like lockPostgres without waiting, but resolves with null when the lock is held.
+ * @throws {SolelyError} the connection's errno (`ECONNREFUSED`, `ENOTFOUND`...), `ERR_SOLELY_POSTGRES`, `MODULE_NOT_FOUND`
+ * without pg, `ERR_INVALID_ARG_VALUE` for a bad or unknown option; {@link AbortError} `ABORT_ERR`.
+ * @example
+ * import { tryLockPostgres } from 'solely/postgres';
+ * const lock = await tryLockPostgres('nightly-report', { connection: process.env.DATABASE_URL });
+ * if (lock === null) process.exit(0);
+ */
 export function tryLockPostgres(name: string, options?: TryLockPostgresOptions): Promise<PostgresLock | null> {
   return acquire(name, options, true);
 }
 
-/** Who holds the advisory lock `name`, read from pg_locks without taking it; null if nobody. */
+/**
+ * Who holds the advisory lock `name`, read from pg_locks without taking it; null if nobody.
+ * @throws {SolelyError} the connection's errno, `ERR_SOLELY_POSTGRES`, `MODULE_NOT_FOUND` without pg,
+ * `ERR_INVALID_ARG_VALUE` for a bad or unknown option; {@link AbortError} `ABORT_ERR`.
+ * @example
+ * import { whoHoldsPostgres } from 'solely/postgres';
+ * const holder = await whoHoldsPostgres('nightly-report', { connection: process.env.DATABASE_URL });
+ */
 export async function whoHoldsPostgres(name: string, options?: Pick<PostgresLockOptions, 'connection' | 'signal'>): Promise<Holder | null> {
   const key = advisoryKey(name);
-  const o = optionsObject(options);
+  const o = optionsObject(options, WHO_HOLDS_KEYS);
   const { signal } = parseWait({ ...o, wait: false });
   const session = await Session.open(parseConnectionSettings({ ...o, keepaliveInterval: 0 }).config, signal);
   try {

@@ -6,7 +6,15 @@ import type { Session } from './session';
 
 export const DEFAULT_KEEPALIVE_MS = 5000;
 
-/** A held PostgreSQL advisory lock. Emits 'lost' (a LockLostError) once if the session ends under it. */
+/**
+ * A held PostgreSQL advisory lock. Emits 'lost' (a LockLostError) once if the session ends under
+ * it, and aborts `signal` then; `fencingToken` grows with every grant of the lock.
+ * @example
+ * import { lockPostgres } from 'solely/postgres';
+ * const lock = await lockPostgres('nightly-report');
+ * lock.on('lost', () => process.exit(69));
+ * await lock.release();
+ */
 export class PostgresLock extends EventEmitter implements AsyncDisposable {
   readonly kind = 'postgres';
   /** The lock's name, as given. */

@@ -4,6 +4,34 @@
 import { SolelyError, errnoOf, fromErrno } from '../errors';
 import { optionalPeer } from '../lazy-modules';
 
+/**
+ * pg's ClientConfig (node-postgres 8, as @types/pg declares it), written out here so that a
+ * consumer's types need neither pg nor @types/pg; a misspelt key is a compile error.
+ */
+export interface PgClientConfig {
+  user?: string;
+  database?: string;
+  password?: string | (() => string | Promise<string>);
+  port?: number;
+  host?: string;
+  connectionString?: string;
+  keepAlive?: boolean;
+  keepAliveInitialDelayMillis?: number;
+  stream?: unknown;
+  statement_timeout?: number | false;
+  query_timeout?: number;
+  lock_timeout?: number;
+  idle_in_transaction_session_timeout?: number;
+  application_name?: string;
+  fallback_application_name?: string;
+  connectionTimeoutMillis?: number;
+  ssl?: boolean | import('node:tls').ConnectionOptions;
+  types?: unknown;
+  options?: string;
+  client_encoding?: string;
+  binary?: boolean;
+}
+
 interface PgQueryResult<R> {
   rows: R[];
 }

@@ -8,6 +8,7 @@ import { socketsPassed } from '../activation';
 import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
 import { lazy, net } from '../lazy-modules';
 import { optionsObject, parseChoice } from '../options';
+import { KEYS } from './options';
 import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
 import { placeOf, type Place } from './place';
 import type { Primary } from './primary';
@@ -29,15 +30,22 @@ const serverModule = lazy(() => require('../unix-server') as typeof import('../u
 const primaryModule = lazy(() => require('./primary') as typeof import('./primary'));
 
 /**
- * Becomes the primary for id, or hands this launch's command line to the primary and resolves
- * with its answer. Throws ForeignHolderError when another uid holds the name, LockTimeoutError
- * when no answer came within options.timeout.
+ * Becomes the primary for `id`, or hands this launch's command line (and `options.data`) to the
+ * primary and resolves with its answer: a desktop or CLI app that runs once per user (or machine).
+ * @throws {ForeignHolderError} `ELOCKED` when another uid holds the name.
+ * @throws {LockTimeoutError} `ETIMEDOUT` when the primary did not answer within `options.timeout`.
+ * @throws {SolelyError} `ERR_INVALID_ARG_VALUE` for a bad id or a bad or unknown option; the errno of a failed socket call.
+ * @example
+ * import { singleInstance } from 'solely';
+ * const instance = await singleInstance('org.example.Editor');
+ * if (!instance.primary) process.exit(0); // the running editor got our argv
+ * instance.on('second-instance', (message) => openFiles(message.argv.slice(2)));
  */
 export async function singleInstance(id: string, options?: SingleInstanceOptions): Promise<Primary | Secondary> {
   if (typeof id !== 'string' || id.length === 0 || id.includes('\0') || !id.isWellFormed()) {
     throw invalidArgument('ERR_INVALID_ARG_VALUE', 'id', 'a non-empty string of well-formed Unicode without NUL', id);
   }
-  const o = optionsObject(options);
+  const o = optionsObject(options, KEYS);
   const scope = parseChoice('options.scope', o.scope, ['user', 'system'] as const, 'user');
   const transport = parseChoice('options.transport', o.transport, ['abstract', 'path'] as const, 'abstract');
   const uid = process.getuid?.() ?? 0;

@@ -1,9 +1,12 @@
 // singleInstance's options, checked once into the policy that both sides apply.
 import { invalidArgument } from '../errors';
-import { MAX_TIMER_MS, parseInteger } from '../options';
+import { MAX_TIMER_MS, optionKeys, parseInteger } from '../options';
 import type { SingleInstanceScope, SingleInstanceTransport } from './place';
 import { MAX_FRAME_PAYLOAD } from './protocol';
 
+/**
+ * Options of singleInstance: who counts as one instance, how they meet, and the bounds each side keeps.
+ */
 export interface SingleInstanceOptions {
   /** 'user' (default): one instance per uid; 'system': one per machine (network namespace). */
   scope?: SingleInstanceScope;
@@ -24,6 +27,18 @@ export interface SingleInstanceOptions {
   /** The primary's deadline in ms for each connection, reply included (default 5000). */
   connectionTimeout?: number;
 }
+
+export const KEYS = optionKeys<SingleInstanceOptions>({
+  scope: true,
+  transport: true,
+  directory: true,
+  data: true,
+  timeout: true,
+  allowUids: true,
+  maxMessageBytes: true,
+  maxConnections: true,
+  connectionTimeout: true,
+});
 
 /** Whom either side trusts, and the bounds on size, count and time. */
 export interface InstancePolicy {

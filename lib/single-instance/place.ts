@@ -6,7 +6,13 @@ import { binding } from '../binding';
 import * as lazy from '../lazy-modules';
 import { SolelyError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget } from '../errors';
 
+/**
+ * 'user' (default): one instance per uid; 'system': one per machine (network namespace).
+ */
 export type SingleInstanceScope = 'user' | 'system';
+/**
+ * How instances meet: 'abstract' (default, Linux) an abstract socket name; 'path' a socket file.
+ */
 export type SingleInstanceTransport = 'abstract' | 'path';
 
 /** Where the instance lives: an abstract name, or a socket path. */

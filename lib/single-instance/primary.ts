@@ -113,6 +113,10 @@ type Listener = (this: Primary, message: Message, reply: Reply) => unknown;
  * returned (or its returned promise settled) unless one called reply(); a message taken by an
  * iterator, once the loop asks for the next one. With no listener and no iterator, messages
  * wait (their connections open, until their deadline) for an iterator.
+ * @example
+ * import { singleInstance } from 'solely';
+ * const primary = await singleInstance('org.example.Editor');
+ * if (primary.primary) for await (const message of primary) console.log(message.argv);
  */
 export class Primary extends EventEmitter implements AsyncIterable<Message>, Disposable, AsyncDisposable {
   readonly primary = true as const;

@@ -10,6 +10,9 @@ import type { InstancePolicy } from './options';
 import type { Place } from './place';
 import { FrameReader, REFUSED, checkJson, requestFrame } from './protocol';
 
+/**
+ * What singleInstance resolves with in a later launch: the primary got this launch's message.
+ */
 export interface Secondary {
   readonly primary: false;
   /** The primary's pid and uid (SO_PEERCRED) and command. */
