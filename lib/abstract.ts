@@ -2,7 +2,8 @@
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './binding';
 import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
-import { abstractHolder, heldBy } from './holder';
+import { abstractHolder } from './holder';
+import { heldBy } from './holder-message';
 import { Lock } from './lock';
 import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
 import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './wait';

@@ -5,11 +5,18 @@ import { getSystemErrorMap } from 'node:util';
 
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
-  /** The process; for a PostgreSQL lock, the server's backend process of the holding session. */
+  /**
+   * The process that holds the lock; for a pidfile, the PID written in it; for a PostgreSQL lock,
+   * the client process (known when its application_name is solely's, on `hostname`).
+   */
   pid?: number;
   uid?: number;
   /** The command line; for a PostgreSQL lock, the session's application_name. */
   command?: string;
+  /** PostgreSQL: the holding client's host name, as its application_name gives it. */
+  hostname?: string;
+  /** PostgreSQL: the server's backend process of the holding session. */
+  backendPid?: number;
   /** PostgreSQL: the holding client's address ('local' for a Unix socket). */
   host?: string;
   /** PostgreSQL: when the holding session connected. */

@@ -6,7 +6,8 @@ import { dirname } from 'node:path';
 import { binding } from './binding';
 import { SolelyError, errnoOf, fromErrno, invalidTarget, type LockHeldError } from './errors';
 import { classifyFilesystem } from './filesystem';
-import { fileHolder, heldBy } from './holder';
+import { fileHolder } from './holder';
+import { heldBy } from './holder-message';
 
 export type LockMethod = 'flock' | 'fcntl';
 

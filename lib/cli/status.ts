@@ -1,6 +1,7 @@
 // `solely status`: whether a lock is held and by whom, never taking it; LSB exit statuses.
 import { existsSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
+import { describeHolder } from '../holder-message';
 import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
 
 /** LSB's "program or service status is unknown": status could not tell (EACCES, ENOTDIR, ELOOP...). */
@@ -32,22 +33,20 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
   }
   // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
-  const { readPidfile } = await import('../pidfile');
+  // Its holder is the process it names, as for a conflict: COMMAND under `solely run`, not the wrapper.
+  const { readPidfile, pidfileHolder } = await import('../pidfile');
   const { pid, locked } = readPidfile(target);
   if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
-  const holder = whoHolds({ file: target });
-  return { target, kind, state: 'held', pid, ...(holder === null ? {} : { holder }) };
+  const holder = pidfileHolder(target, pid);
+  return { target, kind, state: 'held', pid, ...(holder === undefined ? {} : { holder }) };
 }
 
 function describeStatus(report: StatusReport): string {
   const where = report.kind === 'abstract' ? `@${report.target}` : report.kind === 'postgres' ? `postgres advisory lock ${report.target}` : report.target;
-  const holder = report.holder;
   switch (report.state) {
     case 'held': {
-      const pid = holder?.pid ?? report.pid;
-      const who = pid === undefined || pid === null ? '' : ` by pid ${pid}`;
-      const uid = holder?.uid === undefined ? '' : ` (uid ${holder.uid})`;
-      return `${where}: held${who}${uid}${holder?.command === undefined ? '' : `: ${holder.command}`}`;
+      const holder = describeHolder(report.holder);
+      return `${where}: held${holder === '' ? '' : ` by ${holder}`}`;
     }
     case 'stale':
       return `${where}: stale (not locked${report.pid === null || report.pid === undefined ? '' : `; it names pid ${report.pid}`})`;

@@ -3,7 +3,7 @@
 // dbus-native, an optional peer dependency loaded on first use, so that `solely` itself never
 // needs it.
 import { SolelyError, invalidArgument, invalidTarget } from '../errors';
-import { heldBy } from '../holder';
+import { heldBy } from '../holder-message';
 import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';
 import { NameLock, type DbusNameLock } from './name-lock';
