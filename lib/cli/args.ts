@@ -147,7 +147,7 @@ export async function parseSubcommand(args: string[], allowed: ReadonlySet<strin
   if (options.maybeNotUtf8.length > 0) {
     // process.argv decodes bytes that are not UTF-8 to U+FFFD: the lock would be another name, and
     // two such names the same one. The API takes strings, so such an argument is refused.
-    const exact = (await import('../single-instance/secondary')).commandLine();
+    const exact = (await import('../command-line')).commandLine();
     const first = process.argv.length - args.length;
     for (const { option, index } of options.maybeNotUtf8) {
       if (!Buffer.from(args[index], 'utf8').equals(exact[first + index])) throw new UsageError(`${option}: its argument is not valid UTF-8 (solely takes names and paths in UTF-8 only)`);
