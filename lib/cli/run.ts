@@ -39,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const options = await parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
+  const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
   if (options === null) return 0;
   const [command, ...commandArgs] = options.rest;
   if (command === undefined) throw new UsageError('give the COMMAND to run');

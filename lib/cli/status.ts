@@ -1,8 +1,14 @@
 // `solely status`: whether a lock is held and by whom, never taking it; LSB exit statuses.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { existsSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
 import { describeHolder } from '../holder-message';
+import { lazy } from '../lazy-modules';
 import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
+
+const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
+const whoHoldsModule = lazy(() => require('../who-holds') as typeof import('../who-holds'));
+const pidfile = lazy(() => require('../pidfile') as typeof import('../pidfile'));
 
 /** LSB's "program or service status is unknown": status could not tell (EACCES, ENOTDIR, ELOOP...). */
 const STATUS_UNKNOWN = 4;
@@ -20,10 +26,10 @@ interface StatusReport {
 /** Never takes the lock: /proc (and the pidfile's contents) only; pg_locks for postgres (target: URL). */
 async function statusOf(kind: TargetKind, target: string, key = ''): Promise<StatusReport> {
   if (kind === 'postgres') {
-    const holder = await (await import('../postgres')).whoHoldsPostgres(key, { connection: target });
+    const holder = await postgres().whoHoldsPostgres(key, { connection: target });
     return holder === null ? { target: key, kind, state: 'free' } : { target: key, kind, state: 'held', holder };
   }
-  const { whoHolds } = await import('../who-holds');
+  const { whoHolds } = whoHoldsModule();
   if (kind === 'abstract') {
     const holder = whoHolds({ abstract: target });
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
@@ -34,7 +40,7 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
   }
   // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
   // Its holder is the process it names, as for a conflict: COMMAND under `solely run`, not the wrapper.
-  const { readPidfile, pidfileHolder } = await import('../pidfile');
+  const { readPidfile, pidfileHolder } = pidfile();
   const { pid, locked } = readPidfile(target);
   if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
   const holder = pidfileHolder(target, pid);
@@ -56,7 +62,7 @@ function describeStatus(report: StatusReport): string {
 }
 
 export async function status(args: string[]): Promise<number> {
-  const options = await parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
+  const options = parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
   if (options === null) return 0;
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
   const { kind, value } = options.target;
