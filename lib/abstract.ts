@@ -1,7 +1,8 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './binding';
-import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
+import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './errno';
 import { abstractHolder } from './holder';
 import { heldBy } from './holder-message';
 import { Lock } from './lock';

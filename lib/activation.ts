@@ -2,7 +2,8 @@
 // starts the service with the sockets as fds 3, 4, ... and says so in LISTEN_PID, LISTEN_FDS and
 // LISTEN_FDNAMES. A server adopts its socket from there instead of binding one.
 import { binding } from './binding';
-import { errnoOf, fromErrno, invalidArgument, invalidTarget, type ErrorTarget } from './errors';
+import { type ErrorTarget } from './errors';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './errno';
 import * as lazy from './lazy-modules';
 import { parseChoice } from './options';
 

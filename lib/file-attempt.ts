@@ -4,7 +4,8 @@
 import { constants, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { binding } from './binding';
-import { SolelyError, errnoOf, fromErrno, invalidTarget, type LockHeldError } from './errors';
+import { SolelyError, type LockHeldError } from './errors';
+import { errnoOf, fromErrno, invalidTarget } from './errno';
 import { classifyFilesystem } from './filesystem';
 import { fileHolder } from './holder';
 import { heldBy } from './holder-message';

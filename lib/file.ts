@@ -1,7 +1,8 @@
 // Exclusive locks on a file or a directory: flock(2) by default, or an OFD fcntl lock. The
 // attempt itself is file-attempt.ts; waiting for it, file-waiters.ts.
 import { binding } from './binding';
-import { UnsupportedPlatformError, errnoOf } from './errors';
+import { UnsupportedPlatformError } from './errors';
+import { errnoOf } from './errno';
 import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { Lock } from './lock';

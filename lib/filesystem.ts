@@ -2,7 +2,7 @@
 // 9p...) locks are forwarded to a server or a daemon: even a non-blocking request can wait on it,
 // and some of them do not lock across machines at all.
 import { binding } from './binding';
-import { fromErrno, invalidArgument } from './errors';
+import { fromErrno, invalidArgument } from './errno';
 
 export interface FilesystemInfo {
   /** statfs(2) f_type. */

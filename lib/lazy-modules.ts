@@ -3,7 +3,8 @@
 // a lock; our own mechanisms (and the CLI's commands) load when first used; pg and dbus-native are
 // optional peers a user may not have.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { SolelyError, fromFsError } from './errors';
+import { SolelyError } from './errors';
+import { fromFsError } from './errno';
 
 /**
  * A function that runs load at its first call and returns the same value ever after. A load that

@@ -1,5 +1,5 @@
 // Options in, plain values out: the native layer never sees a user option.
-import { invalidArgument } from './errors';
+import { invalidArgument } from './errno';
 
 export interface WaitOptions {
   /** false (default): fail at once if held; true: wait without end; a number: wait up to ms. */

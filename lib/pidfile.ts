@@ -5,7 +5,8 @@ import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'nod
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
-import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument, type Holder, type SolelyError } from './errors';
+import { LockHeldError, type Holder, type SolelyError } from './errors';
+import { errnoOf, fromErrno, fromFsError, invalidArgument } from './errno';
 import { fileTarget, type FileLockOptions } from './file';
 import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
 import { lockTarget } from './file-waiters';

@@ -1,7 +1,8 @@
 // whoHolds: the holder of any kind of lock, found without taking it.
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
-import { fromFsError, invalidArgument, type Holder } from './errors';
+import { type Holder } from './errors';
+import { fromFsError, invalidArgument } from './errno';
 import { abstractHolder, fileHolderOf } from './holder';
 import { absolutePath } from './path';
 

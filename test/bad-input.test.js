@@ -70,7 +70,7 @@ test('file paths and options: typed errors, nothing created', async (t) => {
 });
 
 test('errno names missing from libuv (EDEADLK, ENOLCK) come from os.constants', () => {
-  const { fromErrno } = require('../dist/errors');
+  const { fromErrno } = require('../dist/errno');
   const deadlock = fromErrno(-35, 'fcntl', { path: '/x' });
   assert.equal(deadlock.code, 'EDEADLK');
   assert.equal(deadlock.message, 'fcntl EDEADLK: resource deadlock avoided /x');

@@ -2,7 +2,8 @@
 // takes it back the moment that connection closes, however its process ended. The client is
 // dbus-native, an optional peer dependency loaded on first use, so that `solely` itself never
 // needs it.
-import { SolelyError, invalidArgument, invalidTarget } from '../errors';
+import { SolelyError } from '../errors';
+import { invalidArgument, invalidTarget } from '../errno';
 import { heldBy } from '../holder-message';
 import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';

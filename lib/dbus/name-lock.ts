@@ -1,6 +1,7 @@
 // One connection to the bus that requests one well-known name, and owns it until released or lost.
 import { EventEmitter } from 'node:events';
-import { LockLostError, SolelyError, errnoOf, fromErrno, invalidTarget, type ErrorTarget, type Holder } from '../errors';
+import { LockLostError, SolelyError, type ErrorTarget, type Holder } from '../errors';
+import { errnoOf, fromErrno, invalidTarget } from '../errno';
 import { holderOf } from '../holder';
 import { optionalPeer } from '../lazy-modules';
 import type { Wait } from '../options';

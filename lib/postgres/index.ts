@@ -3,7 +3,8 @@
 // held until release() or until the session ends, whatever ended it. `pg` is an optional peer
 // dependency, loaded at the first call, so that this module loads without it.
 import { createHash } from 'node:crypto';
-import { invalidArgument, invalidTarget, type Holder, type LockHeldError } from '../errors';
+import { type Holder, type LockHeldError } from '../errors';
+import { invalidArgument, invalidTarget } from '../errno';
 import { heldBy } from '../holder-message';
 import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';

@@ -1,7 +1,8 @@
 // The part of `pg` (node-postgres) that solely/postgres uses, typed here: the package is untyped,
 // and an optional peer that may be absent, so it is loaded at the first call and no declaration of
 // ours refers to it. Its errors become ours here too.
-import { SolelyError, errnoOf, fromErrno } from '../errors';
+import { SolelyError } from '../errors';
+import { errnoOf, fromErrno } from '../errno';
 import { optionalPeer } from '../lazy-modules';
 
 interface PgQueryResult<R> {

@@ -5,7 +5,8 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { socketsPassed } from '../activation';
-import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
+import { LockHeldError } from '../errors';
+import { errnoOf, fromErrno, invalidArgument } from '../errno';
 import { lazy, net } from '../lazy-modules';
 import { optionsObject, parseChoice } from '../options';
 import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';

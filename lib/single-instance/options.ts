@@ -1,5 +1,5 @@
 // singleInstance's options, checked once into the policy that both sides apply.
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../errno';
 import { MAX_TIMER_MS, parseInteger } from '../options';
 import type { SingleInstanceScope, SingleInstanceTransport } from './place';
 import { MAX_FRAME_PAYLOAD } from './protocol';

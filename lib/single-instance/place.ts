@@ -4,7 +4,8 @@ import { lstatSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { binding } from '../binding';
 import * as lazy from '../lazy-modules';
-import { SolelyError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget } from '../errors';
+import { SolelyError, type ErrorTarget } from '../errors';
+import { errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget } from '../errno';
 
 export type SingleInstanceScope = 'user' | 'system';
 export type SingleInstanceTransport = 'abstract' | 'path';

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
 import { binding } from '../binding';
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../errno';
 import { socketFd } from '../node-internals';
 import type { InstancePolicy } from './options';
 import { FrameReader, REFUSED, checkJson, frame, messageOf, type Message, type Reply } from './protocol';
