@@ -25,8 +25,8 @@ export default defineConfig(
       '@typescript-eslint/no-require-imports': ['error', { allowAsImport: true }],
       // Waits reject with whatever an attempt threw: typed errors, passed through unchanged.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
-      // One way to load on first use: lazy() or optionalPeer() from lazy-modules.ts.
-      'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'load on first use with lazy() from lazy-modules.ts' }],
+      // One way to load on first use: lazy() or optionalPeer() from lib/internal/lazy-modules.ts.
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'load on first use with lazy() from lib/internal/lazy-modules.ts' }],
     },
   },
 );

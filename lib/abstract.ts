@@ -1,13 +1,13 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
-import { binding, type FdWatch } from './binding';
+import { binding, type FdWatch } from './internal/binding';
 import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
-import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './errno';
-import { abstractHolder } from './holder';
-import { heldBy } from './holder-message';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
+import { abstractHolder } from './internal/holder';
+import { heldBy } from './internal/holder-message';
 import { Lock } from './lock';
-import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
-import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './wait';
+import { optionsObject, parseBoolean, parseWait, type WaitOptions } from './internal/options';
+import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './internal/wait';
 
 export interface AbstractLockOptions {
   /** Listen on the socket (default true), so that waiters and whoHolds can connect to it. */

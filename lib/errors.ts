@@ -1,5 +1,5 @@
 // Every error solely throws: Node's system-error shape (code, negative errno, syscall,
-// path/address, cause) plus classes that say what happened to the lock. errno.ts builds them.
+// path/address, cause) plus classes that say what happened to the lock. internal/errno.ts builds them.
 import type { constants } from 'node:os';
 
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */

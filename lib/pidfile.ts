@@ -4,16 +4,16 @@
 import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { binding } from './binding';
+import { binding } from './internal/binding';
 import { LockHeldError, type Holder, type SolelyError } from './errors';
-import { errnoOf, fromErrno, fromFsError, invalidArgument } from './errno';
+import { errnoOf, fromErrno, fromFsError, invalidArgument } from './internal/errno';
 import { fileTarget, type FileLockOptions } from './file';
-import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
-import { lockTarget } from './file-waiters';
-import { fileHolder, isLocked } from './holder';
+import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './internal/file-attempt';
+import { lockTarget } from './internal/file-waiters';
+import { fileHolder, isLocked } from './internal/holder';
 import { Lock } from './lock';
-import { optionsObject, parseWait, type WaitOptions } from './options';
-import { absolutePath } from './path';
+import { optionsObject, parseWait, type WaitOptions } from './internal/options';
+import { absolutePath } from './internal/path';
 
 export interface PidfileOptions extends FileLockOptions {
   /** Permission bits of a pidfile this call creates (default 0o644, less the umask: readers need

@@ -2,9 +2,9 @@
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
 import { type Holder } from './errors';
-import { fromFsError, invalidArgument } from './errno';
-import { abstractHolder, fileHolderOf } from './holder';
-import { absolutePath } from './path';
+import { fromFsError, invalidArgument } from './internal/errno';
+import { abstractHolder, fileHolderOf } from './internal/holder';
+import { absolutePath } from './internal/path';
 
 export type HolderTarget = string | { abstract: string } | { file: string };
 

@@ -1,12 +1,12 @@
 // The command line of `solely run` and `solely status`: help texts, option parsing, usage errors.
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { InvalidTargetError, type SolelyError } from '../errors';
-import { lazy } from '../lazy-modules';
+import { lazy } from '../internal/lazy-modules';
 
-const commandLine = lazy(() => require('../command-line') as typeof import('../command-line'));
+const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
 const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
-const path = lazy(() => require('../path') as typeof import('../path'));
+const path = lazy(() => require('../internal/path') as typeof import('../internal/path'));
 
 /** The default exit status when the lock is held. */
 const EX_TEMPFAIL = 75;

@@ -6,14 +6,14 @@ import type { SolelyError } from '../errors';
 import type { Lock } from '../lock';
 import type { Pidfile } from '../pidfile';
 import type { PostgresLock } from '../postgres';
-import { lazy } from '../lazy-modules';
+import { lazy } from '../internal/lazy-modules';
 import type { WithTarget } from './args';
 
 const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
 const file = lazy(() => require('../file') as typeof import('../file'));
 const pidfile = lazy(() => require('../pidfile') as typeof import('../pidfile'));
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
-const holder = lazy(() => require('../holder') as typeof import('../holder'));
+const holder = lazy(() => require('../internal/holder') as typeof import('../internal/holder'));
 
 /** A lock `solely run` holds while COMMAND runs. */
 export interface LockAroundCommand {

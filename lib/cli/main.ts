@@ -11,7 +11,7 @@ process.on('SIGUSR1', () => {});
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, USAGE, UsageError } from './args';
-import { lazy } from '../lazy-modules';
+import { lazy } from '../internal/lazy-modules';
 
 const runCommand = lazy(() => require('./run') as typeof import('./run'));
 const statusCommand = lazy(() => require('./status') as typeof import('./status'));

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
-import { describeHolder } from '../holder-message';
+import { describeHolder } from '../internal/holder-message';
 import { describeError, parseSubcommand, RUN_HELP, RUN_OPTIONS, UsageError } from './args';
 import { lockAroundCommand, type LockAroundCommand } from './lock-kinds';
 import { closeUnaskedInspector, forwardSignals } from './signals';

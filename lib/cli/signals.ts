@@ -3,7 +3,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { lazy } from '../lazy-modules';
+import { lazy } from '../internal/lazy-modules';
 
 const inspectorModule = lazy(() => require('node:inspector') as typeof import('node:inspector'));
 

@@ -2,8 +2,8 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { existsSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
-import { describeHolder } from '../holder-message';
-import { lazy } from '../lazy-modules';
+import { describeHolder } from '../internal/holder-message';
+import { lazy } from '../internal/lazy-modules';
 import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
 
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));

@@ -3,10 +3,10 @@
 // dbus-native, an optional peer dependency loaded on first use, so that `solely` itself never
 // needs it.
 import { SolelyError } from '../errors';
-import { invalidArgument, invalidTarget } from '../errno';
-import { heldBy } from '../holder-message';
-import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
-import { throwIfAborted } from '../wait';
+import { invalidArgument, invalidTarget } from '../internal/errno';
+import { heldBy } from '../internal/holder-message';
+import { optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../internal/options';
+import { throwIfAborted } from '../internal/wait';
 import { NameLock, type DbusNameLock } from './name-lock';
 
 export type { DbusNameLock } from './name-lock';

@@ -4,10 +4,10 @@
 // dependency, loaded at the first call, so that this module loads without it.
 import { createHash } from 'node:crypto';
 import { type Holder, type LockHeldError } from '../errors';
-import { invalidArgument, invalidTarget } from '../errno';
-import { heldBy } from '../holder-message';
-import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
-import { throwIfAborted } from '../wait';
+import { invalidArgument, invalidTarget } from '../internal/errno';
+import { heldBy } from '../internal/holder-message';
+import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../internal/options';
+import { throwIfAborted } from '../internal/wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
 import { Session, applicationName, setSettings } from './session';
 

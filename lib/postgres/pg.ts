@@ -2,8 +2,8 @@
 // and an optional peer that may be absent, so it is loaded at the first call and no declaration of
 // ours refers to it. Its errors become ours here too.
 import { SolelyError } from '../errors';
-import { errnoOf, fromErrno } from '../errno';
-import { optionalPeer } from '../lazy-modules';
+import { errnoOf, fromErrno } from '../internal/errno';
+import { optionalPeer } from '../internal/lazy-modules';
 
 interface PgQueryResult<R> {
   rows: R[];

@@ -3,8 +3,8 @@
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { AbortError, LockTimeoutError, type Holder, type SolelyError } from '../errors';
-import type { Wait } from '../options';
-import { Deadline, settlesWithin, throwIfAborted, whenAborted } from '../wait';
+import type { Wait } from '../internal/options';
+import { Deadline, settlesWithin, throwIfAborted, whenAborted } from '../internal/wait';
 import { fromPgError, loadPg, sqlState, type PgClient } from './pg';
 
 /** The protocol's CancelRequest code, 1234 << 16 | 5678. */

@@ -6,13 +6,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { socketsPassed } from '../activation';
 import { LockHeldError } from '../errors';
-import { errnoOf, fromErrno, invalidArgument } from '../errno';
-import { lazy, net } from '../lazy-modules';
-import { optionsObject, parseChoice } from '../options';
+import { errnoOf, fromErrno, invalidArgument } from '../internal/errno';
+import { lazy, net } from '../internal/lazy-modules';
+import { optionsObject, parseChoice } from '../internal/options';
 import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
 import { placeOf, type Place } from './place';
 import type { Primary } from './primary';
-import { Deadline } from '../wait';
+import { Deadline } from '../internal/wait';
 import { ask, heldError, ownRequest, type Secondary } from './secondary';
 
 export type { SingleInstanceOptions };

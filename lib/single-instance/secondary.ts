@@ -1,14 +1,14 @@
 // A later launch: sends the primary this process's command line, cwd and data, and reads its one
 // answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
 import { readlinkSync } from 'node:fs';
-import { binding } from '../binding';
-import { commandLine } from '../command-line';
-import * as lazy from '../lazy-modules';
+import { binding } from '../internal/binding';
+import { commandLine } from '../internal/command-line';
+import * as lazy from '../internal/lazy-modules';
 import { type Holder, type LockHeldError } from '../errors';
-import { errnoOf, fromErrno } from '../errno';
-import { holderOf } from '../holder';
-import { heldBy } from '../holder-message';
-import type { Deadline } from '../wait';
+import { errnoOf, fromErrno } from '../internal/errno';
+import { holderOf } from '../internal/holder';
+import { heldBy } from '../internal/holder-message';
+import type { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
 import { FrameReader, REFUSED, checkJson, requestFrame } from './protocol';

@@ -3,7 +3,7 @@
 // a lock; our own mechanisms (and the CLI's commands) load when first used; pg and dbus-native are
 // optional peers a user may not have.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { SolelyError } from './errors';
+import { SolelyError } from '../errors';
 import { fromFsError } from './errno';
 
 /**

@@ -2,7 +2,7 @@
 // an errno, the class that says what it means for a lock), and the errors for bad input.
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
-import { InvalidTargetError, SolelyError, UnsupportedPlatformError, type ErrnoCode, type ErrorTarget, type SolelyErrorFields } from './errors';
+import { InvalidTargetError, SolelyError, UnsupportedPlatformError, type ErrnoCode, type ErrorTarget, type SolelyErrorFields } from '../errors';
 
 const INVALID_TARGET = new Set(['EINVAL', 'ENAMETOOLONG', 'ENOTSOCK', 'ELOOP', 'EISDIR', 'ENOTDIR']);
 const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EAFNOSUPPORT']);

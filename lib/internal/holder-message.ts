@@ -1,5 +1,5 @@
 // The one way a holder is told: in every LockHeldError message and in the CLI's text.
-import { ForeignHolderError, LockHeldError, type Holder, type SolelyErrorFields } from './errors';
+import { ForeignHolderError, LockHeldError, type Holder, type SolelyErrorFields } from '../errors';
 
 /**
  * "pid 12, uid 1000: node server.js"; for PostgreSQL "pid 12 on web1, backend pid 345, from

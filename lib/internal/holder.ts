@@ -1,7 +1,7 @@
 // Who holds a lock, learned without taking it (a probe lock would make a legitimate acquirer fail).
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { binding } from './binding';
-import { type Holder } from './errors';
+import { type Holder } from '../errors';
 import { fromFsError } from './errno';
 
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
