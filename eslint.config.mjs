@@ -25,6 +25,16 @@ export default defineConfig(
       '@typescript-eslint/no-require-imports': ['error', { allowAsImport: true }],
       // Waits reject with whatever an attempt threw: typed errors, passed through unchanged.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      // One way to load on first use: lazy() or optionalPeer() from lib/internal/lazy-modules.ts.
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'load on first use with lazy() from lib/internal/lazy-modules.ts' }],
+    },
+  },
+  {
+    // The plumbing sits below the API: of the public modules it imports only the error classes and
+    // the filesystem classifier (a leaf that imports nothing public), so the graph points one way.
+    files: ['lib/internal/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../errors', '!../filesystem'], message: 'lib/internal/ never imports the public API' }] }],
     },
   },
 );

@@ -1,12 +1,14 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
-import { binding, type FdWatch } from './binding';
-import { LockHeldError, UnsupportedPlatformError, errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder } from './errors';
-import { systemMessage } from './system-message';
-import { abstractHolder, heldBy } from './holder';
+import { binding, type FdWatch } from './internal/binding';
+import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
+import { abstractHolder } from './internal/holder';
+import { heldBy } from './internal/holder-message';
+import { systemMessage } from './internal/system-message';
 import { Lock } from './lock';
-import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './options';
-import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './wait';
+import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './internal/options';
+import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './internal/wait';
 
 /**
  * Options of lockAbstractSync, tryLockAbstractSync and lockAbstract (which also takes WaitOptions).

@@ -1,10 +1,11 @@
 // systemd socket activation (sd_listen_fds(3)): the service manager binds and listens, then
 // starts the service with the sockets as fds 3, 4, ... and says so in LISTEN_PID, LISTEN_FDS and
 // LISTEN_FDNAMES. A server adopts its socket from there instead of binding one.
-import { binding } from './binding';
-import { errnoOf, fromErrno, invalidArgument, invalidTarget, type ErrorTarget } from './errors';
-import * as lazy from './lazy-modules';
-import { parseChoice } from './options';
+import { binding } from './internal/binding';
+import { type ErrorTarget } from './errors';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
+import * as lazy from './internal/lazy-modules';
+import { parseChoice } from './internal/options';
 
 /**
  * Whether listenUnix adopts a socket systemd passed (socket activation).

@@ -1,15 +1,21 @@
 // Every error solely throws: Node's system-error shape (code, negative errno, syscall,
-// path/address, cause) plus classes that say what happened to the lock.
-import { constants } from 'node:os';
-import { describe, systemMessage } from './system-message';
+// path/address, cause) plus classes that say what happened to the lock. internal/errno.ts builds them.
+import type { constants } from 'node:os';
 
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
-  /** The process; for a PostgreSQL lock, the server's backend process of the holding session. */
+  /**
+   * The process that holds the lock; for a pidfile, the PID written in it; for a PostgreSQL lock,
+   * the client process (known when its application_name is solely's, on `hostname`).
+   */
   pid?: number;
   uid?: number;
   /** The command line; for a PostgreSQL lock, the session's application_name. */
   command?: string;
+  /** PostgreSQL: the holding client's host name, as its application_name gives it. */
+  hostname?: string;
+  /** PostgreSQL: the server's backend process of the holding session. */
+  backendPid?: number;
   /** PostgreSQL: the holding client's address ('local' for a Unix socket). */
   host?: string;
   /** PostgreSQL: when the holding session connected. */
@@ -238,62 +244,4 @@ export function isSolelyError(value: unknown, code?: SolelyErrorCode | Deprecate
     return (value as SolelyError).code === renamed;
   }
   return (value as SolelyError).code === code;
-}
-
-const INVALID_TARGET = new Set(['EINVAL', 'ENAMETOOLONG', 'ENOTSOCK', 'ELOOP', 'EISDIR', 'ENOTDIR']);
-const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EAFNOSUPPORT']);
-/** The errno constant for a code, negative as Node reports it. */
-export function errnoOf(code: keyof typeof constants.errno): number {
-  return -constants.errno[code];
-}
-
-/** text, then where it happened (the path or address), if anywhere. */
-function located(text: string, target: ErrorTarget): string {
-  const where = target.path ?? target.address;
-  return where === undefined || where === '' ? text : `${text} ${where}`;
-}
-
-/** Builds the system error for a failed syscall; `errno` is negative. */
-export function fromErrno(errno: number, syscall: string, target: ErrorTarget, cause?: unknown): SolelyError {
-  const [code, message] = describe(errno);
-  const fields: SolelyErrorFields = { errno, syscall, ...target };
-  if (cause !== undefined) fields.cause = cause;
-  const text = systemMessage(code, message, syscall, target);
-  const cls = INVALID_TARGET.has(code) ? InvalidTargetError : UNSUPPORTED.has(code) ? UnsupportedPlatformError : SolelyError;
-  return new cls(code, text, fields);
-}
-
-/** Rebuilds a failed node:fs call's error as ours (same errno), keeping it as the cause. */
-export function fromFsError(error: unknown, syscall: string, target: ErrorTarget): SolelyError {
-  const errno = (error as NodeJS.ErrnoException | undefined)?.errno;
-  if (typeof errno !== 'number') throw error;
-  return fromErrno(errno, syscall, target, error);
-}
-
-/** A target refused before any syscall: `code` is the errno the kernel would have given. */
-export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR' | 'ENOTDIR' | 'ENOTSOCK' | 'ELOOP', reason: string, target: ErrorTarget): InvalidTargetError {
-  return new InvalidTargetError(code, located(`${code}: ${reason}`, target), {
-    errno: errnoOf(code),
-    ...target,
-  });
-}
-
-/** A bad argument or option, in Node's words. */
-export function invalidArgument(
-  code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE',
-  name: string,
-  expected: string,
-  actual: unknown,
-): SolelyError {
-  return new SolelyError(code, `The "${name}" argument must be ${expected}. Received ${received(actual)}`);
-}
-
-/** A bad value as Node's own argument errors show it: "1n", "function f", "an instance of Map". */
-function received(actual: unknown): string {
-  if (typeof actual === 'string') return JSON.stringify(actual);
-  if (typeof actual === 'bigint') return `${actual}n`;
-  if (typeof actual === 'function') return `function ${actual.name || '(anonymous)'}`;
-  if (typeof actual !== 'object' || actual === null) return String(actual);
-  const constructorName = (Object.getPrototypeOf(actual) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return typeof constructorName === 'string' && constructorName !== 'Object' && constructorName !== '' ? `an instance of ${constructorName}` : 'an object';
 }

@@ -1,15 +1,16 @@
 // Exclusive locks on a file or a directory: flock(2) by default, or an OFD fcntl lock. The
 // attempt itself is file-attempt.ts; waiting for it, file-waiters.ts.
-import { binding } from './binding';
-import { UnsupportedPlatformError, errnoOf } from './errors';
-import { systemMessage } from './system-message';
-import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
-import { lockTarget } from './file-waiters';
+import { binding } from './internal/binding';
+import { UnsupportedPlatformError } from './errors';
+import { errnoOf } from './internal/errno';
+import { systemMessage } from './internal/system-message';
+import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
+import { lockTarget } from './internal/file-waiters';
 import { Lock } from './lock';
-import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
-import { absolutePath } from './path';
+import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './internal/options';
+import { absolutePath } from './internal/path';
 
-export type { LockMethod, NetworkFilesystemPolicy } from './file-attempt';
+export type { LockMethod, NetworkFilesystemPolicy } from './internal/file-attempt';
 
 /**
  * Options of lockFileSync, tryLockFileSync and lockFile (which also takes WaitOptions).

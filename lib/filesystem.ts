@@ -1,8 +1,8 @@
 // Which filesystem a lock lives on. On network and emulated filesystems (NFS, SMB, Ceph, FUSE,
 // 9p...) locks are forwarded to a server or a daemon: even a non-blocking request can wait on it,
 // and some of them do not lock across machines at all.
-import { binding } from './binding';
-import { fromErrno, invalidArgument } from './errors';
+import { binding } from './internal/binding';
+import { fromErrno, invalidArgument } from './internal/errno';
 
 /**
  * A filesystem as statfs(2) names it: its magic number, its name, and whether locks on it are

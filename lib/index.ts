@@ -3,7 +3,7 @@
 // Each lazy name is declared for the types and listed for the runtime; test/entry.test.js checks
 // that the two lists agree.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { lazy } from './lazy-modules';
+import { lazy } from './internal/lazy-modules';
 import type * as abstract from './abstract';
 import type * as file from './file';
 import type * as filesystem from './filesystem';
@@ -29,7 +29,7 @@ export {
   type ErrnoCode,
   type DeprecatedSolelyErrorCode,
 } from './errors';
-export type { WaitOptions } from './options';
+export type { WaitOptions } from './internal/options';
 export type { Activation, ActivationOptions } from './activation';
 export type { AbstractLockOptions } from './abstract';
 export type { FileLockOptions, LockMethod, NetworkFilesystemPolicy } from './file';

@@ -1,5 +1,5 @@
 // The handle that owns a lock's fd: one owner at every moment, released explicitly or by exit.
-import { binding } from './binding';
+import { binding } from './internal/binding';
 
 /**
  * What a Lock holds: an abstract socket name, a lock file, or a pidfile.

@@ -4,15 +4,16 @@
 import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { binding } from './binding';
-import { LockHeldError, errnoOf, fromErrno, fromFsError, invalidArgument, type SolelyError } from './errors';
+import { binding } from './internal/binding';
+import { LockHeldError, type Holder, type SolelyError } from './errors';
+import { errnoOf, fromErrno, fromFsError, invalidArgument } from './internal/errno';
 import { WAIT_FILE_KEYS, fileTarget, type FileLockOptions } from './file';
-import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './file-attempt';
-import { lockTarget } from './file-waiters';
-import { fileHolder, isLocked } from './holder';
+import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './internal/file-attempt';
+import { lockTarget } from './internal/file-waiters';
+import { fileHolder, isLocked } from './internal/holder';
 import { Lock } from './lock';
-import { optionsObject, parseWait, type WaitOptions } from './options';
-import { absolutePath } from './path';
+import { optionsObject, parseWait, type WaitOptions } from './internal/options';
+import { absolutePath } from './internal/path';
 
 /**
  * Options of openPidfileSync and openPidfile (which also takes WaitOptions).
@@ -176,11 +177,20 @@ function readPid(path: string): number | null {
   }
 }
 
+/**
+ * The holder of a pidfile's lock, undefined if unknown: the PID the file claims (pid), with uid
+ * and command only when fdinfo confirms that it holds the lock. `solely run` hands its lock to
+ * COMMAND and writes COMMAND's PID: the holder is COMMAND, not the wrapper that took the lock.
+ */
+export function pidfileHolder(path: string, pid: number | null): Holder | undefined {
+  if (pid === null) return fileHolder(path);
+  const holder = fileHolder(path, pid);
+  return holder?.pid === pid ? holder : { pid };
+}
+
 function heldError(target: FileTarget, pid: number | null): LockHeldError {
-  if (pid === null) return fileHeldError(target);
-  // The PID is the file's claim; uid and command only when fdinfo confirms that it holds the lock.
-  const holder = fileHolder(target.path, pid);
-  return fileHeldError(target, holder?.pid === pid ? holder : { pid });
+  // fileHeldError looks the holder up itself when given none.
+  return pid === null ? fileHeldError(target) : fileHeldError(target, pidfileHolder(target.path, pid));
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));

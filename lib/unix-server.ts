@@ -8,16 +8,18 @@ import type { Server } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { bindAbstract, checkName, heldError } from './abstract';
 import { activatedSocket, parseActivation, type ActivationOptions } from './activation';
-import { binding } from './binding';
-import * as lazy from './lazy-modules';
-import { errnoOf, fromErrno, invalidArgument, invalidTarget, type Holder, type LockHeldError } from './errors';
-import { systemMessage } from './system-message';
+import { binding } from './internal/binding';
+import * as lazy from './internal/lazy-modules';
+import { type Holder, type LockHeldError } from './errors';
+import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
+import { systemMessage } from './internal/system-message';
 import { tryLockFileSync } from './file';
-import { connectedHolder, heldBy } from './holder';
+import { connectedHolder } from './internal/holder';
+import { heldBy } from './internal/holder-message';
 import { Lock } from './lock';
-import { listenOnFd } from './node-internals';
-import { optionKeys, optionsObject, parseInteger, parseMode } from './options';
-import { absolutePath } from './path';
+import { listenOnFd } from './internal/node-internals';
+import { optionKeys, optionsObject, parseInteger, parseMode } from './internal/options';
+import { absolutePath } from './internal/path';
 
 
 /**

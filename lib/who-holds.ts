@@ -1,10 +1,11 @@
 // whoHolds: the holder of any kind of lock, found without taking it.
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
-import { fromFsError, invalidArgument, type Holder } from './errors';
-import { abstractHolder, fileHolderOf } from './holder';
-import { optionKeys, optionsObject } from './options';
-import { absolutePath } from './path';
+import { type Holder } from './errors';
+import { fromFsError, invalidArgument } from './internal/errno';
+import { abstractHolder, fileHolderOf } from './internal/holder';
+import { optionKeys, optionsObject } from './internal/options';
+import { absolutePath } from './internal/path';
 
 /**
  * A lock to look up: a string ('/' in it: a file path; otherwise, or with a leading "\0", an

@@ -70,7 +70,7 @@ test('file paths and options: typed errors, nothing created', async (t) => {
 });
 
 test('errno names missing from libuv (EDEADLK, ENOLCK) come from os.constants', () => {
-  const { fromErrno } = require('../dist/errors');
+  const { fromErrno } = require('../dist/internal/errno');
   const deadlock = fromErrno(-35, 'fcntl', { path: '/x' });
   assert.equal(deadlock.code, 'EDEADLK');
   assert.equal(deadlock.message, "EDEADLK: resource deadlock avoided, fcntl '/x'");
@@ -100,7 +100,7 @@ test('malformed Unicode in a path is refused (EINVAL) by every API, before anyth
 function callBindingWithWrongTypes(root, scratch) {
   const fs = require('node:fs');
   const { inspect } = require('node:util');
-  const binding = require('node-gyp-build')(root); // as lib/binding.ts loads it
+  const binding = require('node-gyp-build')(root); // as lib/internal/binding.ts loads it
   const canary = fs.openSync(`${scratch}/canary`, 'w'); // the fd every valid fd argument names
   const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {} };
   const wrong = {

@@ -87,7 +87,16 @@ test('a held lock exits 75 at once with a message naming the holder; --conflict-
   const result = cli(['run', '--abstract', name, '--', 'echo', 'should not run']);
   assert.equal(result.status, 75);
   assert.equal(result.stdout, '');
-  assert.match(result.stderr, new RegExp(`^solely: ${name} is held by pid ${child.pid} \\(.*hold\\.js abstract ${name}\\)\\n$`));
+  assert.match(result.stderr, new RegExp(`^solely: ${name} is held by pid ${child.pid}, uid ${process.getuid()}: .*hold\\.js abstract ${name}\\n$`));
+  // One formatter: the CLI names the holder in the words of the library's LockHeldError.
+  let error;
+  try {
+    solely.lockAbstractSync(name).release();
+  } catch (caught) {
+    error = caught;
+  }
+  assert.equal(error?.code, 'ELOCKED');
+  assert.equal(result.stderr, `solely: ${name} is held by ${/ \((.*)\)$/.exec(error.message)[1]}\n`);
   const custom = cli(['run', '--abstract', name, '--conflict-exit-code', '0', '--quiet', '--', 'echo', 'x']);
   assert.deepEqual([custom.status, custom.stdout, custom.stderr], [0, '', '']);
 });
@@ -215,6 +224,10 @@ test('--pidfile: the file holds COMMAND\'s PID while it runs and is removed when
   const status = cli(['status', '--json', '--pidfile', pidfile]);
   assert.equal(status.status, 0);
   assert.equal(JSON.parse(status.stdout).pid, commandPid);
+  // Both hold the lock (COMMAND inherited it); the holder is the process the pidfile names, as in the conflict.
+  assert.equal(JSON.parse(status.stdout).holder.pid, commandPid);
+  assert.match(cli(['status', '--pidfile', pidfile]).stdout, new RegExp(`: held by pid ${commandPid}, uid ${process.getuid()}: `));
+  assert.match(held.stderr, new RegExp(`held by pid ${commandPid}, uid ${process.getuid()}: `));
   wrapper.kill('SIGTERM'); // forwarded: COMMAND exits, the wrapper removes the pidfile
   await exited(wrapper);
   assert.equal(wrapper.exitCode, 128 + 15);
@@ -387,7 +400,7 @@ function leftBehindTest(kind, target) {
     assert.equal(second.status, 75, second.stderr);
     assert.equal(second.stdout, '');
     // For an abstract name too: whoHolds finds the socket's inode among the leftover's fds, not the pid that bound it.
-    assert.match(second.stderr, new RegExp(`held by pid ${background} \\(sleep 30\\)`));
+    assert.match(second.stderr, new RegExp(`held by pid ${background}, uid ${process.getuid()}: sleep 30\\n`));
     process.kill(background, 'SIGKILL');
     killed = true;
     const next = cli(['run', `--${kind}`, name, '--wait=10', '--', 'true']);
@@ -441,7 +454,7 @@ test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --js
   for (const [args, pid] of [[['--abstract', name], abstractHolder.pid], [['--file', file], fileHolder.pid]]) {
     const text = cli(['status', ...args]);
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout, new RegExp(`held by pid ${pid} \\(uid ${process.getuid()}\\): .*hold\\.js`));
+    assert.match(text.stdout, new RegExp(`held by pid ${pid}, uid ${process.getuid()}: .*hold\\.js`));
     const json = JSON.parse(cli(['status', '--json', ...args]).stdout);
     assert.equal(json.state, 'held');
     assert.deepEqual([json.holder.pid, json.holder.uid], [pid, process.getuid()]);

@@ -49,10 +49,10 @@ async function loaded(code) {
 
 test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
   // system-message words errors: loaded up front, since an error for want of fds (EMFILE) could not load it.
-  assert.deepEqual(await loaded(`require(${ROOT})`), ['binding', 'errors', 'index', 'lazy-modules', 'lock', 'system-message']);
+  assert.deepEqual(await loaded(`require(${ROOT})`), ['errors', 'index', 'internal/binding', 'internal/errno', 'internal/lazy-modules', 'internal/system-message', 'lock']);
   const abstract = await loaded(`require(${ROOT}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
-  for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!abstract.includes(unused), unused);
+  for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!abstract.includes(unused), unused);
 });
 
 test('a secondary launch asks the primary first: it never binds, so never loads the primary or the server', async () => {
@@ -62,7 +62,7 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
     primary.on('second-instance', (message, reply) => reply('seen'));
     const modules = await loaded(`require(${ROOT}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
     assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
-    for (const server of ['single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
+    for (const server of ['single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
   } finally {
     await primary.release();
   }

@@ -47,7 +47,7 @@ function fileLockTests(method) {
 }
 
 test("method 'fcntl' where OFD locks do not exist: UnsupportedPlatformError ENOTSUP, never a classic POSIX lock", async (t) => {
-  const { binding } = require('../dist/binding');
+  const { binding } = require('../dist/internal/binding');
   assert.equal(binding.ofdLocks, true, 'Linux has OFD locks');
   binding.ofdLocks = false; // what the addon reports where F_OFD_SETLK does not exist
   t.after(() => (binding.ofdLocks = true));

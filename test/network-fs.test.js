@@ -195,7 +195,7 @@ test('a Worker terminated between two network lock requests closes the lock file
   const before = fdCount();
   const worker = new Worker(`
     const { parentPort } = require('node:worker_threads');
-    const { binding } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'binding'))});
+    const { binding } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'internal', 'binding'))});
     // Once the waiter has taken back the fd of a refused request, report it and hold the thread
     // there: the fd stays open for the next poll, with no request in flight to close it.
     const lockOnThread = binding.lockVerifiedOnThread;

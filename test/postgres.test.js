@@ -111,17 +111,24 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const second = await fixture(t, 'hold', server.url, key);
     assert.equal(second.firstLine, 'held');
     assert.equal(await tryLockPostgres(key, options), null);
+    let held;
     await assert.rejects(lockPostgres(key, options), (error) => {
       assert.ok(error instanceof solely.LockHeldError);
       assert.equal(error.code, 'ELOCKED');
       assert.equal(error.address, `127.0.0.1:${server.port}`);
       assert.equal(error.holder.command, `solely ${os.hostname()} ${first.pid}`);
       assert.equal(error.holder.host, '127.0.0.1');
-      assert.equal(typeof error.holder.pid, 'number');
       assert.ok(error.holder.since instanceof Date);
-      assert.match(error.message, new RegExp(`held \\(backend pid ${error.holder.pid} from 127\\.0\\.0\\.1 since .*: solely .* ${first.pid}\\)`));
+      held = error;
       return true;
     });
+    // The holder is the client process (its pid and host, from its application_name); the server's backend has a name of its own.
+    const { rows: [backend] } = await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [`solely ${os.hostname()} ${first.pid}`]);
+    assert.equal(typeof backend.pid, 'number');
+    assert.deepEqual([held.holder.pid, held.holder.hostname, held.holder.backendPid], [first.pid, os.hostname(), backend.pid]);
+    assert.ok(held.message.endsWith(
+      ` held (pid ${first.pid} on ${os.hostname()}, backend pid ${backend.pid}, from 127.0.0.1, since ${held.holder.since.toISOString()}: solely ${os.hostname()} ${first.pid})`),
+    held.message);
     assert.equal((await whoHoldsPostgres(key, options)).command, `solely ${os.hostname()} ${first.pid}`);
 
     const waiting = lockPostgres(key, { ...options, wait: 10_000 });
@@ -136,6 +143,23 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal((await whoHoldsPostgres(key, options)).command, OWN_NAME);
     await lock.release();
     assert.equal(await whoHoldsPostgres(key, options), null);
+  });
+
+  test('a holder that is not solely\'s: its backend pid and application_name, no client pid or host name', async () => {
+    const key = uniqueName();
+    const { rows: [own] } = await admin.query('SELECT pg_backend_pid() AS pid, pg_advisory_lock($1::bigint)', [String(advisoryKey(key))]);
+    try {
+      const holder = await whoHoldsPostgres(key, options);
+      assert.deepEqual([holder.pid, holder.hostname, holder.backendPid, holder.command], [undefined, undefined, own.pid, 'solely-test-admin']);
+      assert.ok(!('pid' in holder) && !('hostname' in holder));
+      await assert.rejects(lockPostgres(key, options), (error) => {
+        assert.equal(error.code, 'ELOCKED');
+        assert.ok(error.message.endsWith(`held (backend pid ${own.pid}, from 127.0.0.1, since ${holder.since.toISOString()}: solely-test-admin)`), error.message);
+        return true;
+      });
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock($1::bigint)', [String(advisoryKey(key))]);
+    }
   });
 
   test('release() unlocks and closes; idempotent; asyncDispose releases', async () => {
@@ -294,7 +318,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
 
   test('a server that stops answering (frozen backend) is a lost lock, within two keepalive intervals', async () => {
     const lock = await lockPostgres(uniqueName(), { ...options, keepaliveInterval: 100 });
-    const { pid } = await whoHoldsPostgres(lock.target, options);
+    const { backendPid: pid } = await whoHoldsPostgres(lock.target, options);
     process.kill(pid, 'SIGSTOP');
     try {
       const [error] = await new Promise((resolve) => lock.once('lost', (...args) => resolve(args)));
@@ -331,7 +355,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
 
   test('a healthy holder outlives many idle_session_timeouts: its keepalive queries keep the session busy', { timeout: 60_000 }, async () => {
     const lock = await lockPostgres(uniqueName(), { ...options, keepaliveInterval: 250 });
-    const { pid } = await whoHoldsPostgres(lock.target, options);
+    const { backendPid: pid } = await whoHoldsPostgres(lock.target, options);
     // 12 keepalive queries answered: 3 times the 1 s the server lets the session be idle.
     const seen = new Set();
     await until(async () => {
@@ -340,7 +364,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
       return seen.size >= 12;
     }, 30_000);
     assert.equal(lock.lost, false);
-    assert.equal((await whoHoldsPostgres(lock.target, options)).pid, pid);
+    assert.equal((await whoHoldsPostgres(lock.target, options)).backendPid, pid);
     await lock.release();
   });
 
@@ -372,10 +396,14 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const report = JSON.parse(held.stdout);
     assert.equal(report.state, 'held');
     assert.equal(report.holder.command, `solely ${os.hostname()} ${holding.pid}`);
+    const { rows: [backend] } = await admin.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [report.holder.command]);
+    assert.deepEqual([report.holder.pid, report.holder.hostname, report.holder.backendPid, report.holder.host], [holding.pid, os.hostname(), backend.pid, '127.0.0.1']);
+    const described = `pid ${holding.pid} on ${os.hostname()}, backend pid ${backend.pid}, from 127.0.0.1, since ${report.holder.since}: ${report.holder.command}`;
+    assert.equal(status(false).stdout, `postgres advisory lock ${key}: held by ${described}\n`);
     const conflict = spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', key, '--', 'echo', 'no'], { encoding: 'utf8' });
     assert.equal(conflict.status, 75);
     assert.equal(conflict.stdout, '');
-    assert.match(conflict.stderr, new RegExp(`^solely: ${key} is held by pid \\d+ \\(solely .* ${holding.pid}\\)\\n$`));
+    assert.equal(conflict.stderr, `solely: ${key} is held by ${described}\n`);
     assert.equal(spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--', 'true']).status, 64, '--key is required');
     assert.equal(spawnSync(process.execPath, [CLI, 'run', '--abstract', 'x', '--key', key, '--', 'true']).status, 64, '--key needs --postgres');
   });

@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { constants } = require('node:os');
 const { test } = require('node:test');
-const { binding } = require('../dist/binding');
+const { binding } = require('../dist/internal/binding');
 const { uniqueName, holder, fdCount } = require('./helpers');
 
 const { EINVAL, ENAMETOOLONG, EPROTONOSUPPORT } = Object.fromEntries(Object.entries(constants.errno).map(([name, errno]) => [name, -errno]));

@@ -390,7 +390,7 @@ function queuedConnections(connect, limit) {
 }
 
 test('backlog is the kernel\'s listen(2) backlog, for an abstract name and for a path', async (t) => {
-  const { binding } = require('../dist/binding');
+  const { binding } = require('../dist/internal/binding');
   const name = uniqueName();
   const abstract = await solely.listenUnix(`\0${name}`, { backlog: 3 });
   t.after(() => abstract.close());
@@ -402,7 +402,7 @@ test('backlog is the kernel\'s listen(2) backlog, for an abstract name and for a
 });
 
 test('backlog applies to a socket systemd passed too: it replaces the one the socket had', async (t) => {
-  const { binding } = require('../dist/binding');
+  const { binding } = require('../dist/internal/binding');
   const name = uniqueName();
   const passed = binding.abstractBind(name, 5); // as systemd binds it, with Backlog=5
   assert.ok(passed >= 0, `abstractBind failed: ${passed}`);

@@ -83,7 +83,7 @@ test('an abstract lock handed on by `solely run`, whose wrapper was SIGKILLed: w
     return true;
   });
   assert.deepEqual(JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--abstract', name], { encoding: 'utf8' })).holder, expected);
-  assert.ok(execFileSync(process.execPath, [CLI, 'status', '--abstract', name], { encoding: 'utf8' }).includes(`held by pid ${sleeper} `));
+  assert.ok(execFileSync(process.execPath, [CLI, 'status', '--abstract', name], { encoding: 'utf8' }).includes(`held by pid ${sleeper}, `));
 });
 
 test('an abstract lock whose listener handed it on and closed its copy: the process holding the socket, not the live one SO_PEERCRED names', async (t) => {

@@ -1,6 +1,13 @@
 // The command line of `solely run` and `solely status`: help texts, option parsing, usage errors.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { InvalidTargetError, type SolelyError } from '../errors';
-import { closest } from '../options';
+import { closest } from '../internal/options';
+import { lazy } from '../internal/lazy-modules';
+
+const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
+const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
+const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
+const path = lazy(() => require('../internal/path') as typeof import('../internal/path'));
 
 /** The default exit status when the lock is held. */
 const EX_TEMPFAIL = 75;
@@ -141,7 +148,7 @@ export const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--p
 export type WithTarget = Parsed & { target: NonNullable<Parsed['target']> };
 
 /** A subcommand's options, with its target; null once --help was printed. args is the tail of process.argv. */
-export async function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string): Promise<WithTarget | null> {
+export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string): WithTarget | null {
   const options = parse(args, allowed);
   if (options.help) {
     process.stdout.write(`${help}\n`);
@@ -151,22 +158,22 @@ export async function parseSubcommand(args: string[], allowed: ReadonlySet<strin
   if (options.maybeNotUtf8.length > 0) {
     // process.argv decodes bytes that are not UTF-8 to U+FFFD: the lock would be another name, and
     // two such names the same one. The API takes strings, so such an argument is refused.
-    const exact = (await import('../single-instance/secondary')).commandLine();
+    const exact = commandLine().commandLine();
     const first = process.argv.length - args.length;
     for (const { option, index } of options.maybeNotUtf8) {
       if (!Buffer.from(args[index], 'utf8').equals(exact[first + index])) throw new UsageError(`${option}: its argument is not valid UTF-8 (solely takes names and paths in UTF-8 only)`);
     }
   }
-  await checkTargetText(options as WithTarget);
+  checkTargetText(options as WithTarget);
   return options as WithTarget;
 }
 
 /** The library's own check of a name or path as text: one it refuses is a usage error, found before anything is locked. */
-async function checkTargetText({ target: { kind, value }, key = '' }: WithTarget): Promise<void> {
+function checkTargetText({ target: { kind, value }, key = '' }: WithTarget): void {
   try {
-    if (kind === 'abstract') (await import('../abstract')).checkName(value);
-    else if (kind === 'postgres') (await import('../postgres')).advisoryKey(key);
-    else (await import('../path')).absolutePath(value);
+    if (kind === 'abstract') abstract().checkName(value);
+    else if (kind === 'postgres') postgres().advisoryKey(key);
+    else path().absolutePath(value);
   } catch (error) {
     if (error instanceof InvalidTargetError) throw new UsageError(`${kind === 'postgres' ? '--key' : `--${kind}`}: ${error.message}`);
     throw error;

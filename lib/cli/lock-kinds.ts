@@ -1,11 +1,19 @@
 // One adapter per lock kind for `solely run`: it takes the lock, then says which fd COMMAND inherits,
 // what COMMAND finds in its environment, what losing the lock means, and how the lock is let go.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { fstatSync } from 'node:fs';
 import type { SolelyError } from '../errors';
 import type { Lock } from '../lock';
 import type { Pidfile } from '../pidfile';
 import type { PostgresLock } from '../postgres';
+import { lazy } from '../internal/lazy-modules';
 import type { WithTarget } from './args';
+
+const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
+const file = lazy(() => require('../file') as typeof import('../file'));
+const pidfile = lazy(() => require('../pidfile') as typeof import('../pidfile'));
+const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
+const holder = lazy(() => require('../internal/holder') as typeof import('../internal/holder'));
 
 /** A lock `solely run` holds while COMMAND runs. */
 export interface LockAroundCommand {
@@ -28,13 +36,13 @@ const nothing = (): void => {};
 export async function lockAroundCommand({ target: { kind, value }, key = '', wait, close }: WithTarget): Promise<LockAroundCommand> {
   switch (kind) {
     case 'abstract':
-      return inheritable(await (await import('../abstract')).lockAbstract(value, { wait }), close);
+      return inheritable(await abstract().lockAbstract(value, { wait }), close);
     case 'file':
-      return inheritable(await (await import('../file')).lockFile(value, { wait }), close);
+      return inheritable(await file().lockFile(value, { wait }), close);
     case 'pidfile':
-      return pidfile(await (await import('../pidfile')).openPidfile(value, { wait }), close);
+      return pidfileKind(await pidfile().openPidfile(value, { wait }), close);
     case 'postgres':
-      return postgres(await (await import('../postgres')).lockPostgres(key, { connection: value, wait }));
+      return postgresKind(await postgres().lockPostgres(key, { connection: value, wait }));
   }
 }
 
@@ -50,7 +58,7 @@ function inheritable(lock: Lock, close: boolean): LockAroundCommand {
 }
 
 /** A pidfile names COMMAND, inherited or not; it is removed when it would name nobody. */
-function pidfile(lock: Pidfile, close: boolean): LockAroundCommand {
+function pidfileKind(lock: Pidfile, close: boolean): LockAroundCommand {
   return {
     inheritedFd: close ? undefined : lock.fd,
     env: close ? {} : INHERITED_ENV,
@@ -68,15 +76,15 @@ function pidfile(lock: Pidfile, close: boolean): LockAroundCommand {
  * only if it can lock that same file again: proof that nobody holds it, even a process /proc hides.
  * Whatever else is at the path by then is left alone.
  */
-async function settleSharedPidfile(lock: Pidfile): Promise<void> {
-  const { otherFileHolder } = await import('../holder');
+function settleSharedPidfile(lock: Pidfile): void {
+  const { otherFileHolder } = holder();
   const survivor = otherFileHolder(fstatSync(lock.fd, { bigint: true }));
   if (survivor !== undefined) return lock.write(survivor); // still under the lock; exit closes the fd
   lock.removeUnlessHeld();
 }
 
 /** A PostgreSQL lock is this process's session: COMMAND cannot inherit it, and it can be lost. */
-function postgres(lock: PostgresLock): LockAroundCommand {
+function postgresKind(lock: PostgresLock): LockAroundCommand {
   return {
     inheritedFd: undefined,
     env: lock.fencingToken === null ? {} : { SOLELY_FENCING_TOKEN: String(lock.fencingToken) },

@@ -7,9 +7,14 @@
 // would make SIGUSR1 kill the wrapper. run forwards SIGUSR1 to COMMAND by a listener of its own.
 process.on('SIGUSR1', () => {});
 
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, USAGE, UsageError } from './args';
+import { lazy } from '../internal/lazy-modules';
+
+const runCommand = lazy(() => require('./run') as typeof import('./run'));
+const statusCommand = lazy(() => require('./status') as typeof import('./status'));
 
 const EX_USAGE = 64;
 
@@ -18,9 +23,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'run':
-        return await (await import('./run')).run(args);
+        return await runCommand().run(args);
       case 'status':
-        return await (await import('./status')).status(args);
+        return await statusCommand().status(args);
       case '--version':
       case '-v': {
         const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };

@@ -1,7 +1,8 @@
 // `solely run`: take the lock, run COMMAND under it with the signals it is sent, exit with its status.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { LockTimeoutError, type SolelyError } from '../errors';
+import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
+import { describeHolder } from '../internal/holder-message';
 import { describeError, parseSubcommand, RUN_HELP, RUN_OPTIONS, UsageError } from './args';
 import { lockAroundCommand, type LockAroundCommand } from './lock-kinds';
 import { closeUnaskedInspector, forwardSignals } from './signals';
@@ -10,7 +11,7 @@ const EX_UNAVAILABLE = 69;
 /** After a lost lock, COMMAND gets SIGTERM, then SIGKILL if it is still running this much later. */
 const LOST_KILL_MS = 10_000;
 
-type HeldError = SolelyError & { holder?: { pid?: number; command?: string } };
+type HeldError = SolelyError & { holder?: Holder };
 
 function isLockHeld(error: unknown): error is HeldError {
   const code = (error as SolelyError | undefined)?.code;
@@ -19,8 +20,8 @@ function isLockHeld(error: unknown): error is HeldError {
 }
 
 function heldMessage(error: HeldError, target: string): string {
-  const holder = error.holder;
-  const by = holder?.pid === undefined ? '' : ` by pid ${holder.pid}${holder.command === undefined ? '' : ` (${holder.command})`}`;
+  const holder = describeHolder(error.holder);
+  const by = holder === '' ? '' : ` by ${holder}`;
   return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${by}`;
 }
 
@@ -38,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 async function runCommand(args: string[]): Promise<number> {
-  const options = await parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
+  const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
   if (options === null) return 0;
   const [command, ...commandArgs] = options.rest;
   if (command === undefined) throw new UsageError('give the COMMAND to run');

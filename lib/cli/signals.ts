@@ -1,7 +1,11 @@
 // Signals around COMMAND: which ones solely forwards, the terminal rule, and the inspector a
 // SIGUSR1 may have opened before solely listened.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { lazy } from '../internal/lazy-modules';
+
+const inspectorModule = lazy(() => require('node:inspector') as typeof import('node:inspector'));
 
 /**
  * What a service manager or a user sends to ask a program something (stop, reload, reopen its logs).
@@ -70,7 +74,7 @@ function terminalSentToBoth(signal: NodeJS.Signals, commandPid: number): boolean
 export async function closeUnaskedInspector(): Promise<void> {
   const nodeOptions = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   if (nodeOptions.some((option) => /^--inspect(-brk|-wait)?(=|$)/.test(option))) return;
-  const inspector = await import('node:inspector');
+  const inspector = inspectorModule();
   // Node asks for it twice (a V8 interrupt, a wake-up of the event loop), and the later request
   // reopens what was closed after the first: one turn of the loop takes both.
   await new Promise((resolve) => setImmediate(resolve));

@@ -1,7 +1,14 @@
 // `solely status`: whether a lock is held and by whom, never taking it; LSB exit statuses.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { existsSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
+import { describeHolder } from '../internal/holder-message';
+import { lazy } from '../internal/lazy-modules';
 import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
+
+const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
+const whoHoldsModule = lazy(() => require('../who-holds') as typeof import('../who-holds'));
+const pidfile = lazy(() => require('../pidfile') as typeof import('../pidfile'));
 
 /** LSB's "program or service status is unknown": status could not tell (EACCES, ENOTDIR, ELOOP...). */
 const STATUS_UNKNOWN = 4;
@@ -19,10 +26,10 @@ interface StatusReport {
 /** Never takes the lock: /proc (and the pidfile's contents) only; pg_locks for postgres (target: URL). */
 async function statusOf(kind: TargetKind, target: string, key = ''): Promise<StatusReport> {
   if (kind === 'postgres') {
-    const holder = await (await import('../postgres')).whoHoldsPostgres(key, { connection: target });
+    const holder = await postgres().whoHoldsPostgres(key, { connection: target });
     return holder === null ? { target: key, kind, state: 'free' } : { target: key, kind, state: 'held', holder };
   }
-  const { whoHolds } = await import('../who-holds');
+  const { whoHolds } = whoHoldsModule();
   if (kind === 'abstract') {
     const holder = whoHolds({ abstract: target });
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
@@ -32,22 +39,20 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
   }
   // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
-  const { readPidfile } = await import('../pidfile');
+  // Its holder is the process it names, as for a conflict: COMMAND under `solely run`, not the wrapper.
+  const { readPidfile, pidfileHolder } = pidfile();
   const { pid, locked } = readPidfile(target);
   if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
-  const holder = whoHolds({ file: target });
-  return { target, kind, state: 'held', pid, ...(holder === null ? {} : { holder }) };
+  const holder = pidfileHolder(target, pid);
+  return { target, kind, state: 'held', pid, ...(holder === undefined ? {} : { holder }) };
 }
 
 function describeStatus(report: StatusReport): string {
   const where = report.kind === 'abstract' ? `@${report.target}` : report.kind === 'postgres' ? `postgres advisory lock ${report.target}` : report.target;
-  const holder = report.holder;
   switch (report.state) {
     case 'held': {
-      const pid = holder?.pid ?? report.pid;
-      const who = pid === undefined || pid === null ? '' : ` by pid ${pid}`;
-      const uid = holder?.uid === undefined ? '' : ` (uid ${holder.uid})`;
-      return `${where}: held${who}${uid}${holder?.command === undefined ? '' : `: ${holder.command}`}`;
+      const holder = describeHolder(report.holder);
+      return `${where}: held${holder === '' ? '' : ` by ${holder}`}`;
     }
     case 'stale':
       return `${where}: stale (not locked${report.pid === null || report.pid === undefined ? '' : `; it names pid ${report.pid}`})`;
@@ -57,7 +62,7 @@ function describeStatus(report: StatusReport): string {
 }
 
 export async function status(args: string[]): Promise<number> {
-  const options = await parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
+  const options = parseSubcommand(args, STATUS_OPTIONS, STATUS_HELP);
   if (options === null) return 0;
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
   const { kind, value } = options.target;

@@ -2,10 +2,11 @@
 // takes it back the moment that connection closes, however its process ended. The client is
 // dbus-native, an optional peer dependency loaded on first use, so that `solely` itself never
 // needs it.
-import { SolelyError, invalidArgument, invalidTarget } from '../errors';
-import { heldBy } from '../holder';
-import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../options';
-import { throwIfAborted } from '../wait';
+import { SolelyError } from '../errors';
+import { invalidArgument, invalidTarget } from '../internal/errno';
+import { heldBy } from '../internal/holder-message';
+import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseWait, type Wait, type WaitOptions } from '../internal/options';
+import { throwIfAborted } from '../internal/wait';
 import { NameLock, type DbusNameLock } from './name-lock';
 
 export type { DbusNameLock } from './name-lock';

@@ -1,10 +1,11 @@
 // One connection to the bus that requests one well-known name, and owns it until released or lost.
 import { EventEmitter } from 'node:events';
-import { LockLostError, SolelyError, errnoOf, fromErrno, invalidTarget, type ErrorTarget, type Holder } from '../errors';
-import { holderOf } from '../holder';
-import { optionalPeer } from '../lazy-modules';
-import type { Wait } from '../options';
-import { Deadline } from '../wait';
+import { LockLostError, SolelyError, type ErrorTarget, type Holder } from '../errors';
+import { errnoOf, fromErrno, invalidTarget } from '../internal/errno';
+import { holderOf } from '../internal/holder';
+import { optionalPeer } from '../internal/lazy-modules';
+import type { Wait } from '../internal/options';
+import { Deadline } from '../internal/wait';
 
 /**
  * A well-known bus name owned by this process's own connection to the bus. Emits 'lost' (a

@@ -3,13 +3,14 @@
 // held until release() or until the session ends, whatever ended it. `pg` is an optional peer
 // dependency, loaded at the first call, so that this module loads without it.
 import { createHash } from 'node:crypto';
-import { hostname } from 'node:os';
-import { LockHeldError, invalidArgument, invalidTarget, type Holder } from '../errors';
-import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
-import { throwIfAborted } from '../wait';
+import { type Holder, type LockHeldError } from '../errors';
+import { invalidArgument, invalidTarget } from '../internal/errno';
+import { heldBy } from '../internal/holder-message';
+import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseWait, type WaitOptions } from '../internal/options';
+import { throwIfAborted } from '../internal/wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
 import type { PgClientConfig } from './pg';
-import { Session, setSettings } from './session';
+import { Session, applicationName, setSettings } from './session';
 
 /**
  * What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...).
@@ -37,8 +38,6 @@ const TRY_KEYS = optionKeys<TryLockPostgresOptions>({ connection: true, keepaliv
 const LOCK_KEYS = optionKeys<PostgresLockOptions>({ wait: true, signal: true, connection: true, keepaliveInterval: true, fencingTable: true });
 const WHO_HOLDS_KEYS = optionKeys<Pick<PostgresLockOptions, 'connection' | 'signal'>>({ connection: true, signal: true });
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** NAMEDATALEN - 1: Postgres cuts application_name there. */
-const MAX_APPLICATION_NAME = 63;
 /** After a lost lock, how long the server may keep the session: probes start after this many
  * keepalive intervals of silence; with 3 probes the server ends it after 4 intervals. */
 const SERVER_PROBES = 3;
@@ -70,14 +69,6 @@ interface ConnectionSettings {
   config: Record<string, unknown>;
   keepaliveInterval: number;
   fencingTable: string | false;
-}
-
-/** "solely <host> <pid>" within Postgres's 63 bytes: the host is cut, never the pid. */
-function applicationName(): string {
-  const suffix = ` ${process.pid}`;
-  const room = MAX_APPLICATION_NAME - 'solely '.length - suffix.length;
-  const host = Buffer.from(hostname(), 'utf8').subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
-  return `solely ${host}${suffix}`;
 }
 
 function parseConnectionSettings(o: Partial<PostgresLockOptions>): ConnectionSettings {
@@ -119,14 +110,7 @@ function silenceSettings(keepaliveInterval: number): Record<string, string> {
 }
 
 function heldError(name: string, address: string, holder: Holder | undefined): LockHeldError {
-  let by = '';
-  if (holder?.pid !== undefined) {
-    const where = holder.host === undefined ? '' : ` from ${holder.host}`;
-    const since = holder.since === undefined ? '' : ` since ${holder.since.toISOString()}`;
-    by = ` (backend pid ${holder.pid}${where}${since}${holder.command === undefined ? '' : `: ${holder.command}`})`;
-  }
-  const fields = holder === undefined ? { address } : { address, holder };
-  return new LockHeldError(`the postgres advisory lock ${name} is held${by}`, fields);
+  return heldBy(`the postgres advisory lock ${name} is held`, { address }, holder);
 }
 
 async function acquire(name: string, options: PostgresLockOptions | undefined, orNull: boolean): Promise<PostgresLock | null> {

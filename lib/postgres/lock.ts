@@ -1,7 +1,7 @@
 // A held advisory lock: its session kept alive by keepalive queries, lost when the session ends.
 import { EventEmitter } from 'node:events';
 import { LockLostError } from '../errors';
-import { settlesWithin } from '../wait';
+import { settlesWithin } from '../internal/wait';
 import type { Session } from './session';
 
 export const DEFAULT_KEEPALIVE_MS = 5000;

@@ -1,8 +1,9 @@
 // The part of `pg` (node-postgres) that solely/postgres uses, typed here: the package is untyped,
 // and an optional peer that may be absent, so it is loaded at the first call and no declaration of
 // ours refers to it. Its errors become ours here too.
-import { SolelyError, errnoOf, fromErrno } from '../errors';
-import { optionalPeer } from '../lazy-modules';
+import { SolelyError } from '../errors';
+import { errnoOf, fromErrno } from '../internal/errno';
+import { optionalPeer } from '../internal/lazy-modules';
 
 /**
  * pg's ClientConfig (node-postgres 8, as @types/pg declares it), written out here so that a

@@ -1,13 +1,26 @@
 // One dedicated connection to the server: the session that holds (or waits for) one lock, its
 // queries, its blocking wait and the cancel that ends that wait.
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import { AbortError, LockTimeoutError, type Holder, type SolelyError } from '../errors';
-import type { Wait } from '../options';
-import { Deadline, settlesWithin, throwIfAborted, whenAborted } from '../wait';
+import type { Wait } from '../internal/options';
+import { Deadline, settlesWithin, throwIfAborted, whenAborted } from '../internal/wait';
 import { fromPgError, loadPg, sqlState, type PgClient } from './pg';
 
 /** The protocol's CancelRequest code, 1234 << 16 | 5678. */
 const CANCEL_REQUEST_CODE = 80877102;
+
+/** NAMEDATALEN - 1: Postgres cuts application_name there. */
+const MAX_APPLICATION_NAME = 63;
+const SOLELY_APPLICATION = /^solely (.*) ([1-9]\d*)$/s;
+
+/** "solely <host> <pid>" within Postgres's 63 bytes: the host is cut, never the pid. */
+export function applicationName(): string {
+  const suffix = ` ${process.pid}`;
+  const room = MAX_APPLICATION_NAME - 'solely '.length - suffix.length;
+  const host = Buffer.from(hostname(), 'utf8').subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+  return `solely ${host}${suffix}`;
+}
 
 interface HolderRow {
   pid: number;
@@ -83,7 +96,14 @@ export class Session {
   async holder(key: bigint): Promise<Holder | undefined> {
     const [row] = await this.query<HolderRow>(HOLDER_QUERY, lockIds(key));
     if (row === undefined) return undefined;
-    const holder: Holder = { pid: row.pid };
+    // The process holding the lock is the client: solely's application_name names its host and pid.
+    const holder: Holder = {};
+    const client = SOLELY_APPLICATION.exec(row.application_name ?? '');
+    if (client !== null) {
+      holder.pid = Number(client[2]);
+      holder.hostname = client[1];
+    }
+    holder.backendPid = row.pid;
     if (row.application_name !== null && row.application_name !== '') holder.command = row.application_name;
     if (row.client_addr !== null) holder.host = row.client_addr;
     else if (row.client_port === -1) holder.host = 'local'; // a Unix socket

@@ -5,14 +5,14 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { socketsPassed } from '../activation';
-import { LockHeldError, errnoOf, fromErrno, invalidArgument } from '../errors';
-import { lazy, net } from '../lazy-modules';
-import { optionsObject, parseChoice } from '../options';
-import { KEYS } from './options';
-import { parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
+import { LockHeldError } from '../errors';
+import { errnoOf, fromErrno, invalidArgument } from '../internal/errno';
+import { lazy, net } from '../internal/lazy-modules';
+import { optionsObject, parseChoice } from '../internal/options';
+import { KEYS, parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
 import { placeOf, type Place } from './place';
 import type { Primary } from './primary';
-import { Deadline } from '../wait';
+import { Deadline } from '../internal/wait';
 import { ask, heldError, ownRequest, type Secondary } from './secondary';
 
 export type { SingleInstanceOptions };

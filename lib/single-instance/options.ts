@@ -1,6 +1,6 @@
 // singleInstance's options, checked once into the policy that both sides apply.
-import { invalidArgument } from '../errors';
-import { MAX_TIMER_MS, optionKeys, parseInteger } from '../options';
+import { invalidArgument } from '../internal/errno';
+import { MAX_TIMER_MS, optionKeys, parseInteger } from '../internal/options';
 import type { SingleInstanceScope, SingleInstanceTransport } from './place';
 import { MAX_FRAME_PAYLOAD } from './protocol';
 

@@ -2,9 +2,10 @@
 // directory that only its owner can write to.
 import { lstatSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { binding } from '../binding';
-import * as lazy from '../lazy-modules';
-import { SolelyError, errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget, type ErrorTarget } from '../errors';
+import { binding } from '../internal/binding';
+import * as lazy from '../internal/lazy-modules';
+import { SolelyError, type ErrorTarget } from '../errors';
+import { errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget } from '../internal/errno';
 
 /**
  * 'user' (default): one instance per uid; 'system': one per machine (network namespace).

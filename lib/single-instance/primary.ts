@@ -3,9 +3,9 @@
 // is bounded in size, count and time, so no peer can stop or stall the primary.
 import { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'node:net';
-import { binding } from '../binding';
-import { invalidArgument } from '../errors';
-import { socketFd } from '../node-internals';
+import { binding } from '../internal/binding';
+import { invalidArgument } from '../internal/errno';
+import { socketFd } from '../internal/node-internals';
 import type { InstancePolicy } from './options';
 import { FrameReader, REFUSED, checkJson, frame, messageOf, type Message, type Reply } from './protocol';
 

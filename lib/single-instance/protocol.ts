@@ -2,7 +2,7 @@
 // the primary. A frame is a version byte, the payload's length (u32 big-endian) and the payload,
 // a JSON object in UTF-8. The request carries the command line and cwd as exact bytes (base64);
 // the answer is {} (acknowledged), { reply } or { error } (refused).
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../internal/errno';
 
 /** What a later launch sent, with its pid and uid as the kernel gives them. */
 export interface Message {

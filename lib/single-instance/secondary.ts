@@ -1,11 +1,14 @@
 // A later launch: sends the primary this process's command line, cwd and data, and reads its one
 // answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
-import { readFileSync, readlinkSync } from 'node:fs';
-import { binding } from '../binding';
-import * as lazy from '../lazy-modules';
-import { errnoOf, fromErrno, type Holder, type LockHeldError } from '../errors';
-import { heldBy, holderOf } from '../holder';
-import type { Deadline } from '../wait';
+import { readlinkSync } from 'node:fs';
+import { binding } from '../internal/binding';
+import { commandLine } from '../internal/command-line';
+import * as lazy from '../internal/lazy-modules';
+import { type Holder, type LockHeldError } from '../errors';
+import { errnoOf, fromErrno } from '../internal/errno';
+import { holderOf } from '../internal/holder';
+import { heldBy } from '../internal/holder-message';
+import type { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
 import { FrameReader, REFUSED, checkJson, requestFrame } from './protocol';
@@ -24,32 +27,6 @@ export interface Secondary {
 const EACCES = errnoOf('EACCES');
 const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
-
-/** Splits /proc/self/cmdline into its arguments, exact bytes, indexed as process.argv. */
-export function commandLine(): Buffer[] {
-  let raw: Buffer | undefined;
-  try {
-    raw = readFileSync('/proc/self/cmdline');
-  } catch {
-    // not Linux, or no /proc
-  }
-  if (raw !== undefined && raw.length > 0 && raw[raw.length - 1] === 0) {
-    const args: Buffer[] = [];
-    for (let start = 0; start < raw.length; ) {
-      const end = raw.indexOf(0, start);
-      args.push(raw.subarray(start, end));
-      start = end + 1;
-    }
-    // argv0, then node's own options (process.execArgv), then what process.argv has after argv0.
-    // Any other shape (process.title rewrote the memory) falls back to process.argv.
-    const own = process.execArgv.length;
-    if (args.length === 1 + own + process.argv.length - 1) {
-      args.splice(1, own);
-      return args;
-    }
-  }
-  return process.argv.map((arg) => Buffer.from(arg, 'utf8'));
-}
 
 function workingDirectory(): Buffer {
   try {

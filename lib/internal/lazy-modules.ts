@@ -1,9 +1,10 @@
-// The one way the library loads a module on first use (the CLI uses import() for its commands).
-// Node's net, crypto and cluster pull in streams,
-// child_process and dgram, most of the cost of a require('solely') that only wants a lock; our own
-// mechanisms load when first used; pg and dbus-native are optional peers a user may not have.
+// The one way the library and the CLI load a module on first use. Node's net, crypto and cluster
+// pull in streams, child_process and dgram, most of the cost of a require('solely') that only wants
+// a lock; our own mechanisms (and the CLI's commands) load when first used; pg and dbus-native are
+// optional peers a user may not have.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { SolelyError, fromFsError } from './errors';
+import { SolelyError } from '../errors';
+import { fromFsError } from './errno';
 
 /**
  * A function that runs load at its first call and returns the same value ever after. A load that

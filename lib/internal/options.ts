@@ -1,5 +1,6 @@
 // Options in, plain values out: the native layer never sees a user option.
-import { SolelyError, invalidArgument } from './errors';
+import { SolelyError } from '../errors';
+import { invalidArgument } from './errno';
 
 /**
  * How a lock call waits for the holder to let go.

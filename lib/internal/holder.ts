@@ -1,7 +1,8 @@
 // Who holds a lock, learned without taking it (a probe lock would make a legitimate acquirer fail).
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { binding } from './binding';
-import { ForeignHolderError, LockHeldError, fromFsError, type Holder, type SolelyErrorFields } from './errors';
+import { type Holder } from '../errors';
+import { fromFsError } from './errno';
 
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
 function commandOf(pid: number): string | undefined {
@@ -53,14 +54,6 @@ function peerOf(fd: number): PeerClaim | undefined {
 export function connectedHolder(fd: number): Holder | undefined {
   const peer = peerOf(fd);
   return peer === undefined ? undefined : holderOf(peer.pid, peer.uid);
-}
-
-/** " (pid 12, uid 1000: node server.js)" for messages; empty when unknown. */
-export function describeHolder(holder: Holder | undefined): string {
-  if (holder?.pid === undefined) return holder?.uid === undefined ? '' : ` (uid ${holder.uid})`;
-  const uid = holder.uid === undefined ? '' : `, uid ${holder.uid}`;
-  const command = holder.command === undefined ? '' : `: ${holder.command}`;
-  return ` (pid ${holder.pid}${uid}${command})`;
 }
 
 function processes(): number[] {
@@ -269,13 +262,4 @@ export function fileHolder(path: string, claim?: number): Holder | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The error for a lock held by holder: a ForeignHolderError when it runs as another uid. */
-export function heldBy(message: string, fields: SolelyErrorFields, holder: Holder | undefined): LockHeldError {
-  if (holder === undefined) return new LockHeldError(message, fields);
-  const described = `${message}${describeHolder(holder)}`;
-  return holder.uid !== undefined && holder.uid !== process.getuid?.()
-    ? new ForeignHolderError(`${described}, by another user`, { ...fields, holder })
-    : new LockHeldError(described, { ...fields, holder });
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
-import type { ErrnoCode, ErrorTarget } from './errors';
+import type { ErrnoCode, ErrorTarget } from '../errors';
 
 // libuv's table (behind util) lacks some errnos that locks return.
 const EXTRA_MESSAGES: Record<string, string> = {

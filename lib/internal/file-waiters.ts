@@ -1,7 +1,7 @@
 // Waiting for a file lock: woken by inotify when any holder closes the file, or, on a network
 // filesystem, with each lock request on a thread of its own, never on the event loop.
 import { binding } from './binding';
-import { fromErrno } from './errors';
+import { fromErrno } from './errno';
 import { MAX_REPLACED, contended, lockFailure, lockMethodCode, onNetworkFilesystem, openLockFile, replacedTooOften, tryLockTarget, tryLockTargetOnThread, type FileTarget } from './file-attempt';
 import { unwatchFile, watchFile } from './file-events';
 import type { Wait } from './options';

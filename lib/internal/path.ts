@@ -1,5 +1,5 @@
 // Paths as every peer's open(2) reads them: checked, then made absolute, never normalised.
-import { invalidArgument, invalidTarget } from './errors';
+import { invalidArgument, invalidTarget } from './errno';
 
 const PATH_MAX_BYTES = 4095;
 

@@ -4,10 +4,12 @@
 import { constants, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { binding } from './binding';
-import { SolelyError, errnoOf, fromErrno, invalidTarget, type LockHeldError } from './errors';
+import { SolelyError, type LockHeldError } from '../errors';
+import { errnoOf, fromErrno, invalidTarget } from './errno';
+import { classifyFilesystem } from '../filesystem';
+import { fileHolder } from './holder';
+import { heldBy } from './holder-message';
 import { systemMessage } from './system-message';
-import { classifyFilesystem } from './filesystem';
-import { fileHolder, heldBy } from './holder';
 
 /**
  * 'flock': flock(2), as flock(1), Python fcntl.flock, cargo; 'fcntl': an open file description
@@ -25,7 +27,7 @@ export interface FileTarget {
   /** A pidfile is written by its holder: opened for writing or not at all (no read-only or
    *  directory fallback). */
   readonly kind: 'file' | 'pidfile';
-  /** Absolute, as the kernel resolves it (lib/path.ts). */
+  /** Absolute, as the kernel resolves it (lib/internal/path.ts). */
   readonly path: string;
   readonly method: LockMethod;
   readonly mode: number;

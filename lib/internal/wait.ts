@@ -2,7 +2,7 @@
 // (a connection reset by the holder's exit, an inotify close event); a slow poll covers holders
 // and filesystems that give no event. Nothing here blocks, and no thread-pool thread is used.
 import { channel } from 'node:diagnostics_channel';
-import { AbortError, LockTimeoutError, type ErrorTarget, type SolelyError } from './errors';
+import { AbortError, LockTimeoutError, type ErrorTarget, type SolelyError } from '../errors';
 import type { Wait } from './options';
 
 /**

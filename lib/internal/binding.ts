@@ -76,4 +76,4 @@ export interface Binding {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-export const binding = load(path.join(__dirname, '..')) as Binding;
+export const binding = load(path.join(__dirname, '..', '..')) as Binding;

@@ -1,0 +1,29 @@
+// This launch's command line as the kernel has it: process.argv is lossy for arguments that are
+// not UTF-8 (Node decodes them to U+FFFD), so a secondary forwards, and the CLI checks, the bytes.
+import { readFileSync } from 'node:fs';
+
+/** Splits /proc/self/cmdline into its arguments, exact bytes, indexed as process.argv. */
+export function commandLine(): Buffer[] {
+  let raw: Buffer | undefined;
+  try {
+    raw = readFileSync('/proc/self/cmdline');
+  } catch {
+    // not Linux, or no /proc
+  }
+  if (raw !== undefined && raw.length > 0 && raw[raw.length - 1] === 0) {
+    const args: Buffer[] = [];
+    for (let start = 0; start < raw.length; ) {
+      const end = raw.indexOf(0, start);
+      args.push(raw.subarray(start, end));
+      start = end + 1;
+    }
+    // argv0, then node's own options (process.execArgv), then what process.argv has after argv0.
+    // Any other shape (process.title rewrote the memory) falls back to process.argv.
+    const own = process.execArgv.length;
+    if (args.length === 1 + own + process.argv.length - 1) {
+      args.splice(1, own);
+      return args;
+    }
+  }
+  return process.argv.map((arg) => Buffer.from(arg, 'utf8'));
+}

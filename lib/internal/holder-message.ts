@@ -1,0 +1,29 @@
+// The one way a holder is told: in every LockHeldError message and in the CLI's text.
+import { ForeignHolderError, LockHeldError, type Holder, type SolelyErrorFields } from '../errors';
+
+/**
+ * "pid 12, uid 1000: node server.js"; for PostgreSQL "pid 12 on web1, backend pid 345, from
+ * 10.0.0.2, since <ISO date>: solely web1 12". Each field labelled, unknown ones left out; empty
+ * when nothing is known.
+ */
+export function describeHolder(holder: Holder | undefined): string {
+  if (holder === undefined) return '';
+  const parts: string[] = [];
+  if (holder.pid !== undefined) parts.push(`pid ${holder.pid}${holder.hostname === undefined ? '' : ` on ${holder.hostname}`}`);
+  if (holder.uid !== undefined) parts.push(`uid ${holder.uid}`);
+  if (holder.backendPid !== undefined) parts.push(`backend pid ${holder.backendPid}`);
+  if (holder.host !== undefined) parts.push(`from ${holder.host}`);
+  if (holder.since !== undefined) parts.push(`since ${holder.since.toISOString()}`);
+  const command = holder.command === undefined ? '' : `: ${holder.command}`;
+  return parts.length === 0 ? command.slice(2) : `${parts.join(', ')}${command}`;
+}
+
+/** The error for a lock held by holder: a ForeignHolderError when it runs as another uid. */
+export function heldBy(message: string, fields: SolelyErrorFields, holder: Holder | undefined): LockHeldError {
+  if (holder === undefined) return new LockHeldError(message, fields);
+  const description = describeHolder(holder);
+  const described = description === '' ? message : `${message} (${description})`;
+  return holder.uid !== undefined && holder.uid !== process.getuid?.()
+    ? new ForeignHolderError(`${described}, by another user`, { ...fields, holder })
+    : new LockHeldError(described, { ...fields, holder });
+}
