@@ -474,14 +474,14 @@ async function ring() {
 
 // ---- PostgreSQL ----
 
-/** solely/postgres against a real server started for the run (test/postgres-server.js). */
+/** solely/postgres against a real server started for the run (test/support/postgres-server.js). */
 async function postgres() {
   const row = 'PostgreSQL advisory lock (local server, 127.0.0.1)';
   let pg;
   let server;
   try {
     pg = require('pg');
-    const { startPostgres, postgresMissing } = require('../test/postgres-server');
+    const { startPostgres, postgresMissing } = require('../test/support/postgres-server');
     const missing = postgresMissing();
     if (missing !== undefined) throw new Error(missing);
     server = await startPostgres();

@@ -11,7 +11,7 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const RESULTS = path.join(__dirname, 'results.json');
-const SUITES = ['exclusion', 'crash', 'fd-leaks', 'fuzz', 'children', 'attacks'].map((s) => `test/${s}.test.js`);
+const SUITES = ['exclusion', 'crash', 'fd-leaks', 'fuzz', 'children', 'attacks'].map((s) => `test/guarantees/${s}.test.js`);
 
 const number = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
