@@ -5,7 +5,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { tempDir, spawnReady } = require('../support/helpers');
+const { tempDir, spawnReady, ROOT } = require('../support/helpers');
 
 function rejectsBoth(sync, async, args, shape) {
   assert.throws(() => sync(...args), shape);
@@ -186,7 +186,7 @@ function callBindingWithWrongTypes(root, scratch) {
 
 test('the raw binding throws on wrong argument types before it acts: no fd closed or opened, nothing created', { timeout: 60_000 }, async (t) => {
   const scratch = tempDir(t);
-  const script = `console.log(JSON.stringify((${callBindingWithWrongTypes})(${JSON.stringify(path.join(__dirname, '..', '..'))}, ${JSON.stringify(scratch)})))`;
+  const script = `console.log(JSON.stringify((${callBindingWithWrongTypes})(${JSON.stringify(ROOT)}, ${JSON.stringify(scratch)})))`;
   // Its one line is the verdict (a broken binding may leave a watch or a thread keeping it alive).
   const child = await spawnReady(t, process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   assert.deepEqual(JSON.parse(child.firstLine), []);

@@ -7,9 +7,8 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { describe, test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, exited, needs, readablePackage } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, exited, needs, readablePackage, ROOT, CLI, NOBODY } = require('../support/helpers');
 
-const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 const COUNT_SIGNALS = path.join(FIXTURES, 'count-signals.js');
 
 /** The inode of the socket bound to an abstract name, from /proc/net/unix. */
@@ -73,7 +72,7 @@ test('usage errors exit 64 with a usage line', () => {
 test('runs COMMAND with the lock held and exits with its status', (t) => {
   const file = path.join(tempDir(t), 'job.lock');
   const result = cli(['run', '--file', file, '--', process.execPath, '-e', `
-    const s = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+    const s = require(${JSON.stringify(ROOT)});
     console.log(s.tryLockFileSync(${JSON.stringify(file)}) === null ? 'held' : 'free');
     process.exit(7);`]);
   assert.equal(result.stdout.trim(), 'held');
@@ -295,7 +294,7 @@ test('SIGINT, SIGQUIT, SIGTERM, SIGUSR1 or SIGUSR2 sent to the wrapper alone rea
 test('while the wrapper waits for the lock, SIGUSR1 and SIGUSR2 are ignored, neither fatal nor kept for COMMAND', async (t) => {
   const name = uniqueName();
   // The holder says when the wrapper's wait has connected to it: the wrapper is in run() by then.
-  const script = `const s = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+  const script = `const s = require(${JSON.stringify(ROOT)});
     s.listenUnix('\\0${name}').then((server) => {
       const open = new Set();
       server.on('connection', (c) => { open.add(c); console.log('connected'); });
@@ -490,7 +489,7 @@ test('status: 4 (unknown) when a directory on the path is not searchable (EACCES
   const closed = path.join(tempDir(t), 'closed');
   fs.mkdirSync(closed, { mode: 0o000 });
   // Root searches any directory: run as nobody, from a copy of the package nobody may read.
-  const asOther = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+  const asOther = process.getuid() === 0 ? ['setpriv', ...NOBODY] : [];
   const target = path.join(closed, 'job.lock');
   const cli = asOther.length > 0 ? path.join(readablePackage(), 'dist', 'cli.js') : CLI;
   const [command, ...args] = [...asOther, process.execPath, cli, 'status', '--json', '--file', target];

@@ -8,7 +8,7 @@ const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('../..');
 const { checkBusName, lockDbusName, tryLockDbusName } = require('../../dist/dbus/index.js');
-const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readablePackage } = require('../support/helpers');
+const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readableFixture, NOBODY } = require('../support/helpers');
 
 // Each test but the last starts a private bus.
 const NO_DAEMON = needs('dbus-daemon');
@@ -56,8 +56,8 @@ function observer(t, address) {
 
 function holdName(t, address, name, wrap = []) {
   // Another uid runs the fixture from a copy it may read: the checkout may sit under a private directory.
-  const fixtures = wrap.length === 0 ? FIXTURES : path.join(readablePackage(), 'test', 'support', 'fixtures');
-  const [command, ...args] = [...wrap, process.execPath, path.join(fixtures, 'hold-dbus.js'), address, name];
+  const fixture = wrap.length === 0 ? path.join(FIXTURES, 'hold-dbus.js') : readableFixture('hold-dbus.js');
+  const [command, ...args] = [...wrap, process.execPath, fixture, address, name];
   return spawnReady(t, command, args);
 }
 
@@ -89,7 +89,7 @@ test('two processes contend: try is null, lock is a LockHeldError naming the hol
 test('a holder of another uid is a ForeignHolderError with its credentials', { skip: NO_DAEMON || (!asRoot && 'setpriv needs root') }, async (t) => {
   const { address } = await privateBus(t);
   const name = 'org.solely.Foreign';
-  const child = await holdName(t, address, name, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+  const child = await holdName(t, address, name, ['setpriv', ...NOBODY]);
   await assert.rejects(lockDbusName(name, { address }), (error) => {
     assert.ok(error instanceof solely.ForeignHolderError);
     assert.equal(error.holder.uid, 65534);

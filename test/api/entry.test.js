@@ -8,9 +8,9 @@ const { test } = require('node:test');
 const { promisify } = require('node:util');
 const ts = require('typescript');
 const solely = require('../..');
-const { readableCopy } = require('../support/helpers');
+const { readableCopy, ROOT } = require('../support/helpers');
 
-const DIST = path.join(__dirname, '..', '..', 'dist');
+const DIST = path.join(ROOT, 'dist');
 
 /** The value (not type-only) exports that dist/index.d.ts declares. */
 function declaredValues() {
@@ -34,7 +34,7 @@ test('the runtime exports are exactly the values the types declare, and each one
   }
 });
 
-const ROOT = JSON.stringify(path.join(__dirname, '..', '..'));
+const ROOT_LITERAL = JSON.stringify(ROOT);
 
 /** The dist/ modules a node process loaded after running code (which may end in a promise), by
  *  path under dist/ without '.js' ('single-instance/index'). */
@@ -48,8 +48,8 @@ async function loaded(code) {
 }
 
 test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
-  assert.deepEqual(await loaded(`require(${ROOT})`), ['binding', 'errors', 'index', 'lazy-modules', 'lock']);
-  const abstract = await loaded(`require(${ROOT}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
+  assert.deepEqual(await loaded(`require(${ROOT_LITERAL})`), ['binding', 'errors', 'index', 'lazy-modules', 'lock']);
+  const abstract = await loaded(`require(${ROOT_LITERAL}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
   for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!abstract.includes(unused), unused);
 });
@@ -59,7 +59,7 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
   const primary = await solely.singleInstance(id);
   try {
     primary.on('second-instance', (message, reply) => reply('seen'));
-    const modules = await loaded(`require(${ROOT}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
+    const modules = await loaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
     assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
     for (const server of ['single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
   } finally {
@@ -69,7 +69,7 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
 
 test('without its optional peer, solely/postgres and solely/dbus fail with MODULE_NOT_FOUND naming what to install', async (t) => {
   // The built package alone, where no node_modules up the tree holds pg or dbus-native.
-  const copy = readableCopy(path.join(__dirname, '..', '..'));
+  const copy = readableCopy(ROOT);
   t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
   // Run in the copy, so that 'solely/...' resolves through its package.json exports.
   const attempt = (entry, call) =>
@@ -84,7 +84,7 @@ test('without its optional peer, solely/postgres and solely/dbus fail with MODUL
 test('a module that cannot be loaded for want of fds fails as a SolelyError (EMFILE), and loads once fds are free', async () => {
   const script = `
     const fs = require('node:fs');
-    const solely = require(${ROOT});
+    const solely = require(${ROOT_LITERAL});
     const hog = [];
     try { for (;;) hog.push(fs.openSync('/dev/null', 'r')); } catch {}
     let failure;

@@ -10,10 +10,8 @@ const path = require('node:path');
 const { test } = require('node:test');
 const { getSystemErrorMap } = require('node:util');
 const solely = require('../..');
-const { uniqueName, tempDir } = require('../support/helpers');
+const { uniqueName, tempDir, ROOT, CLI } = require('../support/helpers');
 
-const ROOT = path.join(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 const RENAMED = { ELOCKLOST: 'ERR_SOLELY_LOCK_LOST', EPOSTGRES: 'ERR_SOLELY_POSTGRES', EDBUS: 'ERR_SOLELY_DBUS' };
 
 /** A second copy of the built package, as two versions in node_modules would be: its own modules and addon file. */

@@ -6,7 +6,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const solely = require('../..');
-const { tempDir, holder, kill, needs, readablePackage } = require('../support/helpers');
+const { tempDir, holder, kill, needs, readablePackage, ROOT, NOBODY } = require('../support/helpers');
 
 describe('flock and fcntl (OFD) file locks', () => {
   for (const method of ['flock', 'fcntl']) fileLockTests(method);
@@ -130,7 +130,7 @@ test('a directory the caller may not write is EACCES (run as another uid)', (t) 
   const script = `
     try { require(${JSON.stringify(readablePackage())}).lockFileSync(${JSON.stringify(file)}); console.log('locked'); }
     catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path })); }`;
-  const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  const out = require('node:child_process').execFileSync('setpriv', [...NOBODY, process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(out), { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'open', path: file });
 });
 
@@ -143,7 +143,7 @@ test('flock locks a file the caller may only read, as flock(1) does', (t) => {
     const s = require(${JSON.stringify(readablePackage())});
     const l = s.lockFileSync(${JSON.stringify(file)}); console.log(l.kind);
     try { s.lockFileSync(${JSON.stringify(file)}, { method: 'fcntl' }) } catch (e) { console.log(e.code) }`;
-  const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  const out = require('node:child_process').execFileSync('setpriv', [...NOBODY, process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(out.trim().split('\n'), ['file', 'EACCES']);
 });
 
@@ -151,7 +151,7 @@ test('a read-only filesystem: EROFS to create, and an existing file still locks 
   // A private mount namespace with a tmpfs made read-only after one file was created in it.
   const dir = tempDir(t);
   const script = `
-    const s = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+    const s = require(${JSON.stringify(ROOT)});
     const out = [];
     try { s.lockFileSync('${dir}/new.lock') } catch (e) { out.push([e.name, e.code, e.errno, e.syscall, e.path].join(' ')) }
     const l = s.lockFileSync('${dir}/existing.lock'); out.push(l.kind); l.release();
@@ -281,7 +281,7 @@ test('a file or pidfile lock held by another uid is a ForeignHolderError, as for
   const file = path.join(dir, 'foreign.pid');
   // flock(1) as uid 65534 creates and locks the file; its command writes its PID there, as a
   // pidfile holder would. detached: flock(1) forks its command, so the whole group is killed.
-  const squatter = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'flock', file, 'sh', '-c', `echo $$ > ${file}; echo locked; exec sleep 60`], { detached: true });
+  const squatter = await spawnReady(t, 'setpriv', [...NOBODY, 'flock', file, 'sh', '-c', `echo $$ > ${file}; echo locked; exec sleep 60`], { detached: true });
   assert.equal(squatter.firstLine, 'locked');
   const foreign = (error) => {
     assert.ok(error instanceof solely.ForeignHolderError, error.stack);
@@ -317,7 +317,7 @@ test('a file lock held by a uid whose fds the caller may not read is a ForeignHo
   const script = `const s = require(${JSON.stringify(readablePackage())});
     try { s.lockFileSync(${JSON.stringify(file)}).release(); console.log('null'); }
     catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, holder: e.holder, foreign: e instanceof s.ForeignHolderError })); }`;
-  const out = require('node:child_process').execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+  const out = require('node:child_process').execFileSync('setpriv', [...NOBODY, process.execPath, '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(out), { name: 'ForeignHolderError', code: 'ELOCKED', holder: { uid: 0 }, foreign: true });
 });
 

@@ -5,11 +5,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, tempDir, spawnReady, holder, exited, kill, fdCount, needs } = require('../support/helpers');
+const { FIXTURES, tempDir, spawnReady, holder, exited, kill, fdCount, needs, ROOT, CLI } = require('../support/helpers');
 
 const EAGAIN = -11;
-const PACKAGE = path.join(__dirname, '..', '..');
-const CLI = path.join(PACKAGE, 'dist', 'cli.js');
 
 /** solely status --pidfile file, in a child: its exit code. A hang fails the test by its timeout. */
 async function status(t, file) {
@@ -22,7 +20,7 @@ async function status(t, file) {
  *  much that process grew (maxRSS) meanwhile. A hang fails the test by its timeout. */
 async function readers(t, file) {
   const script = `
-    const s = require(${JSON.stringify(PACKAGE)});
+    const s = require(${JSON.stringify(ROOT)});
     const file = ${JSON.stringify(file)};
     const start = process.resourceUsage().maxRSS;
     const failure = (e) => [e.name, e.code, e.syscall, e.holder?.pid];

@@ -10,10 +10,9 @@ const { describe, before, after, test } = require('node:test');
 const { Client } = require('pg');
 const solely = require('../..');
 const { lockPostgres, tryLockPostgres, whoHoldsPostgres, advisoryKey, PostgresLock } = require('solely/postgres');
-const { FIXTURES, uniqueName, spawnReady, kill } = require('../support/helpers');
+const { FIXTURES, uniqueName, spawnReady, kill, ROOT, CLI } = require('../support/helpers');
 const { startPostgres, postgresMissing } = require('../support/postgres-server');
 
-const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 const FIXTURE = path.join(FIXTURES, 'hold-postgres.js');
 const PROXY = path.join(FIXTURES, 'tcp-proxy.js');
 const OWN_NAME = `solely ${os.hostname()} ${process.pid}`;
@@ -286,7 +285,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const key = uniqueName();
     const script = `require('solely/postgres').lockPostgres(${JSON.stringify(key)}, { connection: ${JSON.stringify(server.url)} }).then(() => console.log('held'))`;
     // Returns when the child exits by itself; a lock that kept it alive is killed by the bound and fails the test.
-    const child = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     assert.deepEqual([child.status, child.stdout], [0, 'held\n'], child.stderr);
     // The server ends the session once it reads the closed socket: waited for, never timed.
     await (await lockPostgres(key, { ...options, wait: true })).release();

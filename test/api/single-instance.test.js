@@ -8,7 +8,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage, NOBODY, readableFixture } = require('../support/helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -16,7 +16,7 @@ const FLOOD = path.join(FIXTURES, 'single-instance-flood.py');
 const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+const AS_NOBODY = ['setpriv', ...NOBODY];
 const asRoot = { skip: process.getuid() !== 0 && 'setpriv needs root' };
 
 /** A process whose stdout lines are all kept: next() resolves with the next unread one. */
@@ -191,7 +191,7 @@ for (const { transport, setup } of transports()) {
       assert.equal(message.uid, 0);
       // A node secondary of that uid that trusts root's primary gets the refusal as an error.
       const config = JSON.stringify({ id, options: { ...ctx.options, ...options, allowUids: [0] } });
-      const appCopy = path.join(readablePackage(), 'test', 'support', 'fixtures', 'single-instance.js');
+      const appCopy = readableFixture('single-instance.js');
       const node = start(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), process.execPath, appCopy, config], { env: ctx.env });
       assert.deepEqual((await node.nextJSON()).error, { name: 'SolelyError', code: 'EACCES', errno: -13, syscall: 'connect' });
     });
@@ -466,7 +466,7 @@ test('a primary whose answer is not a frame: the secondary gets EPROTO from recv
 test('a binder of the derived name that does not listen: another uid fails at once (ForeignHolderError), an allowed uid is waited for', asRoot, async (t) => {
   const id = uniqueName('si');
   const name = abstractName(id);
-  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, path.join(readablePackage(), 'test', 'support', 'fixtures', 'bind-abstract.py'), name]);
+  const squatter = await spawnReady(t, AS_NOBODY[0], [...AS_NOBODY.slice(1), PYTHON, readableFixture('bind-abstract.py'), name]);
   // A budget far beyond the test's: waiting on the squatter would end in LockTimeoutError.
   await assert.rejects(solely.singleInstance(id, { timeout: 120_000 }), (error) => {
     assert.ok(error instanceof solely.ForeignHolderError, error.stack);
@@ -505,7 +505,7 @@ test("transport 'path' without a runtime directory asks for one: never /tmp", { 
   delete env.XDG_RUNTIME_DIR;
   const script = `require(${JSON.stringify(readablePackage())}).singleInstance('no-runtime-dir', { transport: 'path' })
     .then(() => console.log('no error'), (e) => console.log(e.code));`;
-  const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', env });
+  const out = execFileSync('setpriv', [...NOBODY, process.execPath, '-e', script], { encoding: 'utf8', env });
   assert.equal(out.trim(), 'ENOENT');
   assert.equal(fs.existsSync('/tmp/solely-65534'), false);
 });

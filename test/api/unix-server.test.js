@@ -10,7 +10,7 @@ const { once } = require('node:events');
 const { test } = require('node:test');
 const { promisify } = require('node:util');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, fdCount, exited, needs } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, fdCount, exited, needs, NOBODY } = require('../support/helpers');
 
 const run = promisify(execFile);
 
@@ -288,7 +288,7 @@ test('a live foreign server of another uid is a ForeignHolderError', { skip: (pr
   const dir = tempDir(t);
   fs.chmodSync(dir, 0o777);
   const socketPath = path.join(dir, 'other-uid.sock');
-  const socat = await socatServer(t, socketPath, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+  const socat = await socatServer(t, socketPath, ['setpriv', ...NOBODY]);
   const { ino } = fs.lstatSync(socketPath);
   await assert.rejects(solely.listenUnix(socketPath), (error) => {
     assert.ok(error instanceof solely.ForeignHolderError);

@@ -5,13 +5,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, needs, readablePackage } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, killAfter, needs, readablePackage, CLI, NOBODY, readableFixture } = require('../support/helpers');
 
 const root = process.getuid() === 0;
 // Another uid cannot run the pyenv shims that may come first in root's PATH.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const HAND_OFF = path.join(FIXTURES, 'hand-off-abstract.js');
-const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 
 test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks), null when free', async (t) => {
   const dir = tempDir(t);
@@ -99,8 +98,8 @@ test('an abstract lock whose listener handed it on and closed its copy: the proc
 
 test('an abstract lock of another uid handed on to a child: root names the child; a uid that may not read its fds gets the uid only, no unconfirmed pid', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const name = uniqueName();
-  const handOff = path.join(readablePackage(), 'test', 'support', 'fixtures', 'hand-off-abstract.js');
-  const claimed = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, handOff, name]);
+  const handOff = readableFixture('hand-off-abstract.js');
+  const claimed = await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, handOff, name]);
   const sleeper = Number(claimed.firstLine);
   killAfter(t, sleeper);
   assert.deepEqual(solely.whoHolds(name), { pid: sleeper, uid: 65534, command: 'sleep 30' });
@@ -111,8 +110,8 @@ test('an abstract lock of another uid handed on to a child: root names the child
 
 test('an abstract name bound without listening by another uid: whoHolds gives its uid (sock_diag), even to a uid that may not see its fds', { skip: !root && 'needs root for setpriv' }, async (t) => {
   const name = uniqueName();
-  const bindOnly = path.join(readablePackage(), 'test', 'support', 'fixtures', 'bind-abstract.py');
-  const binder = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', PYTHON, bindOnly, name]);
+  const bindOnly = readableFixture('bind-abstract.py');
+  const binder = await spawnReady(t, 'setpriv', [...NOBODY, PYTHON, bindOnly, name]);
   assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: binder.pid, uid: 65534, command: `${PYTHON} ${bindOnly} ${name}` });
   // Another unprivileged uid may not read the binder's /proc/<pid>/fd: only the kernel's socket table tells.
   const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ abstract: ${JSON.stringify(name)} })))`;
@@ -125,7 +124,7 @@ test('a file lock held by another uid, asked by a third that may not read its fd
   fs.chmodSync(dir, 0o777);
   for (const [method, seen] of [['file', { uid: 65534 }], ['fcntl', {}]]) {
     const file = path.join(dir, `other-uid-${method}.lock`);
-    const held = await spawnReady(t, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(readablePackage(), 'test', 'support', 'fixtures', 'hold.js'), method, file]);
+    const held = await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, readableFixture('hold.js'), method, file]);
     assert.equal(held.firstLine, 'locked');
     // flock: /proc/locks names the acquirer, whose uid /proc/<pid>/status shows to all. OFD: it shows -1.
     const script = `console.log(JSON.stringify(require(${JSON.stringify(readablePackage())}).whoHolds({ file: ${JSON.stringify(file)} })))`;
@@ -157,7 +156,7 @@ test('whoHolds refuses bad targets', () => {
 test('an abstract name bound by another uid (socat) is a ForeignHolderError', { skip: (!root && 'needs root for setpriv') || needs('socat') }, async (t) => {
   const name = uniqueName();
   const squatter = await spawnReady(t, 'setpriv', [
-    '--reuid=65534', '--regid=65534', '--clear-groups',
+    ...NOBODY,
     'sh', '-c', `echo ready; exec socat ABSTRACT-LISTEN:${name},fork EXEC:cat`,
   ]);
   // socat binds right after exec: wait until the name is taken.

@@ -10,11 +10,9 @@ const net = require('node:net');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, abstractBound, needs, readablePackage } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, abstractBound, needs, readablePackage, ROOT, NOBODY, readableFixture } = require('../support/helpers');
 const { scale, record } = require('../support/scale');
 
-const ROOT = path.join(__dirname, '..', '..');
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const asNobody = (command, ...args) => execFileSync('setpriv', [...NOBODY, command, ...args]);
 
 /** A sticky world-writable directory, as /tmp is, that other users may plant things in. */
@@ -126,7 +124,7 @@ test('a squatter of another uid listening on the abstract name: ForeignHolderErr
 
 test('a squatter of another uid that binds without listening: ForeignHolderError with its uid (sock_diag), also for a uid that cannot see its fds', async (t) => {
   const name = uniqueName();
-  const fixture = path.join(readablePackage(), 'test', 'support', 'fixtures', 'hold.js');
+  const fixture = readableFixture('hold.js');
   const squatter = await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, fixture, 'abstract', name, '--no-listen']);
   assert.equal(solely.tryLockAbstractSync(name), null, 'contention is still a value');
   assert.throws(() => solely.lockAbstractSync(name), (error) => {

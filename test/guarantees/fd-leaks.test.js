@@ -10,7 +10,7 @@ const { once } = require('node:events');
 const v8 = require('node:v8');
 const vm = require('node:vm');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, fdCount } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, fdCount, ROOT } = require('../support/helpers');
 const { KINDS } = require('../support/kinds');
 const { scale, record } = require('../support/scale');
 
@@ -146,7 +146,7 @@ test('a process whose file wait has ended exits by itself: the inotify instance 
   const file = path.join(tempDir(t), 'alive.lock');
   const held = solely.lockFileSync(file);
   const script = `
-    const s = require(${JSON.stringify(path.join(__dirname, '..', '..'))});
+    const s = require(${JSON.stringify(ROOT)});
     s.lockFile(${JSON.stringify(file)}, { wait: true }).then((lock) => { lock.release(); console.log('got it'); });
     console.log('waiting'); // the wait armed its inotify watch before lockFile returned`;
   const child = await spawnReady(t, process.execPath, ['-e', script]);

@@ -7,7 +7,7 @@ const path = require('node:path');
 const { test } = require('node:test');
 const { Worker } = require('node:worker_threads');
 const solely = require('../..');
-const { FIXTURES, tempDir, spawnReady, fdCount } = require('../support/helpers');
+const { FIXTURES, tempDir, spawnReady, fdCount, ROOT } = require('../support/helpers');
 
 test('classifyFilesystem names network and emulated filesystems by their statfs magic', () => {
   const network = { nfs: 0x6969, smb: 0x517b, cifs: 0xff534d42, smb2: 0xfe534d42, ceph: 0x00c36400, fuse: 0x65735546, '9p': 0x01021997 };
@@ -172,7 +172,7 @@ test('a Worker terminated while its network lock request is in flight leaves no 
   server.stdin.write('hold\n');
   assert.equal(await line(), 'holding');
   const worker = new Worker(
-    `require(${JSON.stringify(path.join(__dirname, '..', '..'))}).lockFile(${JSON.stringify(file)}, { wait: true, onNetworkFilesystem: 'lock' });`,
+    `require(${JSON.stringify(ROOT)}).lockFile(${JSON.stringify(file)}, { wait: true, onNetworkFilesystem: 'lock' });`,
     { eval: true },
   );
   assert.equal(await line(), 'setlk');
@@ -195,7 +195,7 @@ test('a Worker terminated between two network lock requests closes the lock file
   const before = fdCount();
   const worker = new Worker(`
     const { parentPort } = require('node:worker_threads');
-    const { binding } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'binding'))});
+    const { binding } = require(${JSON.stringify(path.join(ROOT, 'dist', 'binding'))});
     // Once the waiter has taken back the fd of a refused request, report it and hold the thread
     // there: the fd stays open for the next poll, with no request in flight to close it.
     const lockOnThread = binding.lockVerifiedOnThread;
@@ -204,7 +204,7 @@ test('a Worker terminated between two network lock requests closes the lock file
       parentPort.postMessage(rc);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     });
-    require(${JSON.stringify(path.join(__dirname, '..', '..'))}).lockFile(${JSON.stringify(file)}, { wait: true, onNetworkFilesystem: 'lock' });
+    require(${JSON.stringify(ROOT)}).lockFile(${JSON.stringify(file)}, { wait: true, onNetworkFilesystem: 'lock' });
   `, { eval: true });
   assert.equal(await new Promise((resolve) => worker.once('message', resolve)), -11, 'refused: EAGAIN');
   assert.equal(fdsOf(file).length, 1, 'the waiting Worker keeps the lock file open');

@@ -7,9 +7,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { uniqueName, tempDir, spawnReady, needs, readableCopy, readablePackage } = require('../support/helpers');
+const { uniqueName, tempDir, spawnReady, needs, readableCopy, readablePackage, ROOT, NOBODY } = require('../support/helpers');
 
-const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 
 /** Runs node as uid 65534 with a script; its status and output. */
 function nodeAsNobody(script) {
@@ -19,7 +18,7 @@ function nodeAsNobody(script) {
 test('a child dropped to another uid loads the package and runs fixtures from readableCopy of a checkout under a 0700 directory', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
   // A checkout as a fresh container has it: under /root, which only root may enter.
   const checkout = path.join(tempDir(t), 'checkout');
-  fs.renameSync(readableCopy(path.join(__dirname, '..', '..'), { peers: ['dbus-native'] }), checkout);
+  fs.renameSync(readableCopy(ROOT, { peers: ['dbus-native'] }), checkout);
   fs.chmodSync(path.dirname(checkout), 0o700);
   const load = (root) => `require(${JSON.stringify(root)}); require(require.resolve('dbus-native', { paths: [${JSON.stringify(path.join(root, 'dist'))}] })); console.log('loaded')`;
   const refused = nodeAsNobody(load(checkout));
@@ -39,7 +38,7 @@ test('a child dropped to another uid loads the package and runs fixtures from re
 test("readablePackage is this checkout's copy, made once per process, loadable by another uid, removed at exit", { skip: process.getuid() !== 0 && 'setpriv needs root' }, () => {
   const copy = readablePackage();
   assert.equal(readablePackage(), copy);
-  assert.ok(!`${copy}${path.sep}`.startsWith(path.join(__dirname, '..', '..') + path.sep), 'outside the checkout');
+  assert.ok(!`${copy}${path.sep}`.startsWith(ROOT + path.sep), 'outside the checkout');
   const loaded = nodeAsNobody(`console.log(typeof require(${JSON.stringify(copy)}).lockAbstractSync)`);
   assert.deepEqual([loaded.status, loaded.stdout, loaded.stderr], [0, 'function\n', '']);
 
@@ -73,7 +72,7 @@ test('test:loaded runs the suite N times beside M CPU burners, prints a line per
     console.log(first ? 'not ok 1 - a broken test' : 'ok 1 - a test');
     console.log(first ? '# pass 0\\n# fail 1' : '# pass 1\\n# fail 0');
     process.exitCode = first ? 1 : 0;`;
-  const run = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'test-loaded.js'), '--runs', '2', '--burners', '3', '--', process.execPath, '-e', suite], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'test-loaded.js'), '--runs', '2', '--burners', '3', '--', process.execPath, '-e', suite], { encoding: 'utf8' });
   assert.equal(run.status, 1, run.stdout + run.stderr);
   const lines = run.stdout.trim().split('\n');
   const pids = lines[0].match(/^3 CPU burners \(pids ([\d ]+)\)/)[1].split(' ').map(Number);
@@ -85,7 +84,7 @@ test('test:loaded runs the suite N times beside M CPU burners, prints a line per
   for (const line of [lines[1], lines[3]]) assert.match(fs.readFileSync(line.split(', ').at(-1), 'utf8'), /^burners 3$/m);
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `burner ${pid} was stopped`);
 
-  const usage = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'test-loaded.js'), '--runs', '0'], { encoding: 'utf8' });
+  const usage = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'test-loaded.js'), '--runs', '0'], { encoding: 'utf8' });
   assert.equal(usage.status, 64);
   assert.match(usage.stderr, /^usage: npm run test:loaded/);
 });

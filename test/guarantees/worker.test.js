@@ -6,12 +6,11 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { Worker } = require('node:worker_threads');
 const solely = require('../..');
-const { uniqueName, tempDir } = require('../support/helpers');
+const { uniqueName, tempDir, ROOT } = require('../support/helpers');
 
-const PACKAGE = path.join(__dirname, '..', '..');
 
 function runWorker(source, workerData) {
-  const worker = new Worker(`const solely = require(${JSON.stringify(PACKAGE)}); ${source}`, { eval: true, workerData });
+  const worker = new Worker(`const solely = require(${JSON.stringify(ROOT)}); ${source}`, { eval: true, workerData });
   const messages = [];
   worker.on('message', (m) => messages.push(m));
   return { worker, messages, next: () => new Promise((resolve) => worker.once('message', resolve)) };

@@ -6,7 +6,12 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 
+const ROOT = path.join(__dirname, '..', '..');
 const FIXTURES = path.join(__dirname, 'fixtures');
+/** The command line interface, as built. */
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+/** setpriv's arguments that drop a child to uid and gid 65534 (nobody): `setpriv ...NOBODY command`. */
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 let counter = 0;
 
 /** An abstract name no other test (or run) uses. */
@@ -107,8 +112,6 @@ function needs(...tools) {
   return `needs ${missing.join(', ')} (.ci/run installs what the tests need)`;
 }
 
-const ROOT = path.join(__dirname, '..', '..');
-
 /**
  * A world-readable copy of the built package at `source` (a checkout) in a fresh temporary
  * directory: what a child dropped to another uid (setpriv) needs to require it and run its
@@ -122,7 +125,7 @@ function readableCopy(source, { peers = [] } = {}) {
   const copy = (relative) => {
     if (fs.existsSync(path.join(source, relative))) fs.cpSync(path.join(source, relative), path.join(root, relative), { recursive: true, dereference: true });
   };
-  for (const relative of ['package.json', 'dist', 'build/Release/solely.node', 'prebuilds', 'test/support/fixtures']) copy(relative);
+  for (const relative of ['package.json', 'dist', 'build/Release/solely.node', 'prebuilds', path.relative(ROOT, FIXTURES)]) copy(relative);
   const modules = ['node-gyp-build', ...peers];
   for (let i = 0; i < modules.length; i++) {
     const relative = path.join('node_modules', modules[i]);
@@ -142,7 +145,7 @@ let packageCopy;
 /**
  * This checkout's readable copy (see readableCopy), made once per test process with the peers
  * any test asks for and removed when the process exits. Point a setpriv'd child at it, never at
- * the checkout: `require(readablePackage())`, `path.join(readablePackage(), 'test/support/fixtures/...')`.
+ * the checkout: `require(readablePackage())`, `readableFixture('hold.js')`.
  */
 function readablePackage() {
   if (packageCopy === undefined) {
@@ -152,4 +155,9 @@ function readablePackage() {
   return packageCopy;
 }
 
-module.exports = { FIXTURES, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, fdCount, has, needs, readableCopy, readablePackage };
+/** A fixture's path in readablePackage(), for a child dropped to another uid. */
+function readableFixture(name) {
+  return path.join(readablePackage(), path.relative(ROOT, FIXTURES), name);
+}
+
+module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
