@@ -20,4 +20,4 @@ export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 node -e "require('fs').readFileSync('/proc/self/maps', 'utf8').includes('libasan') || process.exit(1)" ||
   { echo "the ASan runtime is not loaded" >&2; exit 1; }
-node --test test/*.test.js test/*.test.mjs
+node --test test/api/*.test.js test/guarantees/*.test.js test/api/*.test.mjs

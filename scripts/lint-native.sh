@@ -5,7 +5,7 @@
 # Linux's headers, so it proves the guards and fallbacks, not another platform's headers.
 set -eu
 cd "$(dirname "$0")/.."
-clang-format --dry-run -Werror src-native/*.cc src-native/*.h test/native/*.cc
+clang-format --dry-run -Werror src-native/*.cc src-native/*.h test/support/native/*.cc
 
 include=$(node -p "require('node-addon-api').include_dir")
 headers=$(node -p "require('path').resolve(process.execPath, '../../include/node')")

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs test/native/glibc_floor_test.cc against src-native/glibc_floor.cc, linked with the --wrap
+# Runs test/support/native/glibc_floor_test.cc against src-native/glibc_floor.cc, linked with the --wrap
 # flags of binding.gyp: natively for x64, under qemu-user for arm64 (skipped without qemu-aarch64).
 # Usage: scripts/test-glibc-floor.sh x64|arm64
 set -eu
@@ -17,7 +17,7 @@ wrap=$(grep -o -- '--wrap=[a-z0-9]*' binding.gyp | paste -sd, -)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 $cxx -std=c++17 -O2 -Wall -Wextra -Werror -D_FILE_OFFSET_BITS=64 -o "$scratch/test" \
-  test/native/glibc_floor_test.cc src-native/glibc_floor.cc "-Wl,$wrap"
+  test/support/native/glibc_floor_test.cc src-native/glibc_floor.cc "-Wl,$wrap"
 mkdir "$scratch/files"
 echo "test-glibc-floor: $1"
 $run "$scratch/test" "$scratch/files"

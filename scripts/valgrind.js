@@ -11,7 +11,7 @@ const ROOT = path.join(__dirname, '..');
 // Not network-fs: valgrind runs one thread at a time and keeps running a thread through a
 // non-blocking lock request, which on FUSE waits for the test's own server: the loop thread that
 // would let it answer never runs again (ASan covers that suite).
-const FILES = ['abstract', 'file', 'wait', 'fd-leaks', 'bad-input', 'worker', 'socket-diag'].map((f) => `test/${f}.test.js`);
+const FILES = ['api/abstract', 'api/file', 'guarantees/wait', 'guarantees/fd-leaks', 'api/bad-input', 'guarantees/worker', 'guarantees/socket-diag'].map((f) => `test/${f}.test.js`);
 const OURS = /solely\.node|src-native\//;
 
 const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });

@@ -11,11 +11,19 @@ const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..', '..');
 const RESULTS = path.join(__dirname, 'results.json');
-const SUITES = ['exclusion', 'crash', 'fd-leaks', 'fuzz', 'children', 'attacks'].map((s) => `test/${s}.test.js`);
+const GUARANTEES = path.join(ROOT, 'test', 'guarantees');
+// The reliability suites: every guarantee suite that runs over the lock kinds (support/kinds.js) or
+// sizes itself by SOLELY_STRESS (support/scale.js), found here rather than listed.
+const SUITES = fs
+  .readdirSync(GUARANTEES)
+  .filter((file) => file.endsWith('.test.js') && /require\('\.\.\/support\/(?:kinds|scale)'\)/.test(fs.readFileSync(path.join(GUARANTEES, file), 'utf8')))
+  .map((file) => path.join('test', 'guarantees', file));
 
 const number = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function run() {
+  // With no file named, node --test would run every test it finds instead.
+  if (SUITES.length === 0) throw new Error(`no reliability suite found in ${GUARANTEES}`);
   const lines = path.join(os.tmpdir(), `solely-stress-${process.pid}.jsonl`);
   fs.rmSync(lines, { force: true });
   const start = Date.now();

@@ -1,0 +1,226 @@
+'use strict';
+// What every row family of the benchmark shares: the run's size, lock files and names, the C
+// floor, contenders measured in rounds, peer processes and launches, and the table's lines.
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const ROOT = path.join(__dirname, '..');
+const FLOOR = path.join(__dirname, 'floor');
+const PEER = path.join(__dirname, 'peer.js');
+const QUICK = process.argv.includes('--quick');
+const ROUNDS = QUICK ? 3 : 15;
+const BATCH_MS = QUICK ? 2 : 20; // each contender's batch in a round lasts about this long
+const HANDOVERS = QUICK ? 10 : 100; // per contender and round of the wake-up row
+const SPAWNS = QUICK ? 3 : 20; // process launches per contender
+
+function optional(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    return { missing: `${name} not loadable (${error.code ?? error.message})` };
+  }
+}
+const properLockfile = optional('proper-lockfile');
+const fsne = optional('fs-native-extensions');
+const fsExt = optional('fs-ext');
+
+const dir = fs.mkdtempSync(path.join(process.env.XDG_RUNTIME_DIR || os.tmpdir(), 'solely-bench-'));
+const tag = `solely-bench-${process.pid}`;
+let counter = 0;
+const uniqueName = () => `${tag}-${++counter}`;
+const lockPath = (name = uniqueName()) => {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, '');
+  return file;
+};
+const children = new Set();
+
+// ---- statistics ----
+
+function median(values) {
+  const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+// ---- the floor ----
+
+function buildFloor() {
+  const source = path.join(__dirname, 'floor.c');
+  if (fs.existsSync(FLOOR) && fs.statSync(FLOOR).mtimeMs >= fs.statSync(source).mtimeMs) return;
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', FLOOR, source], { stdio: 'inherit' });
+}
+
+// The floor's loops run with as many idle threads as this Node process has: the kernel's fd
+// lookups take a slower path in a multi-threaded process, for C as for Node.
+const THREADS = fs.readdirSync('/proc/self/task').length - 1;
+
+function floor(which, n, target) {
+  const args = [which, String(n), target];
+  if (!which.startsWith('wake-')) args.push(String(THREADS));
+  return JSON.parse(execFileSync(FLOOR, args, { encoding: 'utf8' }));
+}
+
+// ---- contenders: each measures a batch and returns ns per operation ----
+
+/** A synchronous contender: calls op() n times. */
+function loop(op) {
+  return (n) => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) op();
+    return Number(process.hrtime.bigint() - start) / n;
+  };
+}
+
+/** An asynchronous contender: awaits op() n times, one after the other. */
+function loopAsync(op) {
+  return async (n) => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await op();
+    return Number(process.hrtime.bigint() - start) / n;
+  };
+}
+
+/**
+ * Runs the contenders in ROUNDS rounds, in rotating order; each batch sized to about BATCH_MS
+ * from a calibration run. Returns { label: [ns per op, one per round] }.
+ */
+async function rounds(contenders) {
+  const sizes = {};
+  for (const [label, run] of Object.entries(contenders)) {
+    const size = (ns, share) => Math.max(10, Math.round((BATCH_MS * 1e6 * share) / ns));
+    const first = await run(10); // warm-up, and a first estimate
+    sizes[label] = size(await run(size(first, 1 / 4)), 1);
+  }
+  const labels = Object.keys(contenders);
+  const out = Object.fromEntries(labels.map((l) => [l, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[(i + r) % labels.length];
+      out[label].push(await contenders[label](sizes[label]));
+    }
+  }
+  return out;
+}
+
+/** The floor as a contender: the C program runs the loop, our side only reads its result. */
+const floorCase = (which, target) => (n) => floor(which, n, target).ns;
+
+// ---- the table ----
+
+const rows = [];
+
+/**
+ * One line of the table. value/against: ns (or a string); ratio is the median of the per-round
+ * ratios value/against; goal: { max } or { min } on the ratio, or a string.
+ */
+function line(row, measure, { value, against, anchor, ratio, goal, pass, unit = 'ns' }) {
+  rows.push({ row, measure, value, unit, against, anchor, ratio, goal, pass });
+}
+
+function ratioOf(a, b) {
+  return median(a.map((v, i) => (v === null || b[i] === null ? null : v / b[i])));
+}
+
+function judge(ratio, goal) {
+  if (goal === undefined || ratio === null) return undefined;
+  if (goal.max !== undefined) return ratio <= goal.max;
+  return ratio >= goal.min;
+}
+
+function compare(row, measure, samples, label, againstLabel, anchor, goal) {
+  const ratio = ratioOf(samples[label], samples[againstLabel]);
+  line(row, measure, {
+    value: median(samples[label]),
+    against: median(samples[againstLabel]),
+    anchor,
+    ratio,
+    goal,
+    pass: judge(ratio, goal),
+  });
+}
+
+// ---- processes ----
+
+/** A peer process speaking lines. */
+function peer(args) {
+  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const lines = readline.createInterface({ input: child.stdout });
+  const queue = [];
+  const waiting = [];
+  lines.on('line', (l) => (waiting.length ? waiting.shift()(l) : queue.push(l)));
+  child.next = () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r)));
+  child.send = (l) => child.stdin.write(`${l}\n`);
+  child.ask = (l) => {
+    child.send(l);
+    return child.next();
+  };
+  return child;
+}
+
+async function expectLine(child, prefix) {
+  const l = await child.next();
+  if (!l.startsWith(prefix)) throw new Error(`peer said "${l}", expected "${prefix}"`);
+  return l.slice(prefix.length).trim();
+}
+
+/** Wall time of a process launch, in ns. */
+function launch(args, options = {}) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(args[0], args.slice(1), { stdio: 'ignore', cwd: ROOT, ...options });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} exited with ${r.status ?? r.signal}`);
+  return Number(process.hrtime.bigint() - start);
+}
+
+async function launches(contenders) {
+  const labels = Object.keys(contenders);
+  const out = Object.fromEntries(labels.map((l) => [l, []]));
+  for (const label of labels) launch(contenders[label]()); // warm the page cache
+  for (let r = 0; r < SPAWNS; r++) {
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[(i + r) % labels.length];
+      out[label].push(launch(contenders[label]()));
+    }
+  }
+  return out;
+}
+
+module.exports = {
+  ROOT,
+  QUICK,
+  HANDOVERS,
+  properLockfile,
+  fsne,
+  fsExt,
+  dir,
+  uniqueName,
+  lockPath,
+  children,
+  median,
+  percentile,
+  buildFloor,
+  floor,
+  loop,
+  loopAsync,
+  rounds,
+  floorCase,
+  rows,
+  line,
+  ratioOf,
+  judge,
+  compare,
+  peer,
+  expectLine,
+  launches,
+};

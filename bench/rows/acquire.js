@@ -1,0 +1,69 @@
+'use strict';
+// Acquire + release, abstract and file locks, against the C floor and the packages people use.
+const fs = require('node:fs');
+const net = require('node:net');
+const solely = require('../..');
+const { properLockfile, fsne, fsExt, uniqueName, lockPath, loop, loopAsync, rounds, floorCase, line, compare } = require('../measure');
+
+async function acquireRelease() {
+  const name = uniqueName();
+  const file = lockPath();
+  const row = 'abstract lock: acquire + release';
+  const a = await rounds({
+    floorListen: floorCase('abstract-listen', name),
+    floorBind: floorCase('abstract', name),
+    solely: loop(() => solely.lockAbstractSync(name).release()),
+    solelyNoListen: loop(() => solely.lockAbstractSync(name, { listen: false }).release()),
+    net: loopAsync(() => netListenClose(`\0${name}`)),
+  });
+  compare(row, 'lockAbstractSync + release', a, 'solely', 'floorListen', 'C floor: socket+bind+listen+close', { max: 1.1 });
+  compare(row, "{ listen: false }", a, 'solelyNoListen', 'floorBind', 'C floor: socket+bind+close', { max: 1.1 });
+  compare(row, "net.createServer().listen('\\0name') + close", a, 'net', 'solely', 'solely (lockAbstractSync)');
+
+  const fileRow = 'file lock: acquire + release';
+  const contenders = {
+    floorVerified: floorCase('file-verified', file),
+    floorPlain: floorCase('file', file),
+    solely: loop(() => solely.lockFileSync(file).release()),
+    solelyFcntl: loop(() => solely.lockFileSync(file, { method: 'fcntl' }).release()),
+  };
+  if (!properLockfile.missing) contenders.properLockfile = loop(() => properLockfile.lockSync(file)());
+  if (!fsExt.missing) {
+    contenders.fsExt = loop(() => {
+      const fd = fs.openSync(file, 'r+');
+      fsExt.flockSync(fd, 'exnb');
+      fsExt.flockSync(fd, 'un');
+      fs.closeSync(fd);
+    });
+  }
+  if (!fsne.missing) {
+    contenders.fsne = loop(() => {
+      const fd = fs.openSync(file, 'r+');
+      if (!fsne.tryLock(fd)) throw new Error('fs-native-extensions: lock not taken');
+      fsne.unlock(fd);
+      fs.closeSync(fd);
+    });
+  }
+  const f = await rounds(contenders);
+  compare(fileRow, 'lockFileSync + release', f, 'solely', 'floorVerified', 'C floor: open+flock+fstat+fstatat+unlock+close', { max: 1.15 });
+  compare(fileRow, 'lockFileSync + release', f, 'solely', 'floorPlain', 'C floor: open+flock+close (no flopen check)');
+  if (f.properLockfile) {
+    compare(fileRow, 'proper-lockfile lockSync + release', f, 'properLockfile', 'solely', 'solely (lockFileSync)', { min: 50 });
+    compare(fileRow, 'proper-lockfile lockSync + release', f, 'properLockfile', 'floorVerified', 'the C floor: the most any lock can gain');
+  }
+  else line(fileRow, 'proper-lockfile', { value: properLockfile.missing });
+  if (f.fsExt) compare(fileRow, 'fs-ext open+flockSync+close', f, 'fsExt', 'solely', 'solely (lockFileSync)');
+  else line(fileRow, 'fs-ext', { value: fsExt.missing });
+  if (f.fsne) compare(fileRow, 'fs-native-extensions open+tryLock+close', f, 'fsne', 'solelyFcntl', "solely ({ method: 'fcntl' }, both OFD)");
+  else line(fileRow, 'fs-native-extensions', { value: fsne.missing });
+}
+
+function netListenClose(address) {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(address, () => server.close(resolve));
+  });
+}
+
+module.exports = acquireRelease;

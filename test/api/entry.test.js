@@ -1,0 +1,100 @@
+'use strict';
+// The entry point loads a mechanism's module on first use; its runtime exports and its types must agree.
+const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const { promisify } = require('node:util');
+const ts = require('typescript');
+const solely = require('../..');
+const { readableCopy, ROOT } = require('../support/helpers');
+
+const DIST = path.join(ROOT, 'dist');
+
+/** The value (not type-only) exports that dist/index.d.ts declares. */
+function declaredValues() {
+  const file = path.join(DIST, 'index.d.ts');
+  const program = ts.createProgram([file], { types: [] });
+  const checker = program.getTypeChecker();
+  const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)));
+  return exported
+    .filter((symbol) => (checker.getExportSymbolOfSymbol(symbol).flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol).flags & ts.SymbolFlags.Value)
+    .map((symbol) => symbol.name)
+    .sort();
+}
+
+test('the runtime exports are exactly the values the types declare, and each one is defined', () => {
+  const runtime = Object.keys(solely).filter((name) => name !== '__esModule').sort();
+  assert.deepEqual(runtime, declaredValues());
+  for (const name of runtime) assert.equal(typeof solely[name], 'function', name);
+  // Once loaded, the lock functions are plain properties: a hot loop over solely.x calls no getter.
+  for (const name of ['lockAbstractSync', 'tryLockAbstractSync', 'lockAbstract', 'lockFileSync', 'tryLockFileSync', 'lockFile']) {
+    assert.equal(Object.getOwnPropertyDescriptor(solely, name).get, undefined, name);
+  }
+});
+
+const ROOT_LITERAL = JSON.stringify(ROOT);
+
+/** The dist/ modules a node process loaded after running code (which may end in a promise), by
+ *  path under dist/ without '.js' ('single-instance/index'). */
+async function loaded(code) {
+  const script = `Promise.resolve((() => ${code})()).then(() => console.log(JSON.stringify(Object.keys(require.cache))))`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  return JSON.parse(stdout)
+    .filter((file) => file.startsWith(DIST + path.sep))
+    .map((file) => path.relative(DIST, file).replace(/\.js$/, ''))
+    .sort();
+}
+
+test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
+  // system-message words errors: loaded up front, since an error for want of fds (EMFILE) could not load it.
+  assert.deepEqual(await loaded(`require(${ROOT_LITERAL})`), ['errors', 'index', 'internal/binding', 'internal/errno', 'internal/lazy-modules', 'internal/system-message', 'lock']);
+  const abstract = await loaded(`require(${ROOT_LITERAL}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
+  assert.ok(abstract.includes('abstract'));
+  for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!abstract.includes(unused), unused);
+});
+
+test('a secondary launch asks the primary first: it never binds, so never loads the primary or the server', async () => {
+  const id = `entry-test-${process.pid}`;
+  const primary = await solely.singleInstance(id);
+  try {
+    primary.on('second-instance', (message, reply) => reply('seen'));
+    const modules = await loaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
+    assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
+    for (const server of ['single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
+  } finally {
+    await primary.release();
+  }
+});
+
+test('without its optional peer, solely/postgres and solely/dbus fail with MODULE_NOT_FOUND naming what to install', async (t) => {
+  // The built package alone, where no node_modules up the tree holds pg or dbus-native.
+  const copy = readableCopy(ROOT);
+  t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
+  // Run in the copy, so that 'solely/...' resolves through its package.json exports.
+  const attempt = (entry, call) =>
+    promisify(execFile)(process.execPath, ['-e', `require('${entry}').${call}.then(() => console.log('no error'), (e) => console.log(e.name, e.code, e.message))`], { cwd: copy, encoding: 'utf8' });
+  assert.equal((await attempt('solely/postgres', "tryLockPostgres('k')")).stdout, 'SolelyError MODULE_NOT_FOUND solely/postgres needs the pg package: npm install pg\n');
+  assert.equal(
+    (await attempt('solely/dbus', "tryLockDbusName('org.example.App')")).stdout,
+    'SolelyError MODULE_NOT_FOUND solely/dbus needs its optional peer dependency dbus-native: npm install dbus-native\n',
+  );
+});
+
+test('a module that cannot be loaded for want of fds fails as a SolelyError (EMFILE), and loads once fds are free', async () => {
+  const script = `
+    const fs = require('node:fs');
+    const solely = require(${ROOT_LITERAL});
+    const hog = [];
+    try { for (;;) hog.push(fs.openSync('/dev/null', 'r')); } catch {}
+    let failure;
+    try { solely.whoHolds; } catch (error) { failure = error; }
+    for (const fd of hog) fs.closeSync(fd);
+    console.log(JSON.stringify({
+      solely: failure instanceof solely.SolelyError, code: failure?.code, errno: failure?.errno, syscall: failure?.syscall,
+      causeCode: failure?.cause?.code, later: typeof solely.whoHolds,
+    }));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(stdout), { solely: true, code: 'EMFILE', errno: -24, syscall: 'open', causeCode: 'EMFILE', later: 'function' });
+});

@@ -1,0 +1,67 @@
+'use strict';
+// The addon's sock_diag query (abstractOwners): which sockets bind an abstract name, exactly,
+// and at what cost in fds.
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const { constants } = require('node:os');
+const { test } = require('node:test');
+const { binding } = require('../../dist/internal/binding');
+const { uniqueName, holder, fdCount } = require('../support/helpers');
+
+const { EINVAL, ENAMETOOLONG, EPROTONOSUPPORT } = Object.fromEntries(Object.entries(constants.errno).map(([name, errno]) => [name, -errno]));
+
+/** Binds "\0" + name (exact bytes) without listening; closed when the test ends. */
+function bound(t, name) {
+  const fd = binding.abstractBind(name, -1);
+  assert.ok(fd >= 0, `bind ${JSON.stringify(name)}: ${fd}`);
+  t.after(() => binding.close(fd));
+  return fd;
+}
+
+test('abstractOwners: the inode and uid of the socket bound to the exact name, listening or not', (t) => {
+  const name = uniqueName();
+  assert.deepEqual(binding.abstractOwners(name), []);
+  const fd = bound(t, name);
+  assert.deepEqual(binding.abstractOwners(name), [[fs.fstatSync(fd).ino, process.getuid()]]);
+  const listening = uniqueName();
+  const server = binding.abstractBind(listening, 8);
+  t.after(() => binding.close(server));
+  assert.deepEqual(binding.abstractOwners(listening), [[fs.fstatSync(server).ino, process.getuid()]]);
+});
+
+test('abstractOwners matches bytes and length exactly: a prefix, a trailing NUL, a padded name are other names', (t) => {
+  const name = uniqueName();
+  bound(t, `${name}x`);
+  bound(t, `${name}\0`);
+  bound(t, `${name}\0`.padEnd(107, '\0')); // what Node 20's net binds for '\0name'
+  assert.deepEqual(binding.abstractOwners(name), []);
+  assert.equal(binding.abstractOwners(name.slice(0, -1)).length, 0);
+  assert.equal(binding.abstractOwners(`${name}\0`).length, 1);
+  assert.equal(binding.abstractOwners(`${name}x`).length, 1);
+  // The longest name (107 bytes) is found too; one more byte cannot be a name.
+  const longest = name.padEnd(107, 'z');
+  bound(t, longest);
+  assert.equal(binding.abstractOwners(longest).length, 1);
+  assert.equal(binding.abstractOwners('x'.repeat(108)), ENAMETOOLONG);
+  assert.equal(binding.abstractOwners(''), EINVAL, 'an empty name is refused, as by bind');
+});
+
+test('2,000 sock_diag dumps leave the fd count unchanged', (t) => {
+  const name = uniqueName();
+  bound(t, name);
+  const before = fdCount();
+  for (let i = 0; i < 2000; i++) assert.equal(binding.abstractOwners(name).length, 1);
+  assert.equal(fdCount(), before);
+});
+
+test('where sock_diag is unavailable (old kernel, no unix_diag, seccomp), whoHolds falls back on /proc/net/unix', async (t) => {
+  const solely = require('../..');
+  const name = uniqueName();
+  const silent = await holder(t, 'abstract', name, '--no-listen');
+  const { abstractOwners } = binding;
+  binding.abstractOwners = () => EPROTONOSUPPORT;
+  t.after(() => (binding.abstractOwners = abstractOwners));
+  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: silent.pid, uid: process.getuid(), command: silent.spawnargs.join(' ') });
+  assert.throws(() => solely.lockAbstractSync(name), (error) => error.constructor === solely.LockHeldError && error.holder.pid === silent.pid);
+  assert.equal(solely.whoHolds({ abstract: uniqueName() }), null);
+});

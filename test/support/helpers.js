@@ -1,0 +1,163 @@
+'use strict';
+// Shared by the suites: unique names, temporary directories, holder processes.
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const ROOT = path.join(__dirname, '..', '..');
+const FIXTURES = path.join(__dirname, 'fixtures');
+/** The command line interface, as built. */
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+/** setpriv's arguments that drop a child to uid and gid 65534 (nobody): `setpriv ...NOBODY command`. */
+const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+let counter = 0;
+
+/** An abstract name no other test (or run) uses. */
+function uniqueName(prefix = 'solely-test') {
+  return `${prefix}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A fresh temporary directory, removed when the test ends. */
+function tempDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'solely-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Spawns a process and resolves with it once it printed a line (its "ready" signal); the line is
+ * child.firstLine. Killed with SIGKILL when the test ends.
+ */
+function spawnReady(t, command, args, options = {}) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
+  child.detached = options.detached === true;
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) kill(child);
+  });
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.once('line', (line) => {
+      child.firstLine = line;
+      child.lines = lines;
+      resolve(child);
+    });
+    child.once('error', reject);
+    // 'close', not 'exit': a child that prints its line and exits at once may be reaped before its output is read.
+    child.once('close', (code, signal) => reject(new Error(`${command} exited (${code ?? signal}) before it was ready`)));
+  });
+}
+
+/** A node fixture from test/support/fixtures that holds a lock: `hold.js kind target [flags]`. */
+function holder(t, ...args) {
+  return spawnReady(t, process.execPath, [path.join(FIXTURES, 'hold.js'), ...args]);
+}
+
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
+/** Kills the child, or its whole process group if it was spawned detached. */
+async function kill(child, signal = 'SIGKILL') {
+  if (child.spawnargs && child.detached) process.kill(-child.pid, signal);
+  else child.kill(signal);
+  await exited(child);
+}
+
+/** SIGKILLs pid when the test ends, if it still runs: a process our children left behind. */
+function killAfter(t, pid) {
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+}
+
+/**
+ * Resolves once some process has bound the abstract name (seen in /proc/net/unix, never by locking).
+ * No event says so: it polls, with no deadline of its own (the test's timeout bounds it).
+ */
+async function abstractBound(name) {
+  while (!fs.readFileSync('/proc/net/unix', 'utf8').includes(` @${name}\n`)) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** How many fds this process has open. */
+function fdCount() {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+function has(command) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A test's skip option for tools outside Node: false when they are all here, else the reason.
+ * Under SOLELY_TEST_EVERYTHING=1 (.ci/run, after installing them all) nothing is skipped, so a
+ * missing tool fails the test instead of hiding it.
+ */
+function needs(...tools) {
+  const missing = tools.filter((tool) => (tool.startsWith('/') ? !fs.existsSync(tool) : !has(tool)));
+  if (missing.length === 0 || process.env.SOLELY_TEST_EVERYTHING === '1') return false;
+  return `needs ${missing.join(', ')} (.ci/run installs what the tests need)`;
+}
+
+/**
+ * A world-readable copy of the built package at `source` (a checkout) in a fresh temporary
+ * directory: what a child dropped to another uid (setpriv) needs to require it and run its
+ * fixtures, since that uid may not read a checkout under /root or any 0700 parent. It holds
+ * package.json, dist/, the addon where node-gyp-build looks (build/Release, prebuilds/),
+ * test/support/fixtures, and node_modules/node-gyp-build plus each named peer that is installed, with the
+ * packages it depends on. Returns the copy's root; the caller removes it.
+ */
+function readableCopy(source, { peers = [] } = {}) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'solely-readable-'));
+  const copy = (relative) => {
+    if (fs.existsSync(path.join(source, relative))) fs.cpSync(path.join(source, relative), path.join(root, relative), { recursive: true, dereference: true });
+  };
+  for (const relative of ['package.json', 'dist', 'build/Release/solely.node', 'prebuilds', path.relative(ROOT, FIXTURES)]) copy(relative);
+  const modules = ['node-gyp-build', ...peers];
+  for (let i = 0; i < modules.length; i++) {
+    const relative = path.join('node_modules', modules[i]);
+    if (fs.existsSync(path.join(root, relative)) || !fs.existsSync(path.join(source, relative))) continue;
+    copy(relative);
+    const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(source, relative, 'package.json'), 'utf8'));
+    // npm hoists dependencies to the top node_modules; nested ones came along with the copy.
+    modules.push(...Object.keys(dependencies).filter((name) => !fs.existsSync(path.join(source, relative, 'node_modules', name))));
+  }
+  // mkdtemp made the root 0700 and a umask may have narrowed the rest: open it all to other users.
+  execFileSync('chmod', ['-R', 'a+rX', root]);
+  return root;
+}
+
+let packageCopy;
+
+/**
+ * This checkout's readable copy (see readableCopy), made once per test process with the peers
+ * any test asks for and removed when the process exits. Point a setpriv'd child at it, never at
+ * the checkout: `require(readablePackage())`, `readableFixture('hold.js')`.
+ */
+function readablePackage() {
+  if (packageCopy === undefined) {
+    packageCopy = readableCopy(ROOT, { peers: ['dbus-native'] });
+    process.once('exit', () => fs.rmSync(packageCopy, { recursive: true, force: true }));
+  }
+  return packageCopy;
+}
+
+/** A fixture's path in readablePackage(), for a child dropped to another uid. */
+function readableFixture(name) {
+  return path.join(readablePackage(), path.relative(ROOT, FIXTURES), name);
+}
+
+module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
