@@ -109,7 +109,6 @@ test('every test docs/promises.md cites exists, by its exact name, in the file i
   const files = new Map(testFiles().map(({ file, source }) => [file, source]));
   const names = new Map();
   const problems = [];
-  const files = testFiles();
   const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts;
   for (const { line, quote, why } of promises()) {
     if (why === undefined || why === '') problems.push(`docs/promises.md:${line}: no test keeps "${quote}"`);

@@ -14,10 +14,17 @@ const ROOT = findRoot(__dirname);
 
 /** Every test file under test/ (any depth), as { file: its base name, full, source }. */
 function testFiles() {
-  return fs
+  const files = fs
     .readdirSync(path.join(ROOT, 'test'), { recursive: true })
     .filter((file) => /\.test\.m?js$/.test(file))
     .map((file) => ({ file: path.basename(file), full: path.join(ROOT, 'test', file), source: fs.readFileSync(path.join(ROOT, 'test', file), 'utf8') }));
+  // The ledger cites a test file by its basename: two files sharing one would make citations ambiguous.
+  const seen = new Map();
+  for (const { file, full } of files) {
+    if (seen.has(file)) throw new Error(`${seen.get(file)} and ${full} share a basename, which docs/promises.md cites: rename one`);
+    seen.set(file, full);
+  }
+  return files;
 }
 
 /** Every document the ledger covers, relative to the root: README.md, CONTRIBUTING.md, CHANGELOG.md, docs/*.md but the ledger itself. */
