@@ -53,6 +53,10 @@ async function runCommand(args: string[]): Promise<number> {
     return options.conflictExitCode;
   }
 
+  // A SIGUSR1/SIGUSR2 that came while we waited can still sit in libuv's signal pipe behind the
+  // wake-up that gave us the lock: one turn of the loop lets the ignoring listener take it, so it is
+  // never forwarded to a COMMAND that has not yet set up its handlers.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   await closeUnaskedInspector();
   const signals = forwardSignals();
   const child = spawn(command, commandArgs, {
