@@ -90,9 +90,9 @@ test('test:loaded runs the suite N times beside M CPU burners, prints a line per
 });
 
 test('npm pack and npm publish refuse a tarball without a prebuild for this platform (prepack)', (t) => {
-  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+  const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   assert.equal(manifest.scripts.prepack, 'node scripts/prepack.js');
-  const prepack = (root) => spawnSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'prepack.js'), root], { encoding: 'utf8' });
+  const prepack = (root) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prepack.js'), root], { encoding: 'utf8' });
   const root = tempDir(t);
   const tuple = `${process.platform}-${process.arch}`;
   const refused = prepack(root);
