@@ -2,7 +2,7 @@
 // attempt itself is file-attempt.ts; waiting for it, file-waiters.ts.
 import { binding } from './binding';
 import { UnsupportedPlatformError, errnoOf } from './errors';
-import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
+import { fileHeldError, lockTargetSync, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './file-attempt';
 import { lockTarget } from './file-waiters';
 import { Lock } from './lock';
 import { optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './options';
@@ -38,6 +38,7 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
     kind,
     path: absolute,
     method,
+    methodCode: binding.lockMethods[method],
     // Lock files get the sticky bit: systemd-tmpfiles never ages out such a file, so a lock file
     // in /tmp or $XDG_RUNTIME_DIR is not deleted under its holder (which would let a second in).
     mode: parseMode(o.mode, DEFAULT_MODE) | S_ISVTX,
@@ -46,13 +47,12 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
 }
 
 function tryLockSync(target: FileTarget): Lock | null {
-  onNetworkFilesystem(target);
-  const fd = tryLockTarget(target);
-  return fd < 0 ? null : fileLock(target, fd);
+  const fd = lockTargetSync(target);
+  return fd === 'held' ? null : fileLock(target, fd);
 }
 
 function fileLock(target: FileTarget, fd: number): Lock {
-  return new Lock('file', target.path, fd, lockMethodCode(target)); // the Lock owns fd from here
+  return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd from here
 }
 
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
