@@ -129,16 +129,18 @@ export function keepIfLocked(fd: number, rc: number, target: FileTarget): Attemp
 export function retryReplaced(target: FileTarget, attempt: () => Attempt): Outcome;
 export function retryReplaced(target: FileTarget, attempt: () => Promise<Attempt>): Promise<Outcome>;
 export function retryReplaced(target: FileTarget, attempt: () => Attempt | Promise<Attempt>): Outcome | Promise<Outcome> {
-  const nthAttempt = (n: number): Outcome | Promise<Outcome> => {
-    const settled = (result: Attempt): Outcome | Promise<Outcome> => {
-      if (result !== 'replaced') return result;
-      if (n >= MAX_REPLACED) throw fromErrno(ESTALE, target.method, { path: target.path });
-      return nthAttempt(n + 1);
-    };
-    const result = attempt();
-    return typeof result === 'object' ? result.then(settled) : settled(result);
-  };
-  return nthAttempt(1);
+  return nthAttempt(target, attempt, 1);
+}
+
+function nthAttempt(target: FileTarget, attempt: () => Attempt | Promise<Attempt>, n: number): Outcome | Promise<Outcome> {
+  const result = attempt();
+  return typeof result === 'object' ? result.then((settled) => retryIfReplaced(target, attempt, n, settled)) : retryIfReplaced(target, attempt, n, result);
+}
+
+function retryIfReplaced(target: FileTarget, attempt: () => Attempt | Promise<Attempt>, n: number, result: Attempt): Outcome | Promise<Outcome> {
+  if (result !== 'replaced') return result;
+  if (n >= MAX_REPLACED) throw fromErrno(ESTALE, target.method, { path: target.path });
+  return nthAttempt(target, attempt, n + 1);
 }
 
 /** open + lock + verify, retried while the path is being replaced. */
