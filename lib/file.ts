@@ -4,7 +4,7 @@ import { binding } from './internal/binding';
 import { UnsupportedPlatformError } from './errors';
 import { errnoOf } from './internal/errno';
 import { systemMessage } from './internal/system-message';
-import { fileHeldError, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
+import { fileHeldError, lockTargetSync, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
 import { lockTarget } from './internal/file-waiters';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './internal/options';
@@ -46,6 +46,7 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
     kind,
     path: absolute,
     method,
+    methodCode: binding.lockMethods[method],
     // Lock files get the sticky bit: systemd-tmpfiles never ages out such a file, so a lock file
     // in /tmp or $XDG_RUNTIME_DIR is not deleted under its holder (which would let a second in).
     mode: parseMode(o.mode, DEFAULT_MODE) | S_ISVTX,
@@ -54,13 +55,12 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
 }
 
 function tryLockSync(target: FileTarget): Lock | null {
-  onNetworkFilesystem(target);
-  const fd = tryLockTarget(target);
-  return fd < 0 ? null : fileLock(target, fd);
+  const fd = lockTargetSync(target);
+  return fd === 'held' ? null : fileLock(target, fd);
 }
 
 function fileLock(target: FileTarget, fd: number): Lock {
-  return new Lock('file', target.path, fd, lockMethodCode(target)); // the Lock owns fd from here
+  return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd from here
 }
 
 /**

@@ -8,7 +8,7 @@ import { binding } from './internal/binding';
 import { LockHeldError, type Holder, type SolelyError } from './errors';
 import { errnoOf, fromErrno, fromFsError, invalidArgument } from './internal/errno';
 import { WAIT_FILE_KEYS, fileTarget, type FileLockOptions } from './file';
-import { fileHeldError, lockFailure, lockMethodCode, onNetworkFilesystem, tryLockTarget, type FileTarget } from './internal/file-attempt';
+import { fileHeldError, lockFailure, lockTargetSync, type FileTarget } from './internal/file-attempt';
 import { lockTarget } from './internal/file-waiters';
 import { fileHolder, isLocked } from './internal/holder';
 import { Lock } from './lock';
@@ -57,7 +57,7 @@ export class Pidfile extends Lock {
 
   /** @internal The Pidfile owns fd (locked) and dirfd (its directory) from here on. */
   constructor(target: FileTarget, fd: number, dirfd: number) {
-    super('pidfile', target.path, fd, lockMethodCode(target));
+    super('pidfile', target.path, fd, target.methodCode);
     this.#dirfd = dirfd;
     this.#name = basename(target.path);
     this.#target = target;
@@ -99,7 +99,7 @@ export class Pidfile extends Lock {
   removeUnlessHeld(): void {
     if (this.released) return;
     const path = this.target;
-    const method = lockMethodCode(this.#target);
+    const method = this.#target.methodCode;
     const dirfd = this.#dirfd;
     this.#dirfd = -1; // closed here, after the unlink; closeWithoutUnlock releases the rest
     // Opened while this fd still pins the locked inode, so that a match cannot be a reused inode.
@@ -140,7 +140,7 @@ function adopt(target: FileTarget, fd: number): Pidfile {
   const syscall = rc < 0 ? 'ftruncate' : 'open';
   if (rc >= 0) rc = binding.open(dirname(target.path), O_RDONLY | O_DIRECTORY, 0);
   if (rc < 0) {
-    binding.unlockClose(fd, lockMethodCode(target));
+    binding.unlockClose(fd, target.methodCode);
     throw fromErrno(rc, syscall, { path: syscall === 'open' ? dirname(target.path) : target.path });
   }
   return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
@@ -227,9 +227,8 @@ async function heldErrorAsync(target: FileTarget): Promise<LockHeldError> {
  */
 export function openPidfileSync(path: string, options?: PidfileOptions): Pidfile {
   const target = fileTarget(path, options, 'pidfile');
-  onNetworkFilesystem(target);
-  const fd = tryLockTarget(target);
-  if (fd < 0) throw heldErrorSync(target);
+  const fd = lockTargetSync(target);
+  if (fd === 'held') throw heldErrorSync(target);
   return adopt(target, fd);
 }
 

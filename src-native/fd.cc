@@ -1,5 +1,5 @@
-// Generic descriptor operations: open and close, and the *at() calls on a kept directory fd that
-// check a name still names a known inode before acting on it (one same-file check for all).
+// Generic descriptor operations: open, close, FD_CLOEXEC, and the *at() calls on a kept directory
+// fd that check a name still names a known inode before acting on it (one same-file check for all).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,6 +59,19 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return Result(info, close(IntArg(info, 0)) < 0 ? -errno : 0);
 }
 
+// setCloexec(fd): FD_CLOEXEC on an fd this process inherited (sd_listen_fds does the same for
+// every passed fd). 0 or -errno.
+Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
+  int fd = IntArg(info, 0);
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return Result(info, -errno);
+  if ((flags & FD_CLOEXEC) == 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+    return Result(info, -errno);
+  }
+  return Result(info, 0);
+}
+
 uint64_t BigIntArg(const Napi::CallbackInfo& info, size_t i) {
   bool lossless = true;
   return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
@@ -103,6 +116,7 @@ Napi::Value UnlinkVerified(const Napi::CallbackInfo& info) {
 void RegisterFd(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("statAt", Napi::Function::New(env, StatAt, "statAt"));
   exports.Set("unlinkAtIf", Napi::Function::New(env, UnlinkAtIf, "unlinkAtIf"));
   exports.Set("unlinkVerified", Napi::Function::New(env, UnlinkVerified, "unlinkVerified"));

@@ -1,6 +1,5 @@
-// Descriptors inherited from a service manager (systemd socket activation): marking them
-// close-on-exec, and telling what kind of socket each one is before it is adopted.
-#include <fcntl.h>
+// Descriptors inherited from a service manager (systemd socket activation): what kind of socket
+// each one is, told before it is adopted (fd.cc marks them close-on-exec).
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -10,19 +9,6 @@
 
 namespace solely {
 namespace {
-
-// setCloexec(fd): FD_CLOEXEC on an fd this process inherited (sd_listen_fds does the same for
-// every passed fd). 0 or -errno.
-Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
-  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
-  int fd = IntArg(info, 0);
-  int flags = fcntl(fd, F_GETFD);
-  if (flags < 0) return Result(info, -errno);
-  if ((flags & FD_CLOEXEC) == 0 && fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
-    return Result(info, -errno);
-  }
-  return Result(info, 0);
-}
 
 // socketInfo(fd): [isUnix, isStream, isListening, address] where address is the bound sun_path
 // bytes as getsockname gives them (a leading NUL for an abstract name, no trailing NUL for a
@@ -72,7 +58,6 @@ Napi::Value SocketInfo(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterSocketInfo(Napi::Env env, Napi::Object exports) {
-  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("socketInfo", Napi::Function::New(env, SocketInfo, "socketInfo"));
 }
 

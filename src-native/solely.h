@@ -113,12 +113,13 @@ inline int AbstractAddress(const Napi::CallbackInfo& info, sockaddr_un* addr) {
   return static_cast<int>(offsetof(sockaddr_un, sun_path) + 1 + length);
 }
 
-// A non-blocking, close-on-exec AF_UNIX stream socket bound to addr: the fd, or -errno.
-// NONBLOCK so that the fd can be handed to net.
-inline int BoundSocket(const sockaddr_un& addr, int length) {
+// A non-blocking, close-on-exec AF_UNIX stream socket on which step (bind or connect) to addr
+// succeeded: the fd, or -errno. NONBLOCK so that the fd can be handed to net.
+inline int UnixSocket(int (*step)(int, const sockaddr*, socklen_t), const sockaddr_un& addr,
+                      int length) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -errno;
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), length) < 0) {
+  if (step(fd, reinterpret_cast<const sockaddr*>(&addr), length) < 0) {
     int err = errno;
     close(fd);
     return -err;
@@ -126,18 +127,16 @@ inline int BoundSocket(const sockaddr_un& addr, int length) {
   return fd;
 }
 
-// A non-blocking socket connected to addr, as a probe: a full backlog is EAGAIN; a name bound
-// but not listening, or not bound, is ECONNREFUSED. Returns the fd or -errno.
+// A socket bound to addr: the fd, or -errno.
+inline int BoundSocket(const sockaddr_un& addr, int length) {
+  return UnixSocket(bind, addr, length);
+}
+
+// A socket connected to addr, as a probe: a full backlog is EAGAIN; a name bound but not
+// listening, or not bound, is ECONNREFUSED. A non-blocking AF_UNIX connect never sleeps, so it
+// cannot be interrupted (no EINTR). Returns the fd or -errno.
 inline int ConnectedSocket(const sockaddr_un& addr, int length) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -errno;
-  // A non-blocking AF_UNIX connect never sleeps, so it cannot be interrupted (no EINTR).
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), length) < 0) {
-    int err = errno;
-    close(fd);
-    return -err;
-  }
-  return fd;
+  return UnixSocket(connect, addr, length);
 }
 
 #endif

@@ -56,14 +56,14 @@ export interface Binding {
   statAt(dirFd: number, name: string): [number, bigint, bigint] | number;
   /** Unlinks name in dirFd if it is still the inode dev/ino: 0, -ESTALE if not, or -errno. */
   unlinkAtIf(dirFd: number, name: string, dev: bigint, ino: bigint): number;
-  /** FD_CLOEXEC on an inherited fd. 0 or -errno. */
-  setCloexec(fd: number): number;
   /** [isUnix, isStream, isListening, bound sun_path bytes] of a socket fd, or -errno (-ENOTSOCK). */
   socketInfo(fd: number): [boolean, boolean, boolean, Buffer] | number;
   /** The O_PATH open flag, or 0 where it does not exist. */
   readonly O_PATH: number;
   /** close(fd), never retried. 0 or -errno. */
   close(fd: number): number;
+  /** FD_CLOEXEC on an inherited fd. 0 or -errno. */
+  setCloexec(fd: number): number;
   /** This thread's registry of fds kept open only for a pending wait: it closes the fds still in
    *  it when the thread's environment ends (a Worker terminated mid-wait). trackWaitFd adds fd. */
   trackWaitFd(fd: number): void;

@@ -30,15 +30,20 @@ export interface FileTarget {
   /** Absolute, as the kernel resolves it (lib/internal/path.ts). */
   readonly path: string;
   readonly method: LockMethod;
+  /** method as the addon names it (binding.lockMethods), looked up once per target. */
+  readonly methodCode: number;
   readonly mode: number;
   readonly onNetworkFilesystem: NetworkFilesystemPolicy;
 }
 
-/** What an attempt came to: the locked fd, or why there is none. */
+/** What one attempt came to: the locked fd, or why there is none. */
 export type Attempt = number | 'held' | 'replaced';
 
+/** What attempts came to once the path named the file they locked: the locked fd, or held. */
+export type Outcome = number | 'held';
+
 /** Attempts in a row that find the path replaced before one gives up with ESTALE. */
-export const MAX_REPLACED = 100;
+const MAX_REPLACED = 100;
 const { O_RDWR, O_RDONLY, O_CREAT, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
 // Never through a symlink, and O_NONBLOCK so that a FIFO planted at the path cannot hang open()
 // (read-only, it waits for a writer); regular files ignore it.
@@ -49,11 +54,6 @@ const EROFS = errnoOf('EROFS');
 const EISDIR = errnoOf('EISDIR');
 const ELOOP = errnoOf('ELOOP');
 const ESTALE = errnoOf('ESTALE');
-
-/** The method as the addon names it. */
-export function lockMethodCode(target: FileTarget): number {
-  return binding.lockMethods[target.method];
-}
 
 const warned = new Set<string>();
 // statfs f_type by directory: classified once per process, not on every lock.
@@ -114,7 +114,7 @@ function withFallbacks(target: FileTarget, opened: number): number {
 }
 
 /** Whether a failed lock step's -errno means that another holds the lock. */
-export function contended(rc: number, target: FileTarget): boolean {
+function contended(rc: number, target: FileTarget): boolean {
   return rc === EAGAIN || (target.method === 'fcntl' && rc === EACCES);
 }
 
@@ -132,50 +132,79 @@ export function keepIfLocked(fd: number, rc: number, target: FileTarget): Attemp
   return lockFailure(rc, target);
 }
 
-/** Given up: the path named another file at every attempt (ESTALE). */
-export function replacedTooOften(target: FileTarget): SolelyError {
-  return fromErrno(ESTALE, target.method, { path: target.path });
+/**
+ * The one retry loop of every file-lock attempt: attempt again while it finds the path replaced,
+ * up to MAX_REPLACED in a row, then ESTALE. An async attempt (a lock request on a thread) is
+ * retried when it settles, and the outcome is a promise.
+ */
+export function retryReplaced(target: FileTarget, attempt: () => Attempt): Outcome;
+export function retryReplaced(target: FileTarget, attempt: () => Promise<Attempt>): Promise<Outcome>;
+export function retryReplaced(target: FileTarget, attempt: () => Attempt | Promise<Attempt>): Outcome | Promise<Outcome> {
+  return nthAttempt(target, attempt, 1);
 }
 
-/** open + lock + verify, retried while the path is being replaced. The fd on success, or -1 if held. */
-export function tryLockTarget(target: FileTarget): number {
-  for (let tries = 0; tries < MAX_REPLACED; tries++) {
-    const attempt = attemptOnce(target);
-    if (attempt === 'held') return -1;
-    if (attempt !== 'replaced') return attempt;
-  }
-  throw replacedTooOften(target);
+function nthAttempt(target: FileTarget, attempt: () => Attempt | Promise<Attempt>, n: number): Outcome | Promise<Outcome> {
+  const result = attempt();
+  return typeof result === 'object' ? result.then((settled) => retryIfReplaced(target, attempt, n, settled)) : retryIfReplaced(target, attempt, n, result);
+}
+
+function retryIfReplaced(target: FileTarget, attempt: () => Attempt | Promise<Attempt>, n: number, result: Attempt): Outcome | Promise<Outcome> {
+  if (result !== 'replaced') return result;
+  if (n >= MAX_REPLACED) throw fromErrno(ESTALE, target.method, { path: target.path });
+  return nthAttempt(target, attempt, n + 1);
+}
+
+/** open + lock + verify, retried while the path is being replaced. */
+export function tryLockTarget(target: FileTarget): Outcome {
+  return retryReplaced(target, () => attemptOnce(target));
+}
+
+/** The sync lock of a file target (lockTarget is the async one): its network policy, then tryLockTarget. */
+export function lockTargetSync(target: FileTarget): Outcome {
+  onNetworkFilesystem(target);
+  return tryLockTarget(target);
 }
 
 function attemptOnce(target: FileTarget): Attempt {
-  const opened = binding.openLocked(target.path, OPEN_OR_CREATE, target.mode, lockMethodCode(target));
+  const opened = binding.openLocked(target.path, OPEN_OR_CREATE, target.mode, target.methodCode);
   if (typeof opened === 'number') return opened;
   const [failedStep, rc] = opened;
   if (failedStep === 'lock') return lockFailure(rc, target); // the addon closed the fd
   const fd = withFallbacks(target, rc);
-  return keepIfLocked(fd, binding.lockVerified(fd, target.path, lockMethodCode(target)), target);
+  return keepIfLocked(fd, binding.lockVerified(fd, target.path, target.methodCode), target);
 }
 
 /**
- * tryLockTarget with each lock request on a thread of its own (a network filesystem, where even a
- * non-blocking one can wait on the server), awaited: the fd, or -1 if held.
+ * lockVerified of fd on a thread of its own (a network filesystem, where even a non-blocking
+ * request can wait on the server). In flight, fd is the request's: if this thread ends first, the
+ * addon unlocks and closes it. settle(rc) takes fd back in the request's own callback (a promise
+ * reaction could come too late: the thread may end between the two), and the promise gives what
+ * it returns or throws. If no thread starts, fd is closed and the error thrown at once.
  */
-export async function tryLockTargetOnThread(target: FileTarget): Promise<number> {
-  for (let tries = 0; tries < MAX_REPLACED; tries++) {
-    const fd = openLockFile(target);
-    // In flight, fd is the request's: if this thread ends first, the addon unlocks and closes it.
-    const rc = await new Promise<number>((resolve, reject) => {
-      const started = binding.lockVerifiedOnThread(fd, target.path, lockMethodCode(target), resolve);
-      if (started < 0) {
-        binding.close(fd); // no request took it
-        reject(fromErrno(started, 'uv_thread_create', { path: target.path }));
+export function lockOnThread(target: FileTarget, fd: number, settle: (rc: number) => Attempt): Promise<Attempt> {
+  let started = 0;
+  const settled = new Promise<Attempt>((resolve, reject) => {
+    started = binding.lockVerifiedOnThread(fd, target.path, target.methodCode, (rc) => {
+      try {
+        resolve(settle(rc));
+      } catch (error) {
+        reject(error);
       }
     });
-    const attempt = keepIfLocked(fd, rc, target);
-    if (attempt === 'held') return -1;
-    if (attempt !== 'replaced') return attempt;
+  });
+  if (started < 0) {
+    binding.close(fd); // no request took it
+    throw fromErrno(started, 'uv_thread_create', { path: target.path });
   }
-  throw replacedTooOften(target);
+  return settled;
+}
+
+/** tryLockTarget with each lock request on a thread of its own, awaited. */
+export function tryLockTargetOnThread(target: FileTarget): Promise<Outcome> {
+  return retryReplaced(target, () => {
+    const fd = openLockFile(target);
+    return lockOnThread(target, fd, (rc) => keepIfLocked(fd, rc, target));
+  });
 }
 
 /**

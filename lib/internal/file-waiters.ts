@@ -1,8 +1,7 @@
 // Waiting for a file lock: woken by inotify when any holder closes the file, or, on a network
 // filesystem, with each lock request on a thread of its own, never on the event loop.
 import { binding } from './binding';
-import { fromErrno } from './errno';
-import { MAX_REPLACED, contended, lockFailure, lockMethodCode, onNetworkFilesystem, openLockFile, replacedTooOften, tryLockTarget, tryLockTargetOnThread, type FileTarget } from './file-attempt';
+import { lockFailure, lockOnThread, onNetworkFilesystem, openLockFile, retryReplaced, tryLockTarget, tryLockTargetOnThread, type Attempt, type FileTarget } from './file-attempt';
 import { unwatchFile, watchFile } from './file-events';
 import type { Wait } from './options';
 import { waitFor, type Waiter } from './wait';
@@ -12,10 +11,49 @@ export async function lockTarget<T>(target: FileTarget, wait: Wait, wrap: (fd: n
   const onNetwork = onNetworkFilesystem(target);
   if (wait.timeout === 0 && !wait.signal?.aborted) {
     const fd = onNetwork ? await tryLockTargetOnThread(target) : tryLockTarget(target);
-    return fd < 0 ? null : wrap(fd);
+    return fd === 'held' ? null : wrap(fd);
   }
   const waiter = onNetwork ? new ThreadWaiter(target, wrap) : new FileWaiter(target, wrap);
   return waitFor(waiter, wait, { path: target.path });
+}
+
+/**
+ * The lock file a wait keeps open between its attempts, in this thread's registry of wait fds
+ * meanwhile: if the thread ends mid-wait (a Worker terminated), the addon closes it.
+ */
+class KeptLockFile {
+  readonly #target: FileTarget;
+  /** The kept fd, or -1. */
+  fd = -1;
+
+  constructor(target: FileTarget) {
+    this.#target = target;
+  }
+
+  /** The kept fd, opened if none is. */
+  open(): number {
+    if (this.fd < 0) this.keep(openLockFile(this.#target));
+    return this.fd;
+  }
+
+  keep(fd: number): void {
+    binding.trackWaitFd(fd);
+    this.fd = fd;
+  }
+
+  /** The kept fd (or a new one) for another owner: a Lock, a lock request's thread. */
+  take(): number {
+    const fd = this.fd;
+    if (fd < 0) return openLockFile(this.#target); // never kept, so never in the registry
+    binding.untrackWaitFd(fd);
+    this.fd = -1;
+    return fd;
+  }
+
+  close(): void {
+    if (this.fd >= 0) binding.closeWaitFd(this.fd);
+    this.fd = -1;
+  }
 }
 
 /**
@@ -26,38 +64,34 @@ export async function lockTarget<T>(target: FileTarget, wait: Wait, wrap: (fd: n
 class FileWaiter<T> implements Waiter<T> {
   readonly #target: FileTarget;
   readonly #wrap: (fd: number) => T;
-  #fd = -1;
+  readonly #file: KeptLockFile;
   #wd = -1;
   #wake: (() => void) | undefined;
 
   constructor(target: FileTarget, wrap: (fd: number) => T) {
     this.#target = target;
     this.#wrap = wrap;
+    this.#file = new KeptLockFile(target);
   }
 
   attempt(): T | null {
-    for (let tries = 0; tries < MAX_REPLACED; tries++) {
-      if (this.#fd < 0) {
-        this.#fd = openLockFile(this.#target);
-        binding.trackWaitFd(this.#fd); // kept open to wait: closed if this thread ends mid-wait
-      }
-      const rc = binding.lockVerified(this.#fd, this.#target.path, lockMethodCode(this.#target));
-      if (rc === 0) {
-        const fd = this.#fd; // ownership passes to the caller's handle
-        binding.untrackWaitFd(fd);
-        this.#fd = -1;
-        this.disarm();
-        return this.#wrap(fd);
-      }
-      if (lockFailure(rc, this.#target) === 'held') return null;
-      this.disarm(); // replaced: watch the file that the path names now
-    }
-    throw replacedTooOften(this.#target);
+    const fd = retryReplaced(this.#target, () => this.#attemptOnce());
+    if (fd === 'held') return null;
+    this.disarm();
+    return this.#wrap(fd); // ownership passes to the caller's handle
+  }
+
+  #attemptOnce(): Attempt {
+    const rc = binding.lockVerified(this.#file.open(), this.#target.path, this.#target.methodCode);
+    if (rc === 0) return this.#file.take();
+    const failure = lockFailure(rc, this.#target);
+    if (failure === 'replaced') this.disarm(); // watch the file that the path names now
+    return failure;
   }
 
   arm(wake: () => void): void {
-    if (this.#wd >= 0 || this.#fd < 0) return;
-    const wd = watchFile(this.#fd, wake);
+    if (this.#wd >= 0 || this.#file.fd < 0) return;
+    const wd = watchFile(this.#file.fd, wake);
     if (wd < 0) return; // no inotify or no /proc: the fallback poll serves
     this.#wd = wd;
     this.#wake = wake;
@@ -65,8 +99,7 @@ class FileWaiter<T> implements Waiter<T> {
 
   disarm(): void {
     this.#unwatch();
-    if (this.#fd >= 0) binding.closeWaitFd(this.#fd);
-    this.#fd = -1;
+    this.#file.close();
   }
 
   #unwatch(): void {
@@ -77,41 +110,38 @@ class FileWaiter<T> implements Waiter<T> {
 }
 
 /**
- * Lock attempts on a network filesystem, each on a thread of its own: attempt() starts one and
- * reports its outcome at a later call. A granted lock or an error wakes the wait at once; a held
- * one is tried again at the next poll (inotify sees no other machine's close).
+ * Lock attempts on a network filesystem, each request on a thread of its own: attempt() starts
+ * one (retried while the path is replaced) and reports its outcome at a later call. A granted
+ * lock or an error wakes the wait at once; a held one is tried again at the next poll (inotify
+ * sees no other machine's close).
  */
 class ThreadWaiter<T> implements Waiter<T> {
   readonly #target: FileTarget;
   readonly #wrap: (fd: number) => T;
-  #fd = -1;
+  readonly #file: KeptLockFile;
   #running = false;
-  #rc: number | undefined;
-  #replaced = 0;
+  /** What the last attempt came to, if not held and not reported yet: locked (the kept fd), or an error. */
+  #outcome: 'locked' | { error: unknown } | undefined;
+  /** Disarmed: no wait is left to report to. */
+  #ended = false;
   #wake: (() => void) | undefined;
 
   constructor(target: FileTarget, wrap: (fd: number) => T) {
     this.#target = target;
     this.#wrap = wrap;
+    this.#file = new KeptLockFile(target);
   }
 
   attempt(): T | null {
     if (this.#running) return null;
-    const rc = this.#rc;
-    this.#rc = undefined;
-    if (rc === 0) {
-      const fd = this.#fd; // ownership passes to the caller's handle
-      binding.untrackWaitFd(fd);
-      this.#fd = -1;
-      return this.#wrap(fd);
+    const outcome = this.#outcome;
+    this.#outcome = undefined;
+    if (outcome === undefined) {
+      this.#start();
+      return null;
     }
-    if (rc !== undefined && lockFailure(rc, this.#target) === 'replaced') {
-      binding.closeWaitFd(this.#fd);
-      this.#fd = -1;
-      if (++this.#replaced >= MAX_REPLACED) throw replacedTooOften(this.#target);
-    }
-    this.#start();
-    return null;
+    if (outcome !== 'locked') throw outcome.error;
+    return this.#wrap(this.#file.take()); // ownership passes to the caller's handle
   }
 
   arm(wake: () => void): void {
@@ -120,38 +150,41 @@ class ThreadWaiter<T> implements Waiter<T> {
 
   disarm(): void {
     this.#wake = undefined;
-    // An attempt in flight still uses the fd: its callback closes it.
-    if (!this.#running && this.#fd >= 0) binding.closeWaitFd(this.#fd);
-    this.#fd = -1;
+    this.#ended = true;
+    this.#file.close(); // none while a request is in flight: the request has the fd
   }
 
+  /** Throws at once if the first request cannot start; later failures are reported. */
   #start(): void {
-    if (this.#fd < 0) {
-      this.#fd = openLockFile(this.#target);
-      binding.trackWaitFd(this.#fd); // kept open to wait: closed if this thread ends mid-wait
-    }
-    const fd = this.#fd;
-    const target = this.#target;
-    const method = lockMethodCode(target);
-    // In flight, fd is the request's: if this thread ends first, the addon closes it once the
-    // request completes, so the registry must not close it under the request.
-    binding.untrackWaitFd(fd);
-    const started = binding.lockVerifiedOnThread(fd, target.path, method, (rc) => {
-      this.#running = false;
-      if (this.#fd !== fd) {
-        // abandoned (timeout, abort, error): this callback owns fd now
-        if (rc === 0) binding.unlockClose(fd, method);
-        else binding.close(fd);
-        return;
-      }
-      binding.trackWaitFd(fd); // back with the waiter
-      this.#rc = rc;
-      if (!contended(rc, target)) this.#wake?.();
-    });
-    if (started < 0) {
-      binding.trackWaitFd(fd); // no request took it: back with the waiter
-      throw fromErrno(started, 'uv_thread_create', { path: target.path });
-    }
+    const settled = retryReplaced(this.#target, () => this.#request());
     this.#running = true;
+    settled.then(
+      (outcome) => this.#report(outcome === 'held' ? undefined : 'locked'),
+      (error: unknown) => this.#report({ error }),
+    );
+  }
+
+  #report(outcome: 'locked' | { error: unknown } | undefined): void {
+    this.#running = false;
+    this.#outcome = outcome;
+    if (outcome !== undefined) this.#wake?.();
+  }
+
+  /** One lock request, for the kept lock file or a new one; once locked, the fd is kept again. */
+  #request(): Promise<Attempt> {
+    const fd = this.#file.take();
+    return lockOnThread(this.#target, fd, (rc) => {
+      if (this.#ended) {
+        // abandoned (timeout, abort, error): this callback owns fd now
+        if (rc === 0) binding.unlockClose(fd, this.#target.methodCode);
+        else binding.close(fd);
+        return 'held'; // nothing to report
+      }
+      this.#file.keep(fd); // back with the waiter
+      if (rc === 0) return fd;
+      const failure = lockFailure(rc, this.#target);
+      if (failure === 'replaced') this.#file.close(); // open the file that the path names now
+      return failure;
+    });
   }
 }

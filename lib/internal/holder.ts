@@ -230,10 +230,14 @@ export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undef
   const claimed = claimedPids(key);
   if (claimed.length === 0) return undefined;
   const leads = [...new Set([...(claim === undefined ? [] : [claim]), ...claimed.filter((pid) => pid > 0)])];
-  for (const pid of leads) if (holdsLock(pid, key)) return holderOf(pid);
-  const seen = new Set(leads);
-  for (const pid of processes()) if (!seen.has(pid) && holdsLock(pid, key)) return holderOf(pid);
-  return hiddenHolder(leads);
+  const pid = lockingPid(key, leads);
+  return pid === undefined ? hiddenHolder(leads) : holderOf(pid);
+}
+
+/** The first process whose fds hold key's lock: the leads first, then every process /proc shows us but skip. */
+function lockingPid(key: FileKey, leads: number[], skip?: number): number | undefined {
+  const seen = new Set([...leads, skip]);
+  return leads.find((pid) => holdsLock(pid, key)) ?? processes().find((pid) => !seen.has(pid) && holdsLock(pid, key));
 }
 
 /**
@@ -251,8 +255,7 @@ function hiddenHolder(leads: number[]): Holder {
 
 /** A process other than this one whose fds hold the lock on the file that stats describes (fdinfo), among those /proc shows us. */
 export function otherFileHolder(stats: BigIntStats): number | undefined {
-  const key = keyOf(stats);
-  return processes().find((pid) => pid !== process.pid && holdsLock(pid, key));
+  return lockingPid(keyOf(stats), [], process.pid);
 }
 
 /** The holder of a lock file's lock, or undefined if unknown or not locked. Never throws. */
