@@ -99,13 +99,13 @@ export class HandoverOffer {
   }
 
   #accept(socket: Socket): void {
+    socket.on('error', () => {}); // a peer gone is its close
     const fd = socketFd(socket);
     const cred = fd >= 0 ? binding.peerCred(fd) : -1;
     if (typeof cred === 'number' || !this.#allowed.has(cred[1])) return void socket.end('refused uid not allowed\n');
     if (this.#state !== 'serving') return void socket.end('refused busy handing over\n');
     let text = '';
     socket.setEncoding('latin1');
-    socket.on('error', () => {}); // a successor gone is the close below
     socket.on('data', (chunk: string) => {
       text += chunk;
       if (text.length > MAX_LINE) socket.destroy();
