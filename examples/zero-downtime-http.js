@@ -23,8 +23,8 @@ async function main() {
   console.log(`listening ${process.pid}`);
   server.on('handover', () => {
     handedOver = true;
-    server.closeIdleConnections(); // idle keep-alive connections: their clients reconnect
-    server.on('close', () => process.exit(0)); // once the last connection is done
+    // Once the last connection is done (idle keep-alive ones end at server.keepAliveTimeout).
+    server.on('close', () => process.exit(0));
   });
   process.on('SIGHUP', () => {
     // The successor shares our stdout and stderr; it is on its own once we exit.
