@@ -130,7 +130,7 @@ describe('handover', () => {
     assert.equal(await get(socket), 'new');
     old.close();
     assert.equal(await get(socket), 'new', 'the old close() neither unlinked the socket...');
-    await assert.rejects(solely.listenUnix(socket), { code: 'ELOCKED' }, '...nor released the lock');
+    await assert.rejects(solely.listenUnix(socket), { code: 'ELOCKED', syscall: 'flock' }, '...nor released the lock');
     successor.close();
     assert.equal(fs.existsSync(socket), false, 'the successor removes it at its close');
     (await solely.listenUnix(socket)).close();
