@@ -83,7 +83,14 @@ export class HandoverOffer {
   }
 
   async start(key: string, control: number): Promise<void> {
-    const fd = control >= 0 ? control : bindAbstract(controlName(key), CONTROL_BACKLOG);
+    let fd = control;
+    try {
+      if (fd < 0) fd = bindAbstract(controlName(key), CONTROL_BACKLOG);
+    } catch (error) {
+      // Out of fds, say: the server serves all the same, and a successor waits instead.
+      process.emitWarning(`listenUnix ${this.#address}: no handover offered: ${(error as Error).message}`);
+      return;
+    }
     if (fd < 0) return;
     const server = lazy.net().createServer((socket) => this.#accept(socket));
     server.unref(); // the channel alone keeps no process alive
