@@ -178,10 +178,27 @@ describe('handover', () => {
     const first = serverProcess(t, [socket, '--handover', '--wait=200']);
     await expectLine(old, /^frozen/);
     await expectLine(first, /^error ETIMEDOUT timed out after 200 ms waiting for .* to be handed over or let go; no handover: the running server did not answer the handover request$/);
+    // Without wait, the answer is waited for 5 s, then it is LockHeldError as without handover.
+    const impatient = serverProcess(t, [socket, '--handover']);
+    await expectLine(impatient, /^error ELOCKED .*; no handover: the running server did not answer the handover request within 5000 ms$/);
     const second = serverProcess(t, [socket, '--handover', '--wait=60000']);
     // Woken by the reset of its control connection, then by the lock's release: no poll needed.
     await kill(old);
     const [, pid] = (await expectLine(second, /^listening (\d+)$/)).match(/(\d+)$/);
+    assert.equal(await get(socket), pid);
+  });
+
+  test('a second successor while a handover is under way is refused busy, and fails or waits as without handover', async (t) => {
+    const socket = path.join(tempDir(t), 's');
+    const old = serverProcess(t, [socket]);
+    await expectLine(old, /^listening/);
+    const first = serverProcess(t, [socket, '--handover', '--freeze=successor:received']);
+    await expectLine(first, /^frozen/);
+    const second = serverProcess(t, [socket, '--handover']);
+    await expectLine(second, /^error ELOCKED .*; no handover: the running server answered "refused busy handing over"$/);
+    first.stdin.write('\n');
+    const [, pid] = (await expectLine(first, /^listening (\d+)$/)).match(/(\d+)$/);
+    await expectLine(old, /^handover$/);
     assert.equal(await get(socket), pid);
   });
 
@@ -228,16 +245,21 @@ describe('handover', () => {
           const [killed, survivor] = victim === 'frozen' ? [frozen, other] : [other, frozen];
           await kill(killed);
           if (survivor === frozen) survivor.stdin.write('\n');
-          // The old server hands over for good once the acknowledgement is out; until then it serves on.
-          const handedOver = step === 'running:acknowledged' || step === 'successor:acknowledged';
+          // The old server hands over for good once the acknowledgement is out; until then it
+          // serves on. A successor running free may or may not have acknowledged before its death.
+          const acknowledged = step === 'running:acknowledged' || step === 'successor:acknowledged';
           if (survivor === successor) {
             const pid = (await expectLine(successor, /^listening/)).split(' ')[1];
             assert.equal(await get(socket), pid);
-          } else if (handedOver) {
+          } else if (acknowledged) {
             await expectLine(old, /^handover$/);
             await exited(old);
           } else {
-            assert.equal(await get(socket), oldPid);
+            const answer = await get(socket).catch((error) => error.code);
+            if (answer !== oldPid) {
+              assert.equal(step, 'running:sent', `${answer}: only a successor running free can have acknowledged`);
+              await expectLine(old, /^handover$/);
+            }
           }
           // Whatever happened, the next start (no wait) gets the path once the survivor is gone.
           await kill(survivor);
