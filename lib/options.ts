@@ -1,5 +1,5 @@
 // Options in, plain values out: the native layer never sees a user option.
-import { invalidArgument } from './errors';
+import { invalidArgument, invalidTarget } from './errors';
 
 export interface WaitOptions {
   /** false (default): fail at once if held; true: wait without end; a number: wait up to ms. */
@@ -71,4 +71,16 @@ export function parseInteger(name: string, value: unknown, min: number, max: num
     throw invalidArgument('ERR_INVALID_ARG_VALUE', name, `an integer from ${min} to ${max}`, value);
   }
   return value;
+}
+
+/**
+ * A lock key for a server (solely/postgres, solely/redis): a non-empty string. A NUL cannot pass
+ * a command line or a SQL client, and a lone surrogate would encode as U+FFFD: another key's lock.
+ */
+export function parseKey(key: unknown): string {
+  if (typeof key !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', key);
+  if (key === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
+  if (key.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
+  if (!key.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
+  return key;
 }

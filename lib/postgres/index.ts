@@ -4,8 +4,8 @@
 // dependency, loaded at the first call, so that this module loads without it.
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { LockHeldError, invalidArgument, invalidTarget, type Holder } from '../errors';
-import { MAX_TIMER_MS, optionsObject, parseInteger, parseWait, type WaitOptions } from '../options';
+import { LockHeldError, invalidArgument, type Holder } from '../errors';
+import { MAX_TIMER_MS, optionsObject, parseInteger, parseKey, parseWait, type WaitOptions } from '../options';
 import { throwIfAborted } from '../wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
 import { Session, setSettings } from './session';
@@ -40,12 +40,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
  * ('x' || left(encode(sha256(convert_to(name, 'UTF8')), 'hex'), 16))::bit(64)::bigint
  */
 export function advisoryKey(name: string): bigint {
-  if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', name);
-  if (name === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
-  // No SQL client can send a NUL, and a lone surrogate would hash as U+FFFD: another key's lock.
-  if (name.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
-  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
-  return createHash('sha256').update(name, 'utf8').digest().readBigInt64BE(0);
+  return createHash('sha256').update(parseKey(name), 'utf8').digest().readBigInt64BE(0);
 }
 
 /** The options that shape the connection and the held lock's keepalive. */
