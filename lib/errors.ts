@@ -10,10 +10,12 @@ export interface Holder {
   uid?: number;
   /** The command line; for a PostgreSQL lock, the session's application_name. */
   command?: string;
-  /** PostgreSQL: the holding client's address ('local' for a Unix socket). */
+  /** PostgreSQL: the holding client's address ('local' for a Unix socket); Redis: the holder's hostname. */
   host?: string;
   /** PostgreSQL: when the holding session connected. */
   since?: Date;
+  /** Redis: the holder's fencing token. */
+  fencingToken?: bigint;
 }
 
 /** Where an error happened: a file or socket path, or an abstract name as `@name`. */
@@ -43,7 +45,7 @@ export type SolelyErrorCode =
   // Node's own codes, meaning what they mean in Node.
   | 'ABORT_ERR' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'MODULE_NOT_FOUND'
   // Ours. ELOCKED keeps its errno-like name: proper-lockfile users check it.
-  | 'ELOCKED' | 'ERR_SOLELY_LOCK_LOST' | 'ERR_SOLELY_NETWORK_FILESYSTEM' | 'ERR_SOLELY_POSTGRES' | 'ERR_SOLELY_DBUS';
+  | 'ELOCKED' | 'ERR_SOLELY_LOCK_LOST' | 'ERR_SOLELY_NETWORK_FILESYSTEM' | 'ERR_SOLELY_POSTGRES' | 'ERR_SOLELY_REDIS' | 'ERR_SOLELY_DBUS';
 
 /** The codes our own conditions had before they were named ERR_SOLELY_*; isSolelyError still takes them. */
 const RENAMED_CODES = {
@@ -113,7 +115,7 @@ export class LockTimeoutError extends SolelyError {
   }
 }
 
-/** A lock held through a connection (a PostgreSQL session, a D-Bus name) was taken away. */
+/** A lock held through a connection (a PostgreSQL session, a Redis lease, a D-Bus name) was taken away. */
 export class LockLostError extends SolelyError {
   declare code: 'ERR_SOLELY_LOCK_LOST';
 
