@@ -5,6 +5,7 @@ import type { SolelyError } from '../errors';
 import type { Lock } from '../lock';
 import type { Pidfile } from '../pidfile';
 import type { PostgresLock } from '../postgres';
+import type { RedisLock } from '../redis';
 import type { WithTarget } from './args';
 
 /** A lock `solely run` holds while COMMAND runs. */
@@ -34,7 +35,9 @@ export async function lockAroundCommand({ target: { kind, value }, key = '', wai
     case 'pidfile':
       return pidfile(await (await import('../pidfile')).openPidfile(value, { wait }), close);
     case 'postgres':
-      return postgres(await (await import('../postgres')).lockPostgres(key, { connection: value, wait }));
+      return fenced(await (await import('../postgres')).lockPostgres(key, { connection: value, wait }));
+    case 'redis':
+      return fenced(await (await import('../redis')).lockRedis(key, { connection: value, wait }));
   }
 }
 
@@ -75,13 +78,13 @@ async function settleSharedPidfile(lock: Pidfile): Promise<void> {
   lock.removeUnlessHeld();
 }
 
-/** A PostgreSQL lock is this process's session: COMMAND cannot inherit it, and it can be lost. */
-function postgres(lock: PostgresLock): LockAroundCommand {
+/** A PostgreSQL session or a Redis lease is this process's: COMMAND cannot inherit it, and it can be lost. */
+function fenced(lock: PostgresLock | RedisLock): LockAroundCommand {
   return {
     inheritedFd: undefined,
     env: lock.fencingToken === null ? {} : { SOLELY_FENCING_TOKEN: String(lock.fencingToken) },
     started: nothing,
     onLost: (lost) => void lock.once('lost', lost),
-    finish: () => lock.release(), // a session's unlock is a round trip
+    finish: () => lock.release(), // an unlock on the server is a round trip
   };
 }
