@@ -9,7 +9,7 @@ import { throwIfAborted } from '../wait';
 import { acquireLease, type LeaseRequest } from './acquire';
 import { Connection, connectionSettings, type ConnectionSettings } from './connection';
 import { RedisLock } from './lock';
-import { holderOf, owner, redisKeys } from './scripts';
+import { leaseHolder, owner, redisKeys } from './scripts';
 
 /** A redis:// (rediss://, unix socket path...) URL, or ioredis's options (host, port, path, password, tls, db, connectTimeout...). */
 export type RedisConnection = string | { [option: string]: unknown };
@@ -53,7 +53,7 @@ async function acquire(name: string, options: RedisLockOptions | undefined, orNu
     if ('token' in result) return new RedisLock(key, result.token, request.keys[0], result.value, connection, ttl, result.sentAt); // the lock owns the connection now
     await connection.end();
     if (orNull) return null;
-    throw heldError(key, connection.address, holderOf(result.holder));
+    throw heldError(key, connection.address, leaseHolder(result.holder));
   } catch (error) {
     await connection.end();
     throw error;
@@ -83,7 +83,7 @@ export async function whoHoldsRedis(key: string, options?: Pick<RedisLockOptions
   const connection = await Connection.open(parseConnection(o.connection), Math.floor(DEFAULT_TTL_MS / 3), signal);
   try {
     const value = await connection.call('GET', redisKeys(name)[0]);
-    return typeof value === 'string' ? holderOf(value) : null;
+    return typeof value === 'string' ? leaseHolder(value) : null;
   } finally {
     await connection.end();
   }

@@ -53,7 +53,7 @@ export function owner(pid: number, host: string): string {
 }
 
 /** The holder a lease's value names: {} for a value solely did not write. */
-export function holderOf(value: string): Holder {
+export function leaseHolder(value: string): Holder {
   const match = /^(\d+) (\d+) (.*)$/s.exec(value);
   if (match === null) return {};
   return { fencingToken: BigInt(match[1]), pid: Number(match[2]), host: match[3] };
