@@ -264,6 +264,14 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     await next.release();
   });
 
+  test('a holder whose event loop was blocked past its deadline finds the lock lost at its first look, in the same tick', async (t) => {
+    const key = uniqueName();
+    const holding = await fixture(t, 'hold', server.url, key, '300');
+    holding.stdin.write('block 600\n');
+    assert.equal(await nextLine(holding), 'lost ERR_SOLELY_LOCK_LOST');
+    assert.equal(await nextLine(holding), 'use aborted=true');
+  });
+
   test('fencing tokens strictly increase over 400 acquisitions by 4 processes', async (t) => {
     const key = uniqueName();
     const start = await lockRedis(key, options);
