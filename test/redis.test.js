@@ -22,12 +22,15 @@ const FIXTURE = path.join(FIXTURES, 'hold-redis.js');
 const PROXY = path.join(FIXTURES, 'tcp-proxy.js');
 const DOCS = path.join(__dirname, '..', 'docs', 'redis.md');
 
-function fixture(t, ...args) {
-  return spawnReady(t, process.execPath, [FIXTURE, ...args]);
-}
-
-function nextLine(child) {
-  return new Promise((resolve) => child.lines.once('line', resolve));
+/** The fixture, once it printed its first line; child.nextLine() resolves with each later line in turn. */
+async function fixture(t, ...args) {
+  const child = await spawnReady(t, process.execPath, [FIXTURE, ...args]);
+  // Queued: lines written in one go reach readline in one chunk, and are emitted in one tick.
+  const queued = [];
+  const waiting = [];
+  child.lines.on('line', (line) => (waiting.length > 0 ? waiting.shift()(line) : queued.push(line)));
+  child.nextLine = () => (queued.length > 0 ? Promise.resolve(queued.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  return child;
 }
 
 function once(emitter, event) {
@@ -158,7 +161,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const waiting = lockRedis(key, { ...options, wait: true });
     await attempts.reached('subscribed');
     holding.stdin.write('release\n');
-    assert.equal(await nextLine(holding), 'released');
+    assert.equal(await holding.nextLine(), 'released');
     await (await waiting).release();
     // A lease of a minute: only the published release can have woken it this soon.
     assert.deepEqual(attempts.seen.at(-1), { cause: 'event', acquired: true });
@@ -173,7 +176,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     await admin.del(redisKeys(key)[0]);
     const lock = await next;
     assert.deepEqual(again.seen.at(-1), { cause: 'event', acquired: true });
-    assert.equal(await nextLine(deleted), 'lost ERR_SOLELY_LOCK_LOST', 'its next renewal found the lease gone');
+    assert.equal(await deleted.nextLine(), 'lost ERR_SOLELY_LOCK_LOST', 'its next renewal found the lease gone');
     await lock.release();
   });
 
@@ -255,11 +258,11 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     // Its first act once resumed is the check a job makes before a write.
     holding.stdin.write('use\n');
     process.kill(holding.pid, 'SIGCONT');
-    assert.equal(await nextLine(holding), 'lost ERR_SOLELY_LOCK_LOST');
-    assert.equal(await nextLine(holding), 'use aborted=true');
+    assert.equal(await holding.nextLine(), 'lost ERR_SOLELY_LOCK_LOST');
+    assert.equal(await holding.nextLine(), 'use aborted=true');
     // Its lost lease is not renewed over the successor's, and its release leaves that one alone.
     holding.stdin.write('release\n');
-    assert.equal(await nextLine(holding), 'released');
+    assert.equal(await holding.nextLine(), 'released');
     assert.equal((await whoHoldsRedis(key, options)).fencingToken, next.fencingToken);
     await next.release();
   });
@@ -268,8 +271,8 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const key = uniqueName();
     const holding = await fixture(t, 'hold', server.url, key, '300');
     holding.stdin.write('block 600\n');
-    assert.equal(await nextLine(holding), 'lost ERR_SOLELY_LOCK_LOST');
-    assert.equal(await nextLine(holding), 'use aborted=true');
+    assert.equal(await holding.nextLine(), 'lost ERR_SOLELY_LOCK_LOST');
+    assert.equal(await holding.nextLine(), 'use aborted=true');
   });
 
   test('fencing tokens strictly increase over 400 acquisitions by 4 processes', async (t) => {
@@ -302,7 +305,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
         const holderConnection = (line) => line.includes('cmd=evalsha') || line.includes('cmd=eval ');
         assert.deepEqual((await otherClients()).filter((line) => !holderConnection(line)), []);
         holding.stdin.write('release\n');
-        assert.equal(await nextLine(holding), 'released');
+        assert.equal(await holding.nextLine(), 'released');
       });
     }
   });
