@@ -30,6 +30,10 @@ class RedisServer {
       '--appendonly', 'yes', '--appendfsync', 'always', '--notify-keyspace-events', '',
     ], { stdio: ['ignore', 'pipe', 'inherit'], env: SERVER_ENV });
     this.process = child;
+    // A test file killed at its timeout runs no after(): the server must not outlive it.
+    const orphaned = () => child.kill('SIGKILL');
+    process.once('exit', orphaned);
+    child.once('exit', () => process.off('exit', orphaned));
     let log = '';
     return new Promise((resolve, reject) => {
       child.stdout.setEncoding('utf8');
