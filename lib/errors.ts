@@ -12,7 +12,7 @@ export interface Holder {
   uid?: number;
   /** The command line; for a PostgreSQL lock, the session's application_name. */
   command?: string;
-  /** PostgreSQL: the holding client's host name, as its application_name gives it. */
+  /** PostgreSQL and Redis: the holding client's host name, as it told the server. */
   hostname?: string;
   /** PostgreSQL: the server's backend process of the holding session. */
   backendPid?: number;
@@ -20,6 +20,8 @@ export interface Holder {
   host?: string;
   /** PostgreSQL: when the holding session connected. */
   since?: Date;
+  /** Redis: the holder's fencing token. */
+  fencingToken?: bigint;
 }
 
 /** Where an error happened: a file or socket path, or an abstract name as `@name`. */
@@ -49,7 +51,7 @@ export type SolelyErrorCode =
   // Node's own codes, meaning what they mean in Node.
   | 'ABORT_ERR' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'MODULE_NOT_FOUND'
   // Ours. ELOCKED keeps its errno-like name: proper-lockfile users check it.
-  | 'ELOCKED' | 'ERR_SOLELY_LOCK_LOST' | 'ERR_SOLELY_NETWORK_FILESYSTEM' | 'ERR_SOLELY_POSTGRES' | 'ERR_SOLELY_DBUS';
+  | 'ELOCKED' | 'ERR_SOLELY_LOCK_LOST' | 'ERR_SOLELY_NETWORK_FILESYSTEM' | 'ERR_SOLELY_POSTGRES' | 'ERR_SOLELY_REDIS' | 'ERR_SOLELY_DBUS';
 
 /** The codes our own conditions had before they were named ERR_SOLELY_*; isSolelyError still takes them. */
 const RENAMED_CODES = {
@@ -147,7 +149,7 @@ export class LockTimeoutError extends SolelyError {
 }
 
 /**
- * A lock held through a connection (a PostgreSQL session, a D-Bus name) was taken away: emitted
+ * A lock held through a connection (a PostgreSQL session, a Redis lease, a D-Bus name) was taken away: emitted
  * as 'lost' by the lock, and the reason of its `signal`. `code` is ERR_SOLELY_LOCK_LOST.
  * @example
  * import { lockPostgres } from 'solely/postgres';

@@ -123,6 +123,8 @@ for (const [subpath, entry] of Object.entries(entries)) {
 // pg is an optional peer, absent here: solely/postgres loads, and says what it needs on use.
 const { lockPostgres } = await import('solely/postgres');
 await assert.rejects(lockPostgres('job'), { code: 'MODULE_NOT_FOUND', message: /npm install pg/ });
+const { lockRedis } = await import('solely/redis');
+await assert.rejects(lockRedis('job'), { code: 'MODULE_NOT_FOUND', message: /npm install ioredis/ });
 console.log('esm consumer ok');
 `;
 
@@ -191,6 +193,23 @@ export async function fenced(signal: AbortSignal): Promise<bigint | null> {
 }
 `;
 
+// The solely/redis subpath: its types must stand without ioredis's.
+const TS_REDIS = String.raw`
+import { lockRedis, tryLockRedis, whoHoldsRedis, redisKeys, type RedisLock } from 'solely/redis';
+export async function leased(signal: AbortSignal): Promise<bigint | null> {
+  const lock: RedisLock = await lockRedis('job', { connection: 'redis://cache:6379', ttl: 10_000, wait: 1000, signal });
+  lock.on('lost', (error: SolelyError) => error.code);
+  const kind: 'redis' = lock.kind;
+  await lock[Symbol.asyncDispose]();
+  // @ts-expect-error: tryLockRedis does not wait
+  await tryLockRedis('job', { wait: true });
+  const other = await tryLockRedis('job', { connection: { host: 'cache', port: 6379 } });
+  const holder: Holder | null = await whoHoldsRedis('job');
+  const [lease]: [string, string] = redisKeys('job');
+  return lock.signal.aborted || lock.lost || kind !== 'redis' ? (holder?.fencingToken ?? null) : (other?.fencingToken ?? BigInt(lease.length));
+}
+`;
+
 const IMPORTS = 'lockAbstract, lockAbstractSync, tryLockAbstractSync, lockFile, lockFileSync, openPidfileSync, Pidfile, singleInstance, Primary, LockHeldError, SolelyError, type Lock, type Holder';
 // A subpath's types, checked without its optional peer installed (skipLibCheck off under nodenext).
 const TS_DBUS = String.raw`
@@ -205,9 +224,9 @@ export async function named(signal: AbortSignal): Promise<boolean> {
   return maybe === null || lock.signal.aborted;
 }
 `;
-const TS_ESM = `import solely, { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_DBUS}${TS_POSTGRES}`;
-const TS_CJS = `import solely = require('solely');\nimport { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_POSTGRES}`;
-const TS_CLASSIC = `import { ${IMPORTS} } from 'solely';\n${TS_BODY}${TS_POSTGRES}`;
+const TS_ESM = `import solely, { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_DBUS}${TS_POSTGRES}${TS_REDIS}`;
+const TS_CJS = `import solely = require('solely');\nimport { ${IMPORTS} } from 'solely';\nexport const same: boolean = solely.lockFile === lockFile;\n${TS_BODY}${TS_POSTGRES}${TS_REDIS}`;
+const TS_CLASSIC = `import { ${IMPORTS} } from 'solely';\n${TS_BODY}${TS_POSTGRES}${TS_REDIS}`;
 
 function tsconfig(options, files) {
   const compilerOptions = { target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], ...options };

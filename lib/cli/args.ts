@@ -1,25 +1,26 @@
 // The command line of `solely run` and `solely status`: help texts, option parsing, usage errors.
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { InvalidTargetError, type SolelyError } from '../errors';
-import { closest } from '../internal/options';
+import { closest, parseKey } from '../internal/options';
 import { lazy } from '../internal/lazy-modules';
 
 const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
 const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
-const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
 const path = lazy(() => require('../internal/path') as typeof import('../internal/path'));
 
 /** The default exit status when the lock is held. */
 const EX_TEMPFAIL = 75;
 
 const TARGETS = '--abstract NAME | --file PATH | --pidfile PATH | --postgres URL --key NAME';
+/** run takes a Redis lease too; status does not read one. */
+const RUN_TARGETS = `${TARGETS} | --redis URL --key NAME`;
 
-export const USAGE = `usage: solely run (${TARGETS}) [--wait[=SECONDS]]
+export const USAGE = `usage: solely run (${RUN_TARGETS}) [--wait[=SECONDS]]
                   [--close] [--conflict-exit-code N] [--quiet] [--] COMMAND [ARGS...]
        solely status [--json] (${TARGETS})
        solely --help | --version`;
 
-export const RUN_HELP = `usage: solely run (${TARGETS}) [options] [--] COMMAND [ARGS...]
+export const RUN_HELP = `usage: solely run (${RUN_TARGETS}) [options] [--] COMMAND [ARGS...]
 
 Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if killed by signal N).
 
@@ -33,6 +34,11 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
                            it); COMMAND gets the fencing token in SOLELY_FENCING_TOKEN. If the lock is
                            lost (connection dropped, server silent), COMMAND gets SIGTERM (SIGKILL 10 s
                            later) and solely exits 69
+  --redis URL --key NAME   take the Redis lease NAME on the server at URL (redis://HOST:PORT), renewed
+                           by solely while COMMAND runs (10 s, renewed every 3.3 s); COMMAND gets the
+                           fencing token in SOLELY_FENCING_TOKEN. If a renewal is not answered within
+                           3.3 s, the lease is lost: COMMAND gets SIGTERM (SIGKILL 10 s later) and
+                           solely exits 69
   --wait                   wait for the lock without end (default: do not wait)
   --wait=SECONDS           wait up to SECONDS, then exit with the conflict code
   --close                  keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
@@ -41,7 +47,7 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --quiet                  say nothing on stderr when the lock is held
 
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error (a NAME, PATH or URL that
-is not valid UTF-8 is one); 69 the PostgreSQL lock was lost while COMMAND ran; 126 COMMAND not
+is not valid UTF-8 is one); 69 the PostgreSQL or Redis lock was lost while COMMAND ran; 126 COMMAND not
 executable; 127 COMMAND not found; 1 any other failure.
 
 Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to solely are forwarded to COMMAND, and so are
@@ -61,11 +67,11 @@ status could not tell (the error on stderr; with --json, also on stdout as
 /** A command line that asks for something solely does not do: exit 64 with the usage. */
 export class UsageError extends Error {}
 
-export type TargetKind = 'abstract' | 'file' | 'pidfile' | 'postgres';
+export type TargetKind = 'abstract' | 'file' | 'pidfile' | 'postgres' | 'redis';
 
 export interface Parsed {
   target?: { kind: TargetKind; value: string };
-  /** The lock name for --postgres. */
+  /** The lock name for --postgres and --redis. */
   key?: string;
   wait: boolean | number;
   close: boolean;
@@ -106,7 +112,8 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--file':
       case '--pidfile':
       case '--postgres':
-        if (parsed.target !== undefined) throw new UsageError('give exactly one of --abstract, --file, --pidfile, --postgres');
+      case '--redis':
+        if (parsed.target !== undefined) throw new UsageError('give exactly one of --abstract, --file, --pidfile, --postgres, --redis');
         parsed.target = { kind: name.slice(2) as TargetKind, value: value() };
         break;
       case '--key':
@@ -138,11 +145,12 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
     }
   }
   parsed.rest = args.slice(i);
-  if ((parsed.target?.kind === 'postgres') !== (parsed.key !== undefined)) throw new UsageError('--postgres URL and --key NAME go together');
+  const server = parsed.target?.kind === 'postgres' || parsed.target?.kind === 'redis';
+  if (server !== (parsed.key !== undefined)) throw new UsageError(`--${parsed.target?.kind === 'redis' ? 'redis' : 'postgres'} URL and --key NAME go together`);
   return parsed;
 }
 
-export const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
+export const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--redis', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
 export const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--json', '--help']);
 
 export type WithTarget = Parsed & { target: NonNullable<Parsed['target']> };
@@ -172,10 +180,10 @@ export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, he
 function checkTargetText({ target: { kind, value }, key = '' }: WithTarget): void {
   try {
     if (kind === 'abstract') abstract().checkName(value);
-    else if (kind === 'postgres') postgres().advisoryKey(key);
+    else if (kind === 'postgres' || kind === 'redis') parseKey(key);
     else path().absolutePath(value);
   } catch (error) {
-    if (error instanceof InvalidTargetError) throw new UsageError(`${kind === 'postgres' ? '--key' : `--${kind}`}: ${error.message}`);
+    if (error instanceof InvalidTargetError) throw new UsageError(`${kind === 'postgres' || kind === 'redis' ? '--key' : `--${kind}`}: ${error.message}`);
     throw error;
   }
 }

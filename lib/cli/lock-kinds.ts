@@ -7,12 +7,14 @@ import type { Lock } from '../lock';
 import type { Pidfile } from '../pidfile';
 import type { PostgresLock } from '../postgres';
 import { lazy } from '../internal/lazy-modules';
+import type { RedisLock } from '../redis';
 import type { WithTarget } from './args';
 
 const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
 const file = lazy(() => require('../file') as typeof import('../file'));
 const pidfile = lazy(() => require('../pidfile') as typeof import('../pidfile'));
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
+const redis = lazy(() => require('../redis') as typeof import('../redis'));
 const holder = lazy(() => require('../internal/holder') as typeof import('../internal/holder'));
 
 /** A lock `solely run` holds while COMMAND runs. */
@@ -42,7 +44,9 @@ export async function lockAroundCommand({ target: { kind, value }, key = '', wai
     case 'pidfile':
       return pidfileKind(await pidfile().openPidfile(value, { wait }), close);
     case 'postgres':
-      return postgresKind(await postgres().lockPostgres(key, { connection: value, wait }));
+      return fenced(await postgres().lockPostgres(key, { connection: value, wait }));
+    case 'redis':
+      return fenced(await redis().lockRedis(key, { connection: value, wait }));
   }
 }
 
@@ -83,13 +87,13 @@ function settleSharedPidfile(lock: Pidfile): void {
   lock.removeUnlessHeld();
 }
 
-/** A PostgreSQL lock is this process's session: COMMAND cannot inherit it, and it can be lost. */
-function postgresKind(lock: PostgresLock): LockAroundCommand {
+/** A PostgreSQL session or a Redis lease is this process's: COMMAND cannot inherit it, and it can be lost. */
+function fenced(lock: PostgresLock | RedisLock): LockAroundCommand {
   return {
     inheritedFd: undefined,
     env: lock.fencingToken === null ? {} : { SOLELY_FENCING_TOKEN: String(lock.fencingToken) },
     started: nothing,
     onLost: (lost) => void lock.once('lost', lost),
-    finish: () => lock.release(), // a session's unlock is a round trip
+    finish: () => lock.release(), // an unlock on the server is a round trip
   };
 }

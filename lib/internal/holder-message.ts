@@ -14,6 +14,7 @@ export function describeHolder(holder: Holder | undefined): string {
   if (holder.backendPid !== undefined) parts.push(`backend pid ${holder.backendPid}`);
   if (holder.host !== undefined) parts.push(`from ${holder.host}`);
   if (holder.since !== undefined) parts.push(`since ${holder.since.toISOString()}`);
+  if (holder.fencingToken !== undefined) parts.push(`token ${holder.fencingToken}`);
   const command = holder.command === undefined ? '' : `: ${holder.command}`;
   return parts.length === 0 ? command.slice(2) : `${parts.join(', ')}${command}`;
 }

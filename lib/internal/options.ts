@@ -1,6 +1,6 @@
 // Options in, plain values out: the native layer never sees a user option.
 import { SolelyError } from '../errors';
-import { invalidArgument } from './errno';
+import { invalidArgument, invalidTarget } from './errno';
 
 /**
  * How a lock call waits for the holder to let go.
@@ -118,4 +118,16 @@ export function parseInteger(name: string, value: unknown, min: number, max: num
     throw invalidArgument('ERR_INVALID_ARG_VALUE', name, `an integer from ${min} to ${max}`, value);
   }
   return value;
+}
+
+/**
+ * A lock key for a server (solely/postgres, solely/redis): a non-empty string. A NUL cannot pass
+ * a command line or a SQL client, and a lone surrogate would encode as U+FFFD: another key's lock.
+ */
+export function parseKey(key: unknown): string {
+  if (typeof key !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', key);
+  if (key === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
+  if (key.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
+  if (!key.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
+  return key;
 }

@@ -4,9 +4,9 @@
 // dependency, loaded at the first call, so that this module loads without it.
 import { createHash } from 'node:crypto';
 import { type Holder, type LockHeldError } from '../errors';
-import { invalidArgument, invalidTarget } from '../internal/errno';
+import { invalidArgument } from '../internal/errno';
 import { heldBy } from '../internal/holder-message';
-import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseWait, type WaitOptions } from '../internal/options';
+import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseKey, parseWait, type WaitOptions } from '../internal/options';
 import { throwIfAborted } from '../internal/wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
 import type { PgClientConfig } from './pg';
@@ -56,12 +56,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
  * advisoryKey('nightly-report'); // the bigint pg_locks shows as classid << 32 | objid
  */
 export function advisoryKey(name: string): bigint {
-  if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'key', 'of type string', name);
-  if (name === '') throw invalidTarget('EINVAL', 'an empty lock key', {});
-  // No SQL client can send a NUL, and a lone surrogate would hash as U+FFFD: another key's lock.
-  if (name.includes('\0')) throw invalidTarget('EINVAL', 'a lock key cannot contain a NUL byte', {});
-  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'a lock key must be well-formed Unicode', {});
-  return createHash('sha256').update(name, 'utf8').digest().readBigInt64BE(0);
+  return createHash('sha256').update(parseKey(name), 'utf8').digest().readBigInt64BE(0);
 }
 
 /** The options that shape the connection and the held lock's keepalive. */

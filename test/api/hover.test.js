@@ -8,7 +8,7 @@ const { test } = require('node:test');
 const ts = require('typescript');
 
 const { ROOT } = require('../support/helpers');
-const ENTRIES = ['solely', 'solely/postgres', 'solely/dbus'];
+const ENTRIES = ['solely', 'solely/postgres', 'solely/redis', 'solely/dbus'];
 const OPTIONS = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, noEmit: true, types: ['node'] };
 
 /** A language service over consumer files that exist only here, beside package.json: 'solely' resolves to the package itself. */

@@ -135,8 +135,8 @@ test('every test docs/promises.md cites exists, by its exact name, in the file i
   assert.deepEqual(problems, []);
 });
 
-test('every export of solely, solely/postgres and solely/dbus is used by some test', () => {
-  const exported = ['solely', 'solely/postgres', 'solely/dbus'].flatMap((entry) => Object.keys(require(entry)).map((name) => ({ entry, name })));
+test('every export of solely and of its subpaths is used by some test', () => {
+  const exported = ['solely', 'solely/postgres', 'solely/redis', 'solely/dbus'].flatMap((entry) => Object.keys(require(entry)).map((name) => ({ entry, name })));
   assert.ok(exported.length > 20, 'the entry points export their API');
   const missing = missingFromTests(exported.map(({ name }) => name));
   assert.deepEqual(missing, [], `exports no test file mentions: ${missing.join(', ')}`);

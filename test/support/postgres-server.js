@@ -125,4 +125,4 @@ async function startPostgres() {
   return server;
 }
 
-module.exports = { startPostgres, postgresMissing };
+module.exports = { startPostgres, postgresMissing, freePort };
