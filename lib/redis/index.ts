@@ -16,6 +16,9 @@ import { leaseHolder, owner, redisKeys } from './scripts';
 /** A redis:// (rediss://, unix socket path...) URL, or ioredis's options (host, port, path, password, tls, db, connectTimeout...). */
 export type RedisConnection = string | { [option: string]: unknown };
 
+/**
+ * Options of lockRedis: where to connect, the lease's length, and how long to wait.
+ */
 export interface RedisLockOptions extends WaitOptions {
   /** Where to connect; by default $REDIS_URL, else localhost:6379. */
   connection?: RedisConnection;
@@ -23,8 +26,10 @@ export interface RedisLockOptions extends WaitOptions {
   ttl?: number;
 }
 
+/** Options of tryLockRedis: lockRedis's, without `wait`. */
 export type TryLockRedisOptions = Omit<RedisLockOptions, 'wait'>;
 
+/** Options of whoHoldsRedis: where to connect, and a signal to give up. */
 export type WhoHoldsRedisOptions = Pick<RedisLockOptions, 'connection' | 'signal'>;
 
 const TRY_KEYS = optionKeys<TryLockRedisOptions>({ connection: true, ttl: true, signal: true });

@@ -156,7 +156,7 @@ describe('docs/ and the code agree', () => {
 
 // ---- Runnable code blocks -------------------------------------------------------------------
 
-const NOT_JAVASCRIPT = new Set(['', 'ts', 'sh', 'ini', 'cron']);
+const NOT_JAVASCRIPT = new Set(['', 'ts', 'sh', 'ini', 'cron', 'lua']);
 const JAVASCRIPT = new Set(['js', 'cjs', 'mjs']);
 const MODIFIERS = new Set(['fragment', 'daemon']);
 

@@ -14,13 +14,12 @@ const { describe, before, after, test } = require('node:test');
 const Redis = require('ioredis');
 const solely = require('solely');
 const { lockRedis, tryLockRedis, whoHoldsRedis, redisKeys, RedisLock } = require('solely/redis');
-const { FIXTURES, uniqueName, spawnReady, kill, readableCopy } = require('../support/helpers');
+const { ROOT, CLI, FIXTURES, uniqueName, spawnReady, kill, readableCopy } = require('../support/helpers');
 const { startRedis, redisMissing } = require('../support/redis-server');
 
-const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 const FIXTURE = path.join(FIXTURES, 'hold-redis.js');
 const PROXY = path.join(FIXTURES, 'tcp-proxy.js');
-const DOCS = path.join(__dirname, '..', '..', 'docs', 'redis.md');
+const DOCS = path.join(ROOT, 'docs', 'redis.md');
 
 /** The fixture, once it printed its first line; child.nextLine() resolves with each later line in turn. */
 async function fixture(t, ...args) {
@@ -357,7 +356,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const key = uniqueName();
     const script = `require('solely/redis').lockRedis(${JSON.stringify(key)}, { connection: ${JSON.stringify(server.url)} }).then(() => console.log('held'))`;
     // Returns when the child exits by itself; a lock that kept it alive is killed by the bound and fails the test.
-    const child = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     assert.deepEqual([child.status, child.stdout], [0, 'held\n'], child.stderr);
     await admin.del(redisKeys(key)[0]);
   });
@@ -386,7 +385,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
   });
 
   test('without ioredis, solely/redis fails with MODULE_NOT_FOUND naming what to install', async (t) => {
-    const copy = readableCopy(path.join(__dirname, '..'));
+    const copy = readableCopy(ROOT);
     t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', "require('solely/redis').tryLockRedis('k').then(() => console.log('no error'), (e) => console.log(e.name, e.code, e.message))"], { cwd: copy, encoding: 'utf8' });
     assert.equal(stdout, 'SolelyError MODULE_NOT_FOUND solely/redis needs the ioredis package: npm install ioredis\n');
@@ -402,7 +401,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const conflict = spawnSync(process.execPath, [CLI, 'run', '--redis', server.url, '--key', key, '--', 'echo', 'no'], { encoding: 'utf8' });
     assert.equal(conflict.status, 75);
     assert.equal(conflict.stdout, '');
-    assert.equal(conflict.stderr, `solely: ${key} is held by pid ${holding.pid}\n`);
+    assert.equal(conflict.stderr, `solely: ${key} is held by pid ${holding.pid} on ${os.hostname()}, token ${JSON.parse(holding.firstLine).token}\n`);
     assert.equal(spawnSync(process.execPath, [CLI, 'run', '--redis', server.url, '--', 'true']).status, 64, '--key is required');
     assert.equal(spawnSync(process.execPath, [CLI, 'run', '--redis', server.url, '--key', '', '--', 'true']).status, 64, 'an empty key');
   });
