@@ -147,6 +147,7 @@ test('lock --fd N in a bash script is flock N: a second script is refused, flock
   assert.deepEqual([second.status, second.stdout], [1, '']);
   assert.match(second.stderr, new RegExp(`^solely: ${file} is held by pid ${first.pid}, uid \\d+: bash`));
   assert.equal((await flock(['-n', file, 'true'])).status, 1);
+  assert.equal((await run(['run', '--file', file, '--', 'true'])).status, 75);
   const expired = await run(['-c', 'exec 9<"$1"; $SOLELY lock --fd 9 -w 0.2 -E 4', 'script', file], { command: 'bash', prefix: [], env: { ...process.env, SOLELY } });
   assert.equal(expired.status, 4);
   assert.match(expired.stderr, /timed out waiting for/);

@@ -5,6 +5,7 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
@@ -76,6 +77,18 @@ test('--replace ends the holder with SIGTERM, or SIGKILL after --kill-after if i
   assert.equal((await run(['run', '--replace', '--file', file, '--', 'true'])).status, 0);
 });
 
+test('--replace starts over when another process holds the lock after the first is killed: COMMAND that inherited it, behind a wrapper', async (t) => {
+  const file = path.join(tempDir(t), 'job.lock');
+  const command = "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1 << 30)";
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--file', file, '--', process.execPath, '-e', command], { detached: true });
+  const replaced = await run(['run', '--replace', '--kill-after', '0.1', '-v', '--file', file, '--', 'echo', 'replaced']);
+  assert.deepEqual([replaced.status, replaced.stdout], [0, 'replaced\n']);
+  const signalled = [...replaced.stderr.matchAll(/sent (SIGTERM|SIGKILL) to pid (\d+)/g)].map(([, signal, pid]) => `${signal} ${pid === String(wrapper.pid) ? 'wrapper' : 'other'}`);
+  // The wrapper stays while its COMMAND ignores SIGTERM; killed, it leaves the lock to COMMAND: the next holder.
+  assert.deepEqual(signalled, ['SIGTERM wrapper', 'SIGKILL wrapper', 'SIGTERM other', 'SIGKILL other']);
+  await exited(wrapper);
+});
+
 test('--replace signals the process that holds the lock, never the PID a pidfile names; a holder it cannot verify is not replaced (77)', { skip: needs('python3') }, async (t) => {
   const dir = tempDir(t);
   const pidfile = path.join(dir, 'job.pid');
@@ -90,7 +103,7 @@ test('--replace signals the process that holds the lock, never the PID a pidfile
 
   // The socket is in flight (SCM_RIGHTS, not received): the name is bound, but no process has it.
   const name = uniqueName();
-  await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), name]);
+  await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), 'abstract', name]);
   const refused = await run(['run', '--replace', '--abstract', name, '--', 'echo', 'x']);
   assert.deepEqual([refused.status, refused.stdout], [77, '']);
   assert.match(refused.stderr, new RegExp(`^solely: ${name}: the lock is held by a process solely cannot see`));
@@ -124,20 +137,30 @@ test('--respawn runs COMMAND again under the one lock, with --backoff between ru
   assert.equal(result.status, 0);
   assert.equal(result.stdout, 'run 1 other 75\nrun 2 other 75\nrun 3 other 75\n');
   assert.match(result.stderr, /exited with 1; running it again in 0.01 s\n[^]*exited with 1; running it again in 0.02 s\n/);
+  // The default: 1 s before the second run.
+  const second = path.join(dir, 'second');
+  const slow = await run(['run', '--respawn', '--until-success', '-v', '--file', file, '--', 'sh', '-c', `[ -e ${second} ] || { touch ${second}; exit 1; }`]);
+  assert.equal(slow.status, 0);
+  assert.match(slow.stderr, /exited with 1; running it again in 1 s\n/);
   const failing = await run(['run', '--respawn', '--until-failure', '--backoff', '0', '--file', file, '--', 'sh', '-c', 'exit 4']);
   assert.equal(failing.status, 4);
   assert.ok(solely.tryLockFileSync(file), 'the lock is free after');
 });
 
-test('--respawn: SIGTERM to the wrapper reaches COMMAND and ends the respawning', async (t) => {
+test('--respawn: SIGTERM or SIGINT to the wrapper reaches COMMAND and ends the respawning; a COMMAND not found is not tried again', async (t) => {
   const file = path.join(tempDir(t), 'job.lock');
-  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--respawn', '--backoff', '0', '--file', file, '--', 'sh', '-c', 'echo run; exec sleep 30']);
-  const lines = [wrapper.firstLine];
-  wrapper.lines.on('line', (line) => lines.push(line));
-  wrapper.kill('SIGTERM');
-  const [code] = await new Promise((resolve) => wrapper.once('close', (...a) => resolve(a)));
-  assert.equal(code, 128 + 15);
-  assert.deepEqual(lines, ['run']);
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--respawn', '--backoff', '0', '--file', file, '--', 'sh', '-c', 'echo run; exec sleep 30']);
+    const lines = [wrapper.firstLine];
+    wrapper.lines.on('line', (line) => lines.push(line));
+    wrapper.kill(signal);
+    const [code] = await new Promise((resolve) => wrapper.once('close', (...a) => resolve(a)));
+    assert.equal(code, 128 + os.constants.signals[signal], signal);
+    assert.deepEqual(lines, ['run'], signal);
+  }
+  const missing = await run(['run', '--respawn', '--backoff', '0', '--file', file, '--', path.join(path.dirname(file), 'nowhere')]);
+  assert.equal(missing.status, 127);
+  assert.equal(missing.stderr.match(/command not found/g).length, 1);
 });
 
 test('list shows flock, OFD, pidfile and abstract locks with their holders, and takes none', async (t) => {
@@ -168,4 +191,17 @@ test('list shows flock, OFD, pidfile and abstract locks with their holders, and 
   assert.equal(solely.whoHolds({ abstract: name }).pid, holders[2].pid);
   await kill(wrapper);
   assert.equal((await run(['list', 'extra'])).status, 64);
+});
+
+test('list: a lock no process shows among its fds: the file as MAJ:MIN:INODE with /proc/locks\' PID, the abstract name with its owner\'s uid', { skip: needs('python3') }, async (t) => {
+  const file = path.join(tempDir(t), 'in-flight.lock');
+  const name = uniqueName();
+  const fileSender = await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), 'file', file]);
+  await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), 'abstract', name]);
+  const locks = JSON.parse((await run(['list', '--json'])).stdout);
+  const { ino } = fs.statSync(file);
+  const hidden = locks.find((lock) => lock.kind === 'file' && lock.target.endsWith(`:${ino}`));
+  assert.deepEqual(hidden, { kind: 'file', target: hidden.target, method: 'flock', mode: 'exclusive', holder: { pid: fileSender.pid } });
+  assert.match(hidden.target, /^[0-9a-f]+:[0-9a-f]+:\d+$/);
+  assert.deepEqual(locks.find((lock) => lock.target === name), { kind: 'abstract', target: name, holder: { uid: process.getuid() } });
 });
