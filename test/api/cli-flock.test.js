@@ -28,9 +28,10 @@ function flock(args) {
   return run(args, { command: 'flock', prefix: [] });
 }
 
-/** Resolves once process pid has the file at file open: it is trying for, or waiting on, its lock. */
-async function hasOpen(pid, file) {
-  for (;;) {
+/** Resolves once child has the file at file open (it is trying for, or waiting on, its lock), or has exited. */
+async function hasOpen(child, file) {
+  const { pid } = child;
+  while (child.exitCode === null && child.signalCode === null) {
     let links = [];
     try {
       links = fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
@@ -75,7 +76,7 @@ test('-w S, --timeout S, --wait S and --wait=S wait for the holder and never run
   const waiters = spellings.map((args) => run(['run', ...args, '--file', file, '--', 'echo', 'After timeout.']));
   const flockWaiter = flock(['--timeout', '30', file, 'echo', 'After timeout.']);
   // Each has the lock file open, trying for it, while the holder still holds it.
-  for (const waiter of [...waiters, flockWaiter]) await hasOpen(waiter.child.pid, file);
+  for (const waiter of [...waiters, flockWaiter]) await hasOpen(waiter.child, file);
   holding.stdin.write('release\n');
   for (const [i, waiter] of [...waiters, flockWaiter].entries()) {
     const result = await waiter;
@@ -184,4 +185,15 @@ test('lock --fd: an fd that is not open exits 1 with EBADF; no --fd, or an argum
     assert.equal(result.status, 64, args.join(' '));
     assert.match(result.stderr, /usage: solely run/);
   }
+});
+
+test('lock --fd locks the file the fd is open on, even once its path is unlinked or renamed', { skip: needs('bash') }, async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'lockfile');
+  const env = { ...process.env, SOLELY };
+  const unlinked = await run(['-c', 'exec 9>"$1"; rm "$1"; $SOLELY lock --fd 9 -n && echo locked', 'script', file], { command: 'bash', prefix: [], env });
+  assert.deepEqual([unlinked.status, unlinked.stdout], [0, 'locked\n']);
+  const renamed = await bash(t, 'exec 9>"$1"; mv "$1" "$1.old"; $SOLELY lock --fd 9 -n && echo locked; exec sleep 30', [file]);
+  assert.equal(renamed.firstLine, 'locked');
+  assert.equal((await flock(['-n', `${file}.old`, 'true'])).status, 1, 'the renamed file is locked');
 });
