@@ -4,11 +4,10 @@
 // (after util-linux's tests/ts/misc/flock: non-block, conflict exit code, timeout, fcntl).
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { tempDir, spawnReady, holder, kill, exited, needs, CLI } = require('../support/helpers');
+const { tempDir, spawnReady, holder, kill, exited, needs, hasOpen, CLI } = require('../support/helpers');
 
 const SOLELY = `${process.execPath} ${CLI}`;
 
@@ -26,27 +25,6 @@ function run(args, { command = process.execPath, prefix = [CLI], env } = {}) {
 
 function flock(args) {
   return run(args, { command: 'flock', prefix: [] });
-}
-
-/** Resolves once child has the file at file open (it is trying for, or waiting on, its lock), or has exited. */
-async function hasOpen(child, file) {
-  const { pid } = child;
-  while (child.exitCode === null && child.signalCode === null) {
-    let links = [];
-    try {
-      links = fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
-        try {
-          return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-        } catch {
-          return '';
-        }
-      });
-    } catch {
-      // not started yet
-    }
-    if (links.includes(file)) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 test('-n, -E N, --nonblock --conflict-exit-code N, -w 0 and --timeout=0 fail at once against a flock(1) holder, as flock(1) does', { skip: needs('flock') }, async (t) => {

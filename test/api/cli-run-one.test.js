@@ -9,7 +9,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, exited, needs, ROOT, CLI } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, exited, needs, hasOpen, ROOT, CLI } = require('../support/helpers');
 
 /** Runs the CLI to its end: { status, signal, stdout, stderr }; .child is the process. */
 function run(args) {
@@ -145,6 +145,32 @@ test('--respawn runs COMMAND again under the one lock, with --backoff between ru
   const failing = await run(['run', '--respawn', '--until-failure', '--backoff', '0', '--file', file, '--', 'sh', '-c', 'exit 4']);
   assert.equal(failing.status, 4);
   assert.ok(solely.tryLockFileSync(file), 'the lock is free after');
+});
+
+test('--respawn keeps the lock between runs: a waiter gets it only once the respawning ends', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'job.lock');
+  const counter = path.join(dir, 'runs');
+  // Run 1 ends (exit 1) when a line comes on stdin; run 2 exits 0 at once.
+  const script = `const fs = require('fs');
+    const n = (fs.existsSync(${JSON.stringify(counter)}) ? 1 : 0) + 1;
+    fs.writeFileSync(${JSON.stringify(counter)}, '');
+    console.log('run', n);
+    if (n === 1) require('readline').createInterface({ input: process.stdin }).once('line', () => process.exit(1));`;
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--respawn', '--until-success', '--backoff', '0.05', '--file', file, '--', process.execPath, '-e', script]);
+  assert.equal(wrapper.firstLine, 'run 1');
+  const lines = [];
+  wrapper.lines.on('line', (line) => lines.push(line));
+  const ended = [];
+  const wrapperDone = new Promise((resolve) => wrapper.once('close', (code) => resolve(ended.push('wrapper') && code)));
+  const waiter = run(['run', '--wait', '--file', file, '--', 'echo', 'waiter']);
+  waiter.then(() => ended.push('waiter'));
+  await hasOpen(waiter.child, file);
+  wrapper.stdin.write('go\n');
+  assert.equal(await wrapperDone, 0);
+  assert.deepEqual([(await waiter).status, (await waiter).stdout], [0, 'waiter\n']);
+  assert.deepEqual(lines, ['run 2']);
+  assert.deepEqual(ended, ['wrapper', 'waiter']);
 });
 
 test('--respawn: SIGTERM or SIGINT to the wrapper reaches COMMAND and ends the respawning; a COMMAND not found is not tried again', async (t) => {
