@@ -3,6 +3,8 @@
 import { InvalidTargetError, type SolelyError } from '../errors';
 import { closest, parseKey } from '../internal/options';
 import { lazy } from '../internal/lazy-modules';
+import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, optionsIn, SECONDS_WORD, seconds } from './flock-syntax';
+import { UsageError } from './usage-error';
 
 const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
 const abstract = lazy(() => require('../abstract') as typeof import('../abstract'));
@@ -15,12 +17,15 @@ const TARGETS = '--abstract NAME | --file PATH | --pidfile PATH | --postgres URL
 /** run takes a Redis lease too; status does not read one. */
 const RUN_TARGETS = `${TARGETS} | --redis URL --key NAME`;
 
-export const USAGE = `usage: solely run (${RUN_TARGETS}) [--wait[=SECONDS]]
-                  [--close] [--conflict-exit-code N] [--quiet] [--] COMMAND [ARGS...]
+export const USAGE = `usage: solely run [${RUN_TARGETS}] [-n | -w SECONDS | --wait[=SECONDS]]
+                  [-o] [-E N] [-q | -v] [--fcntl] [--replace] [--respawn] [--max-runtime SECONDS]
+                  [--] COMMAND [ARGS...]  |  -c STRING
        solely status [--json] (${TARGETS})
+       solely lock [-n | -w SECONDS] [--fcntl] --fd N  |  solely unlock --fd N
+       solely list [--json]
        solely --help | --version`;
 
-export const RUN_HELP = `usage: solely run (${RUN_TARGETS}) [options] [--] COMMAND [ARGS...]
+export const RUN_HELP = `usage: solely run [${RUN_TARGETS}] [options] [--] COMMAND [ARGS...]
 
 Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if killed by signal N).
 
@@ -39,16 +44,30 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
                            fencing token in SOLELY_FENCING_TOKEN. If a renewal is not answered within
                            3.3 s, the lease is lost: COMMAND gets SIGTERM (SIGKILL 10 s later) and
                            solely exits 69
-  --wait                   wait for the lock without end (default: do not wait)
-  --wait=SECONDS           wait up to SECONDS, then exit with the conflict code
-  --close                  keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
+  (no target)              a lock of this user's for this command line (run-one): the abstract name
+                           solely-run/UID/SHA-256 of each word of COMMAND and ARGS followed by a NUL
+  -n, --nonblock           fail at once when the lock is held (the default)
+  -w, --timeout SECONDS    wait up to SECONDS, then exit with the conflict code (0: do not wait)
+  --wait[=SECONDS]         alone, wait without end; a number right after it is SECONDS
+  -o, --close              keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
                            flock(1), so the lock lives as long as COMMAND even if solely is killed)
-  --conflict-exit-code N   exit status when the lock is held (default 75, EX_TEMPFAIL)
-  --quiet                  say nothing on stderr when the lock is held
+  -E, --conflict-exit-code N   exit status when the lock is held (default 75, EX_TEMPFAIL)
+  -c, --command STRING     run STRING with sh -c
+  --fcntl                  an OFD lock (fcntl F_OFD_SETLK) instead of flock(2), for --file and --pidfile
+  -q, --quiet              say nothing on stderr when the lock is held
+  -v, --verbose            say on stderr when the lock was taken, what runs, what is signalled
+  --replace                end the holder first (run-this-one): SIGTERM, then SIGKILL after --kill-after,
+                           only to a process seen to hold the lock; 77 if it cannot be replaced
+  --kill-after SECONDS     between SIGTERM and SIGKILL, for --replace and --max-runtime (default 10)
+  --respawn                run COMMAND again each time it exits, holding the lock throughout, after a
+                           delay from --backoff (default 1) doubling up to 60 s; SIGTERM or SIGINT stops
+  --until-success, --until-failure   stop respawning once COMMAND exits 0 / non-zero
+  --max-runtime SECONDS    end COMMAND after SECONDS (SIGTERM, then SIGKILL after --kill-after): exit 124
 
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error (a NAME, PATH or URL that
-is not valid UTF-8 is one); 69 the PostgreSQL or Redis lock was lost while COMMAND ran; 126 COMMAND not
-executable; 127 COMMAND not found; 1 any other failure.
+is not valid UTF-8 is one); 69 the PostgreSQL or Redis lock was lost while COMMAND ran; 77 --replace could
+not end the holder; 124 --max-runtime ended COMMAND; 126 COMMAND not executable; 127 COMMAND not
+found; 1 any other failure.
 
 Signals: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to solely are forwarded to COMMAND, and so are
 SIGINT and SIGQUIT, except while solely is in its terminal's foreground process group and COMMAND
@@ -64,13 +83,14 @@ Exit status (LSB): 0 held; 1 a pidfile exists but is not locked (stale); 3 not h
 status could not tell (the error on stderr; with --json, also on stdout as
 { target, kind, state: "unknown", error: { code, message } }); 64 usage error.`;
 
-/** A command line that asks for something solely does not do: exit 64 with the usage. */
-export class UsageError extends Error {}
+export { UsageError } from './usage-error';
 
 export type TargetKind = 'abstract' | 'file' | 'pidfile' | 'postgres' | 'redis';
 
 export interface Parsed {
   target?: { kind: TargetKind; value: string };
+  /** No TARGET was given: the lock is derived from COMMAND and ARGS (run-one). */
+  derived?: boolean;
   /** The lock name for --postgres and --redis. */
   key?: string;
   wait: boolean | number;
@@ -80,13 +100,28 @@ export interface Parsed {
   help: boolean;
   conflictExitCode: number;
   rest: string[];
+  /** -c STRING: COMMAND is `sh -c STRING`. */
+  command?: string;
+  verbose: boolean;
+  fcntl: boolean;
+  replace: boolean;
+  /** --kill-after, in ms: SIGKILL this long after SIGTERM (--replace, --max-runtime). */
+  killAfter: number;
+  respawn: boolean;
+  until?: 'success' | 'failure';
+  /** --backoff, in ms: the first delay before a respawn, doubled each time up to MAX_BACKOFF_MS. */
+  backoff: number;
+  /** --max-runtime, in ms. */
+  maxRuntime?: number;
+  /** lock/unlock --fd N. */
+  fd?: number;
   /** Option arguments (indexes into args) with a U+FFFD, which Node puts for bytes that are not UTF-8. */
   maybeNotUtf8: Array<{ option: string; index: number }>;
 }
 
 /** Options before COMMAND; `--` or the first non-option argument starts COMMAND. */
 function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
-  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [], maybeNotUtf8: [] };
+  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [], maybeNotUtf8: [], verbose: false, fcntl: false, replace: false, killAfter: DEFAULT_KILL_AFTER_MS, respawn: false, backoff: DEFAULT_BACKOFF_MS };
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i];
@@ -94,10 +129,19 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       i++;
       break;
     }
-    if (!arg.startsWith('--')) break;
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (!arg.startsWith('-') || arg === '-') break;
+    for (const [name, inline] of optionsIn(arg)) i = option(name, inline, i);
+  }
+  parsed.rest = args.slice(i);
+  const server = parsed.target?.kind === 'postgres' || parsed.target?.kind === 'redis';
+  if (server !== (parsed.key !== undefined)) throw new UsageError(`--${parsed.target?.kind === 'redis' ? 'redis' : 'postgres'} URL and --key NAME go together`);
+  if (parsed.until !== undefined && !parsed.respawn) throw new UsageError(`--until-${parsed.until} goes with --respawn`);
+  if (parsed.command !== undefined && parsed.rest.length > 0) throw new UsageError('give either -c STRING or COMMAND [ARGS...], not both');
+  if (parsed.command !== undefined) parsed.rest = ['sh', '-c', parsed.command];
+  return parsed;
+
+  /** Applies one option found at args[i]; returns the index of the last argument it took. */
+  function option(name: string, inline: string | undefined, i: number): number {
     if (!allowed.has(name)) {
       const guess = closest(name, [...allowed]);
       throw new UsageError(`unknown option ${name}${guess === undefined ? '' : `: did you mean ${guess}?`}`);
@@ -119,16 +163,12 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--key':
         parsed.key = value();
         break;
-      case '--wait': {
-        if (inline === undefined) {
-          parsed.wait = true;
-          break;
-        }
-        const seconds = Number(inline);
-        if (inline === '' || !Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--wait takes a number of seconds, not ${inline}`);
-        parsed.wait = seconds * 1000;
+      case '--wait':
+        // `--wait 5` is flock's habit: a number right after it is its seconds, never COMMAND.
+        if (inline !== undefined) parsed.wait = seconds(name, inline);
+        else if (SECONDS_WORD.test(args[i + 1] ?? '')) parsed.wait = seconds(name, args[++i]);
+        else parsed.wait = true;
         break;
-      }
       case '--conflict-exit-code': {
         const code = Number(value());
         if (!Number.isInteger(code) || code < 0 || code > 255) throw new UsageError('--conflict-exit-code takes an integer from 0 to 255');
@@ -142,25 +182,71 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
         if (inline !== undefined) throw new UsageError(`${name} takes no value`);
         parsed[name.slice(2) as 'close' | 'quiet' | 'json' | 'help'] = true;
         break;
+      case '--nonblock':
+      case '--verbose':
+      case '--fcntl':
+      case '--replace':
+      case '--respawn':
+      case '--until-success':
+      case '--until-failure':
+        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+        if (name === '--nonblock') parsed.wait = false;
+        else if (name.startsWith('--until-')) parsed.until = name.slice(8) as 'success' | 'failure';
+        else parsed[name.slice(2) as 'verbose' | 'fcntl' | 'replace' | 'respawn'] = true;
+        break;
+      case '--timeout':
+        parsed.wait = seconds(name, value());
+        break;
+      case '--command':
+        parsed.command = value();
+        break;
+      case '--kill-after':
+        parsed.killAfter = seconds(name, value());
+        break;
+      case '--backoff':
+        parsed.backoff = seconds(name, value());
+        break;
+      case '--max-runtime':
+        parsed.maxRuntime = seconds(name, value());
+        break;
+      case '--fd': {
+        const fd = value();
+        if (!/^\d+$/.test(fd) || Number(fd) > 2 ** 31 - 1) throw new UsageError(`--fd takes a file descriptor number, not ${fd}`);
+        parsed.fd = Number(fd);
+        break;
+      }
     }
+    return i;
   }
-  parsed.rest = args.slice(i);
-  const server = parsed.target?.kind === 'postgres' || parsed.target?.kind === 'redis';
-  if (server !== (parsed.key !== undefined)) throw new UsageError(`--${parsed.target?.kind === 'redis' ? 'redis' : 'postgres'} URL and --key NAME go together`);
-  return parsed;
 }
 
-export const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--redis', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
+export const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--redis', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help',
+  '--nonblock', '--timeout', '--fcntl', '--command', '--verbose', '--replace', '--kill-after', '--respawn', '--until-success', '--until-failure', '--backoff', '--max-runtime']);
+export const LOCK_OPTIONS = new Set(['--fd', '--nonblock', '--wait', '--timeout', '--conflict-exit-code', '--fcntl', '--verbose', '--quiet', '--help']);
+export const UNLOCK_OPTIONS = new Set(['--fd', '--fcntl', '--help']);
+export const LIST_OPTIONS = new Set(['--json', '--help']);
 export const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--json', '--help']);
 
 export type WithTarget = Parsed & { target: NonNullable<Parsed['target']> };
 
-/** A subcommand's options, with its target; null once --help was printed. args is the tail of process.argv. */
-export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string): WithTarget | null {
+/** A subcommand's options, without a target; null once --help was printed. */
+export function parseOptions(args: string[], allowed: ReadonlySet<string>, help: string): Parsed | null {
   const options = parse(args, allowed);
-  if (options.help) {
-    process.stdout.write(`${help}\n`);
-    return null;
+  if (!options.help) return options;
+  process.stdout.write(`${help}\n`);
+  return null;
+}
+
+/**
+ * A subcommand's options, with its target; null once --help was printed. args is the tail of
+ * process.argv. derive gives the target when none is given (run's per-user lock), if it may.
+ */
+export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string, derive?: (commandLine: string[]) => string): WithTarget | null {
+  const options = parseOptions(args, allowed, help);
+  if (options === null) return null;
+  if (options.target === undefined && derive !== undefined && options.rest.length > 0) {
+    options.target = { kind: 'abstract', value: derive(options.rest) };
+    options.derived = true;
   }
   if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
   if (options.maybeNotUtf8.length > 0) {

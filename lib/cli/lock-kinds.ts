@@ -35,14 +35,15 @@ const INHERITED_ENV = { SOLELY_LOCK_FD: '3' };
 const nothing = (): void => {};
 
 /** Takes the lock the options name, waiting as asked; throws what the library throws (ELOCKED when held). */
-export async function lockAroundCommand({ target: { kind, value }, key = '', wait, close }: WithTarget): Promise<LockAroundCommand> {
+export async function lockAroundCommand({ target: { kind, value }, key = '', wait, close, fcntl }: WithTarget): Promise<LockAroundCommand> {
+  const method = fcntl ? 'fcntl' : 'flock';
   switch (kind) {
     case 'abstract':
       return inheritable(await abstract().lockAbstract(value, { wait }), close);
     case 'file':
-      return inheritable(await file().lockFile(value, { wait }), close);
+      return inheritable(await file().lockFile(value, { wait, method }), close);
     case 'pidfile':
-      return pidfileKind(await pidfile().openPidfile(value, { wait }), close);
+      return pidfileKind(await pidfile().openPidfile(value, { wait, method }), close);
     case 'postgres':
       return fenced(await postgres().lockPostgres(key, { connection: value, wait }));
     case 'redis':

@@ -15,6 +15,8 @@ import { lazy } from '../internal/lazy-modules';
 
 const runCommand = lazy(() => require('./run') as typeof import('./run'));
 const statusCommand = lazy(() => require('./status') as typeof import('./status'));
+const fdLock = lazy(() => require('./fd-lock') as typeof import('./fd-lock'));
+const listCommand = lazy(() => require('./list') as typeof import('./list'));
 
 const EX_USAGE = 64;
 
@@ -26,6 +28,12 @@ async function main(argv: string[]): Promise<number> {
         return await runCommand().run(args);
       case 'status':
         return await statusCommand().status(args);
+      case 'lock':
+        return await fdLock().lockFd(args);
+      case 'unlock':
+        return fdLock().unlockFd(args);
+      case 'list':
+        return listCommand().list(args);
       case '--version':
       case '-v': {
         const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };

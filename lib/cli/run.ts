@@ -1,10 +1,13 @@
 // `solely run`: take the lock, run COMMAND under it with the signals it is sent, exit with its status.
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
 import { describeHolder } from '../internal/holder-message';
-import { describeError, parseSubcommand, RUN_HELP, RUN_OPTIONS, UsageError } from './args';
+import { describeError, parseSubcommand, RUN_HELP, RUN_OPTIONS, UsageError, type WithTarget } from './args';
+import { runChild, terminate } from './child';
+import { commandLockName } from './derived-lock';
 import { lockAroundCommand, type LockAroundCommand } from './lock-kinds';
+import { EX_NOT_REPLACED, lockReplacing, NotReplacedError } from './replace';
+import { respawn } from './respawn';
 import { closeUnaskedInspector, forwardSignals } from './signals';
 
 const EX_UNAVAILABLE = 69;
@@ -38,20 +41,34 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-async function runCommand(args: string[]): Promise<number> {
-  const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP);
-  if (options === null) return 0;
-  const [command, ...commandArgs] = options.rest;
-  if (command === undefined) throw new UsageError('give the COMMAND to run');
+/** What the options combine to, refused before anything is locked. */
+function checkCombination({ target: { kind }, fcntl, replace }: WithTarget): void {
+  if (fcntl && kind !== 'file' && kind !== 'pidfile') throw new UsageError('--fcntl locks a --file or --pidfile');
+  if (replace && kind === 'postgres') throw new UsageError('--replace cannot verify a PostgreSQL lock\'s holder: use it with --abstract, --file, --pidfile or no target');
+}
 
+async function runCommand(args: string[]): Promise<number> {
+  const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP, commandLockName);
+  if (options === null) return 0;
+  if (options.rest.length === 0) throw new UsageError('give the COMMAND to run');
+  checkCombination(options);
+  const target = options.derived ? `@${options.target.value}` : (options.key ?? options.target.value);
+  const say = (line: string): void => void (options.verbose && process.stderr.write(`${line}\n`));
+
+  const asked = performance.now();
   let lock: LockAroundCommand;
   try {
-    lock = await lockAroundCommand(options);
+    lock = options.replace ? await lockReplacing(options, say) : await lockAroundCommand(options);
   } catch (error) {
+    if (error instanceof NotReplacedError) {
+      process.stderr.write(`solely: ${target}: ${error.message}\n`);
+      return EX_NOT_REPLACED;
+    }
     if (!isLockHeld(error)) throw error;
-    if (!options.quiet) process.stderr.write(`${heldMessage(error, options.key ?? options.target.value)}\n`);
+    if (!options.quiet) process.stderr.write(`${heldMessage(error, target)}\n`);
     return options.conflictExitCode;
   }
+  say(`solely: took ${target} in ${((performance.now() - asked) / 1000).toFixed(3)} seconds`);
 
   // A SIGUSR1/SIGUSR2 that came while we waited can still sit in libuv's signal pipe behind the
   // wake-up that gave us the lock: one turn of the loop lets the ignoring listener take it, so it is
@@ -59,47 +76,21 @@ async function runCommand(args: string[]): Promise<number> {
   await new Promise<void>((resolve) => setImmediate(resolve));
   await closeUnaskedInspector();
   const signals = forwardSignals();
-  const child = spawn(command, commandArgs, {
-    stdio: lock.inheritedFd === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', lock.inheritedFd],
-    env: { ...process.env, ...lock.env },
-  });
-  signals.to(child);
+  let current: ChildProcess | undefined;
   let lost = false;
   lock.onLost((error) => {
     lost = true;
-    process.stderr.write(`solely: ${error.message}; sent SIGTERM to ${command}\n`);
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), LOST_KILL_MS).unref();
+    process.stderr.write(`solely: ${error.message}; sent SIGTERM to ${options.rest[0]}\n`);
+    if (current !== undefined) terminate(current, LOST_KILL_MS);
   });
-
-  return new Promise<number>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      const notFound = error.code === 'ENOENT';
-      process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : error.message}\n`);
-      finish(notFound ? 127 : 126);
-    });
-    child.once('spawn', () => {
-      try {
-        if (child.pid !== undefined) lock.started(child.pid);
-      } catch (error) {
-        process.stderr.write(`solely: ${(error as SolelyError).message}\n`);
-        child.kill('SIGTERM');
-      }
-    });
-    child.once('exit', (code, signal) => {
-      if (lost) finish(EX_UNAVAILABLE);
-      else finish(signal === null ? (code ?? 1) : 128 + (constants.signals[signal] ?? 0));
-    });
-    let finished = false;
-    const finish = (status: number): void => {
-      if (finished) return;
-      finished = true;
-      signals.stop();
-      // A failure to let go, thrown or rejected, is said; COMMAND's status stands.
-      void Promise.resolve()
-        .then(() => lock.finish())
-        .catch((error: unknown) => process.stderr.write(`${describeError(error)}\n`))
-        .then(() => resolve(status));
-    };
-  });
+  const runOnce = (): Promise<number> => runChild(options.rest, lock, signals, options, (child) => (current = child));
+  const status = options.respawn ? await respawn(runOnce, options, () => lost) : await runOnce();
+  signals.stop();
+  try {
+    await lock.finish();
+  } catch (error) {
+    // A failure to let go is said; COMMAND's status stands.
+    process.stderr.write(`${describeError(error)}\n`);
+  }
+  return lost ? EX_UNAVAILABLE : status;
 }

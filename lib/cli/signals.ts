@@ -31,8 +31,9 @@ export function forwardSignals(): SignalForwarding {
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   return {
     to(child) {
-      // COMMAND did not exist yet when the early ones came: they are all its to get.
-      for (const signal of early) child.kill(signal);
+      // COMMAND did not exist yet when the early ones came: they are all its to get, once (a
+      // respawned COMMAND gets only what comes after).
+      for (const signal of early.splice(0)) child.kill(signal);
       deliver = (signal) => {
         if (child.pid !== undefined && !terminalSentToBoth(signal, child.pid)) child.kill(signal);
       };

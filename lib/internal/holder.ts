@@ -56,14 +56,14 @@ export function connectedHolder(fd: number): Holder | undefined {
   return peer === undefined ? undefined : holderOf(peer.pid, peer.uid);
 }
 
-function processes(): number[] {
+export function processes(): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map(Number);
 }
 
 /** The fds of a process, or none where /proc does not let us look (another uid, gone). */
-function fdsOf(pid: number): string[] {
+export function fdsOf(pid: number): string[] {
   try {
     return readdirSync(`/proc/${pid}/fd`);
   } catch {
@@ -90,7 +90,7 @@ function diagSockets(name: string): BoundSocket[] | undefined {
 }
 
 /** A kernel table from /proc, or a SolelyError where it cannot be read (no /proc mounted). */
-function procTable(path: string, encoding: BufferEncoding): string {
+export function procTable(path: string, encoding: BufferEncoding): string {
   try {
     return readFileSync(path, encoding);
   } catch (error) {

@@ -87,6 +87,30 @@ async function abstractBound(name) {
   }
 }
 
+/**
+ * Resolves once child has the file at file open (it is trying for, or waiting on, its lock), or has
+ * exited. No event says so: it polls, with no deadline of its own (the test's timeout bounds it).
+ */
+async function hasOpen(child, file) {
+  const { pid } = child;
+  while (child.exitCode === null && child.signalCode === null) {
+    let links = [];
+    try {
+      links = fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+    } catch {
+      // not started yet
+    }
+    if (links.includes(file)) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** How many fds this process has open. */
 function fdCount() {
   return fs.readdirSync('/proc/self/fd').length;
@@ -160,4 +184,4 @@ function readableFixture(name) {
   return path.join(readablePackage(), path.relative(ROOT, FIXTURES), name);
 }
 
-module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
+module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };

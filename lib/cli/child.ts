@@ -1,0 +1,66 @@
+// One run of COMMAND under the lock: spawned with the lock's fd and environment, the forwarded
+// signals retargeted to it, ended after --max-runtime; its exit as `solely run` reports it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { SolelyError } from '../errors';
+import type { Parsed } from './args';
+import type { LockAroundCommand } from './lock-kinds';
+import type { SignalForwarding } from './signals';
+
+/** timeout(1)'s status when COMMAND ran out of time (--max-runtime). */
+export const EX_EXPIRED = 124;
+
+/** SIGTERM now, SIGKILL after ms if it still runs; the returned function cancels the SIGKILL. */
+export function terminate(child: ChildProcess, ms: number): () => void {
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  return () => clearTimeout(timer);
+}
+
+/**
+ * Spawns commandLine under lock, calls spawned(child) as soon as it exists, and resolves with the
+ * status `solely run` exits with: COMMAND's, 128+N if killed by signal N, 126/127 if it could not
+ * run, EX_EXPIRED if --max-runtime ended it.
+ */
+export function runChild(commandLine: string[], lock: LockAroundCommand, signals: SignalForwarding, options: Parsed, spawned: (child: ChildProcess) => void): Promise<number> {
+  const [command, ...args] = commandLine;
+  if (options.verbose) process.stderr.write(`solely: running ${commandLine.join(' ')}\n`);
+  const child = spawn(command, args, {
+    stdio: lock.inheritedFd === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', lock.inheritedFd],
+    env: { ...process.env, ...lock.env },
+  });
+  signals.to(child);
+  spawned(child);
+  let expired = false;
+  let cancelKill = (): void => {};
+  const deadline = options.maxRuntime === undefined ? undefined : setTimeout(() => {
+    expired = true;
+    if (!options.quiet) process.stderr.write(`solely: ${command} ran for ${options.maxRuntime! / 1000} s (--max-runtime): sent SIGTERM\n`);
+    cancelKill = terminate(child, options.killAfter);
+  }, options.maxRuntime);
+
+  return new Promise<number>((resolve) => {
+    const done = (status: number): void => {
+      clearTimeout(deadline);
+      cancelKill();
+      resolve(status);
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      const notFound = error.code === 'ENOENT';
+      process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : error.message}\n`);
+      done(notFound ? 127 : 126);
+    });
+    child.once('spawn', () => {
+      try {
+        if (child.pid !== undefined) lock.started(child.pid);
+      } catch (error) {
+        process.stderr.write(`solely: ${(error as SolelyError).message}\n`);
+        child.kill('SIGTERM');
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (expired) done(EX_EXPIRED);
+      else done(signal === null ? (code ?? 1) : 128 + (constants.signals[signal] ?? 0));
+    });
+  });
+}

@@ -1,0 +1,43 @@
+// How the command line spells options the way flock(1) users write them: short options, bundled
+// (-nw5), and seconds as flock(1) and timeout(1) take them.
+import { UsageError } from './usage-error';
+
+/** flock(1)'s short options, by the long option each one is. */
+const SHORT: Readonly<Record<string, string>> = {
+  '-n': '--nonblock',
+  '-w': '--timeout',
+  '-E': '--conflict-exit-code',
+  '-o': '--close',
+  '-c': '--command',
+  '-v': '--verbose',
+  '-q': '--quiet',
+};
+/** The options that take a value, so that `-w5` and `-E75` read as flock(1) reads them. */
+const TAKES_VALUE = new Set(['--timeout', '--conflict-exit-code', '--command', '--kill-after', '--backoff', '--max-runtime', '--fd']);
+export const DEFAULT_KILL_AFTER_MS = 10_000;
+export const DEFAULT_BACKOFF_MS = 1000;
+/** A word `--wait` takes as its seconds rather than as COMMAND. */
+export const SECONDS_WORD = /^\d+(\.\d*)?$|^\.\d+$/;
+
+/** One argument as [option, inline value] pairs: `--wait=5`, or `-nw5` as -n and -w 5. */
+export function optionsIn(arg: string): Array<[string, string | undefined]> {
+  if (arg.startsWith('--')) {
+    const eq = arg.indexOf('=');
+    return [eq < 0 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)]];
+  }
+  const pairs: Array<[string, string | undefined]> = [];
+  for (let at = 1; at < arg.length; at++) {
+    const long = SHORT[`-${arg[at]}`];
+    if (long === undefined) throw new UsageError(`unknown option -${arg[at]}`);
+    if (TAKES_VALUE.has(long) && at + 1 < arg.length) return [...pairs, [long, arg.slice(at + 1)]];
+    pairs.push([long, undefined]);
+  }
+  return pairs;
+}
+
+/** Seconds as flock(1) and timeout(1) take them (0.5, 10), in ms. */
+export function seconds(name: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`${name} takes a number of seconds, not ${text}`);
+  return value * 1000;
+}

@@ -1,0 +1,233 @@
+'use strict';
+// run-one's modes in `solely run` (no target: one per command line and user; --replace;
+// --respawn; --max-runtime) and `solely list`, across real processes.
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { test } = require('node:test');
+const solely = require('../..');
+const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill, exited, needs, hasOpen, ROOT, CLI } = require('../support/helpers');
+
+/** Runs the CLI to its end: { status, signal, stdout, stderr }; .child is the process. */
+function run(args) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise((resolve) => child.once('close', (status, signal) => resolve({ status, signal, stdout, stderr })));
+  done.child = child;
+  return done;
+}
+
+/** The documented derivation: "solely-run/UID/" and SHA-256 of each word followed by a NUL. */
+function derivedName(words) {
+  const hash = createHash('sha256');
+  for (const word of words) hash.update(`${word}\0`);
+  return `solely-run/${process.getuid()}/${hash.digest('hex')}`;
+}
+
+test('no target: the same command line never runs twice at once for one user; its lock is the documented abstract name', async (t) => {
+  const script = `echo ready; exec sleep 30 # ${uniqueName()}`;
+  const first = await spawnReady(t, process.execPath, [CLI, 'run', '-c', script], { detached: true });
+  // -c STRING is the command line sh -c STRING.
+  const name = derivedName(['sh', '-c', script]);
+  const second = await run(['run', '--', 'sh', '-c', script]);
+  assert.equal(second.status, 75);
+  assert.match(second.stderr, new RegExp(`^solely: @${name} is held by pid \\d+`));
+  assert.notEqual(solely.whoHolds({ abstract: name }), null);
+  // Another command line is another lock.
+  assert.equal((await run(['run', '--', 'sh', '-c', script.replace('sleep 30', 'true')])).status, 0);
+  const status = await run(['status', '--abstract', name]);
+  assert.equal(status.status, 0);
+  await kill(first);
+  assert.equal(solely.whoHolds({ abstract: name }), null);
+});
+
+/** A node process that holds a file lock, ignores SIGTERM if asked, and prints "locked". */
+function stubbornHolder(t, file, ignoreTerm) {
+  const script = `const lock = require(${JSON.stringify(ROOT)}).lockFileSync(${JSON.stringify(file)});
+    ${ignoreTerm ? "process.on('SIGTERM', () => console.log('ignored SIGTERM'));" : ''}
+    console.log('locked'); setInterval(() => {}, 1 << 30);`;
+  return spawnReady(t, process.execPath, ['-e', script]);
+}
+
+test('--replace ends the holder with SIGTERM, or SIGKILL after --kill-after if it stays, then runs; a free lock is simply taken', async (t) => {
+  const file = path.join(tempDir(t), 'job.lock');
+  const polite = await stubbornHolder(t, file, false);
+  const replaced = await run(['run', '--replace', '-v', '--file', file, '--', 'echo', 'replaced']);
+  assert.deepEqual([replaced.status, replaced.stdout], [0, 'replaced\n']);
+  assert.match(replaced.stderr, new RegExp(`^solely: sent SIGTERM to pid ${polite.pid}, which holds the lock\\n`));
+  await exited(polite);
+  assert.equal(polite.signalCode, 'SIGTERM');
+
+  const stubborn = await stubbornHolder(t, file, true);
+  const said = [];
+  stubborn.lines.on('line', (line) => said.push(line));
+  const forced = await run(['run', '--replace', '--kill-after', '0.1', '-v', '--file', file, '--', 'echo', 'forced']);
+  assert.deepEqual([forced.status, forced.stdout], [0, 'forced\n']);
+  assert.match(forced.stderr, /sent SIGTERM to pid \d+.*\n.*sent SIGKILL to pid \d+/);
+  await exited(stubborn);
+  assert.equal(stubborn.signalCode, 'SIGKILL');
+  assert.deepEqual(said, ['ignored SIGTERM']);
+
+  assert.equal((await run(['run', '--replace', '--file', file, '--', 'true'])).status, 0);
+});
+
+test('--replace starts over when another process holds the lock after the first is killed: COMMAND that inherited it, behind a wrapper', async (t) => {
+  const file = path.join(tempDir(t), 'job.lock');
+  const command = "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1 << 30)";
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--file', file, '--', process.execPath, '-e', command], { detached: true });
+  const replaced = await run(['run', '--replace', '--kill-after', '0.1', '-v', '--file', file, '--', 'echo', 'replaced']);
+  assert.deepEqual([replaced.status, replaced.stdout], [0, 'replaced\n']);
+  const signalled = [...replaced.stderr.matchAll(/sent (SIGTERM|SIGKILL) to pid (\d+)/g)].map(([, signal, pid]) => `${signal} ${pid === String(wrapper.pid) ? 'wrapper' : 'other'}`);
+  // The wrapper stays while its COMMAND ignores SIGTERM; killed, it leaves the lock to COMMAND: the next holder.
+  assert.deepEqual(signalled, ['SIGTERM wrapper', 'SIGKILL wrapper', 'SIGTERM other', 'SIGKILL other']);
+  await exited(wrapper);
+});
+
+test('--replace signals the process that holds the lock, never the PID a pidfile names; a holder it cannot verify is not replaced (77)', { skip: needs('python3') }, async (t) => {
+  const dir = tempDir(t);
+  const pidfile = path.join(dir, 'job.pid');
+  const innocent = await spawnReady(t, 'sh', ['-c', 'echo up; exec sleep 30']);
+  const holding = await holder(t, 'file', pidfile);
+  fs.writeFileSync(pidfile, `${innocent.pid}\n`);
+  const replaced = await run(['run', '--replace', '--pidfile', pidfile, '--', 'echo', 'ran']);
+  assert.deepEqual([replaced.status, replaced.stdout], [0, 'ran\n']);
+  await exited(holding);
+  assert.equal(innocent.exitCode, null, 'the PID in the file was left alone');
+  assert.equal(innocent.signalCode, null);
+
+  // The socket is in flight (SCM_RIGHTS, not received): the name is bound, but no process has it.
+  const name = uniqueName();
+  await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), 'abstract', name]);
+  const refused = await run(['run', '--replace', '--abstract', name, '--', 'echo', 'x']);
+  assert.deepEqual([refused.status, refused.stdout], [77, '']);
+  assert.match(refused.stderr, new RegExp(`^solely: ${name}: the lock is held by a process solely cannot see`));
+  assert.equal((await run(['run', '--replace', '--postgres', 'postgres://x', '--key', 'k', '--', 'true'])).status, 64);
+});
+
+test('--max-runtime ends COMMAND with SIGTERM, then SIGKILL after --kill-after, and exits 124; a COMMAND done in time keeps its status', async (t) => {
+  const file = path.join(tempDir(t), 'job.lock');
+  const stays = await run(['run', '--max-runtime', '1', '--kill-after', '0.05', '--file', file, '--', process.execPath, '-e', "process.on('SIGTERM', () => console.log('TERM')); console.log('ready'); setInterval(() => {}, 1 << 30)"]);
+  assert.equal(stays.status, 124);
+  assert.match(stays.stderr, /--max-runtime/);
+  // Ready in time (as on any machine not starved for a second), it ignored SIGTERM: SIGKILL ended it.
+  if (stays.stdout !== '') assert.equal(stays.stdout, 'ready\nTERM\n');
+  const goes = await run(['run', '--max-runtime', '0.05', '--file', file, '--', 'sleep', '30']);
+  assert.equal(goes.status, 124);
+  assert.equal((await run(['run', '--max-runtime', '30', '--file', file, '--', 'sh', '-c', 'exit 3'])).status, 3);
+  assert.ok(solely.tryLockFileSync(file), 'the lock is free after');
+});
+
+test('--respawn runs COMMAND again under the one lock, with --backoff between runs, until --until-success; no other run gets in meanwhile', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'job.lock');
+  const counter = path.join(dir, 'runs');
+  // Each run tries the lock from outside (a new open file): it must be held, every time.
+  const script = `const fs = require('fs'); const { spawnSync } = require('child_process');
+    const n = (fs.existsSync(${JSON.stringify(counter)}) ? Number(fs.readFileSync(${JSON.stringify(counter)}, 'utf8')) : 0) + 1;
+    fs.writeFileSync(${JSON.stringify(counter)}, String(n));
+    const other = spawnSync(process.execPath, [${JSON.stringify(CLI)}, 'run', '-q', '--file', ${JSON.stringify(file)}, '--', 'true']).status;
+    console.log('run', n, 'other', other); process.exit(n >= 3 ? 0 : 1);`;
+  const result = await run(['run', '--respawn', '--until-success', '--backoff', '0.01', '-v', '--file', file, '--', process.execPath, '-e', script]);
+  assert.equal(result.status, 0);
+  assert.equal(result.stdout, 'run 1 other 75\nrun 2 other 75\nrun 3 other 75\n');
+  assert.match(result.stderr, /exited with 1; running it again in 0.01 s\n[^]*exited with 1; running it again in 0.02 s\n/);
+  // The default: 1 s before the second run.
+  const second = path.join(dir, 'second');
+  const slow = await run(['run', '--respawn', '--until-success', '-v', '--file', file, '--', 'sh', '-c', `[ -e ${second} ] || { touch ${second}; exit 1; }`]);
+  assert.equal(slow.status, 0);
+  assert.match(slow.stderr, /exited with 1; running it again in 1 s\n/);
+  const failing = await run(['run', '--respawn', '--until-failure', '--backoff', '0', '--file', file, '--', 'sh', '-c', 'exit 4']);
+  assert.equal(failing.status, 4);
+  assert.ok(solely.tryLockFileSync(file), 'the lock is free after');
+});
+
+test('--respawn keeps the lock between runs: a waiter gets it only once the respawning ends', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'job.lock');
+  const counter = path.join(dir, 'runs');
+  // Run 1 ends (exit 1) when a line comes on stdin; run 2 exits 0 at once.
+  const script = `const fs = require('fs');
+    const n = (fs.existsSync(${JSON.stringify(counter)}) ? 1 : 0) + 1;
+    fs.writeFileSync(${JSON.stringify(counter)}, '');
+    console.log('run', n);
+    if (n === 1) require('readline').createInterface({ input: process.stdin }).once('line', () => process.exit(1));`;
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--respawn', '--until-success', '--backoff', '0.05', '--file', file, '--', process.execPath, '-e', script]);
+  assert.equal(wrapper.firstLine, 'run 1');
+  const lines = [];
+  wrapper.lines.on('line', (line) => lines.push(line));
+  const ended = [];
+  const wrapperDone = new Promise((resolve) => wrapper.once('close', (code) => resolve(ended.push('wrapper') && code)));
+  const waiter = run(['run', '--wait', '--file', file, '--', 'echo', 'waiter']);
+  waiter.then(() => ended.push('waiter'));
+  await hasOpen(waiter.child, file);
+  wrapper.stdin.write('go\n');
+  assert.equal(await wrapperDone, 0);
+  assert.deepEqual([(await waiter).status, (await waiter).stdout], [0, 'waiter\n']);
+  assert.deepEqual(lines, ['run 2']);
+  assert.deepEqual(ended, ['wrapper', 'waiter']);
+});
+
+test('--respawn: SIGTERM or SIGINT to the wrapper reaches COMMAND and ends the respawning; a COMMAND not found is not tried again', async (t) => {
+  const file = path.join(tempDir(t), 'job.lock');
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--respawn', '--backoff', '0', '--file', file, '--', 'sh', '-c', 'echo run; exec sleep 30']);
+    const lines = [wrapper.firstLine];
+    wrapper.lines.on('line', (line) => lines.push(line));
+    wrapper.kill(signal);
+    const [code] = await new Promise((resolve) => wrapper.once('close', (...a) => resolve(a)));
+    assert.equal(code, 128 + os.constants.signals[signal], signal);
+    assert.deepEqual(lines, ['run'], signal);
+  }
+  const missing = await run(['run', '--respawn', '--backoff', '0', '--file', file, '--', path.join(path.dirname(file), 'nowhere')]);
+  assert.equal(missing.status, 127);
+  assert.equal(missing.stderr.match(/command not found/g).length, 1);
+});
+
+test('list shows flock, OFD, pidfile and abstract locks with their holders, and takes none', async (t) => {
+  const dir = tempDir(t);
+  const flocked = path.join(dir, 'a.lock');
+  const ofd = path.join(dir, 'b.lock');
+  const pidfile = path.join(dir, 'c.pid');
+  const name = uniqueName();
+  const holders = [await holder(t, 'file', flocked), await holder(t, 'fcntl', ofd), await holder(t, 'abstract', name)];
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--pidfile', pidfile, '--', 'sh', '-c', 'echo $$; exec sleep 30'], { detached: true });
+  const listed = await run(['list', '--json']);
+  assert.equal(listed.status, 0);
+  const locks = JSON.parse(listed.stdout);
+  const find = (target) => locks.find((lock) => lock.target === target);
+  assert.deepEqual(find(flocked), { kind: 'file', target: flocked, method: 'flock', mode: 'exclusive', holder: { pid: holders[0].pid, uid: process.getuid(), command: find(flocked).holder.command } });
+  assert.match(find(flocked).holder.command, /hold\.js file/);
+  assert.equal(find(ofd).method, 'ofd');
+  assert.equal(find(ofd).holder.pid, holders[1].pid);
+  assert.deepEqual([find(name).kind, find(name).holder.pid], ['abstract', holders[2].pid]);
+  const entry = find(pidfile);
+  assert.deepEqual([entry.kind, entry.pid], ['pidfile', Number(wrapper.firstLine)]);
+  assert.ok(!Number.isNaN(Date.parse(entry.since)));
+  const text = await run(['list']);
+  assert.ok(text.stdout.includes(`${flocked} (file, flock, exclusive): held by pid ${holders[0].pid}`), text.stdout);
+  assert.ok(text.stdout.includes(`@${name} (abstract): held by pid ${holders[2].pid}`), text.stdout);
+  // Still held by the same holders: listing took nothing.
+  assert.equal(solely.tryLockFileSync(flocked), null);
+  assert.equal(solely.whoHolds({ abstract: name }).pid, holders[2].pid);
+  await kill(wrapper);
+  assert.equal((await run(['list', 'extra'])).status, 64);
+});
+
+test('list: a lock no process shows among its fds: the file as MAJ:MIN:INODE with /proc/locks\' PID, the abstract name with its owner\'s uid', { skip: needs('python3') }, async (t) => {
+  const file = path.join(tempDir(t), 'in-flight.lock');
+  const name = uniqueName();
+  const fileSender = await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), 'file', file]);
+  await spawnReady(t, 'python3', [path.join(FIXTURES, 'fd-in-flight.py'), 'abstract', name]);
+  const locks = JSON.parse((await run(['list', '--json'])).stdout);
+  const { ino } = fs.statSync(file);
+  const hidden = locks.find((lock) => lock.kind === 'file' && lock.target.endsWith(`:${ino}`));
+  assert.deepEqual(hidden, { kind: 'file', target: hidden.target, method: 'flock', mode: 'exclusive', holder: { pid: fileSender.pid } });
+  assert.match(hidden.target, /^[0-9a-f]+:[0-9a-f]+:\d+$/);
+  assert.deepEqual(locks.find((lock) => lock.target === name), { kind: 'abstract', target: name, holder: { uid: process.getuid() } });
+});
