@@ -100,6 +100,23 @@ test('a held lock exits 75 at once with a message naming the holder; --conflict-
   assert.deepEqual([custom.status, custom.stdout, custom.stderr], [0, '', '']);
 });
 
+test('a holder whose command line has a newline and terminal escapes is named on one line, escaped; --json keeps it raw', { skip: needs('flock') }, async (t) => {
+  const file = path.join(tempDir(t), 'evil.lock');
+  const evil = 'evil\nsolely: forged line \x1b[2J\\x1b \t\x7f';
+  const escaped = 'evil\\nsolely: forged line \\x1b[2J\\\\x1b \\t\\x7f';
+  // flock(1) holds it in the shell it runs, whose command line ends with the argument.
+  const squatter = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 30', 'sh', evil], { detached: true });
+  const command = `${squatter.pid}, uid ${process.getuid()}: flock ${file} sh -c echo locked; exec sleep 30 sh ${escaped}`;
+  const held = cli(['run', '--file', file, '--', 'true']);
+  assert.equal(held.status, 75);
+  assert.equal(held.stderr, `solely: ${file} is held by pid ${command}\n`);
+  const status = cli(['status', '--file', file]);
+  assert.equal(status.stdout, `${file}: held by pid ${command}\n`);
+  assert.equal(JSON.parse(cli(['status', '--json', '--file', file]).stdout).holder.command, `flock ${file} sh -c echo locked; exec sleep 30 sh ${evil}`);
+  // The same formatter makes every LockHeldError message; holder.command stays raw.
+  assert.throws(() => solely.lockFileSync(file), (error) => error.message.endsWith(`(pid ${command})`) && error.holder.command.endsWith(evil));
+});
+
 test('--wait waits for the holder; --wait=SECONDS gives up with the conflict code', async (t) => {
   const file = path.join(tempDir(t), 'wait.lock');
   const child = await holder(t, 'file', file);
