@@ -5,8 +5,10 @@ import type { constants } from 'node:os';
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
   /**
-   * The process that holds the lock; for a pidfile, the PID written in it; for a PostgreSQL lock,
-   * the client process (known when its application_name is solely's, on `hostname`).
+   * The process that holds the lock (confirmed in /proc); of processes sharing a locked file (a
+   * child inherited the fd), the one whose PID the file holds. openPidfile* name the PID written in
+   * the pidfile even unconfirmed (then without uid and command). For a PostgreSQL lock, the client
+   * process (known when its application_name is solely's, on `hostname`).
    */
   pid?: number;
   uid?: number;
