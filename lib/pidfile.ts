@@ -32,6 +32,7 @@ const ENOENT = errnoOf('ENOENT');
 const EACCES = errnoOf('EACCES');
 const ESTALE = errnoOf('ESTALE');
 const EISDIR = errnoOf('EISDIR');
+const ENXIO = errnoOf('ENXIO');
 // A holder that has locked but not yet written is given this long, as BSD's pidfile_open does.
 const READ_TRIES = 20;
 const READ_PAUSE_MS = 5;
@@ -224,7 +225,9 @@ export async function openPidfile(path: string, options?: PidfileOptions & WaitO
  * What a pidfile says, without ever taking its lock: the PID it claims (null if none), and whether
  * some process holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
  * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP` (a symlink), `EISDIR`, `ENOTDIR`.
- * @throws {SolelyError} `ENOENT` when there is no pidfile, `EACCES`... from open(2).
+ * An absent file (or directory on the path) gives `{ pid: null, locked: false }`, never ENOENT; a
+ * FIFO, socket or device at the path holds no PID (null).
+ * @throws {SolelyError} `EACCES` (a directory on the path not searchable)... from open(2) and lstat(2).
  * @example
  * const { readPidfile } = require('solely');
  * const { pid, locked } = readPidfile('/run/mydaemon.pid');
@@ -234,12 +237,13 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
   const absolute = absolutePath(path);
   const fd = binding.open(absolute, READ, 0);
   if (fd === ENOENT) return { pid: null, locked: false };
-  if (fd < 0 && fd !== EACCES) throw fromErrno(fd, 'open', { path: absolute });
+  // Unreadable, or a socket (ENXIO): no PID, but whether it is locked is still visible.
+  if (fd < 0 && fd !== EACCES && fd !== ENXIO) throw fromErrno(fd, 'open', { path: absolute });
   let stats: BigIntStats;
   let pid: number | null = null;
   try {
     if (fd < 0) {
-      stats = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
+      stats = lstatSync(absolute, { bigint: true });
     } else {
       stats = fstatSync(fd, { bigint: true });
       pid = pidIn(fd, stats);

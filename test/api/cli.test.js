@@ -515,6 +515,28 @@ test('status: 4 (unknown) when it cannot tell, the error once on stderr and, wit
   assert.match(cli(['status', '--help']).stdout, /\b4 unknown/);
 });
 
+test('status: a symlink (even to a held file) or a socket at the path is refused as run refuses it: 4 with ELOOP or ENXIO, never "not held"', async (t) => {
+  const dir = tempDir(t);
+  const target = path.join(dir, 'target.lock');
+  const link = path.join(dir, 'link.lock');
+  const socket = path.join(dir, 'socket.lock');
+  await holder(t, 'file', target);
+  fs.symlinkSync(target, link);
+  const server = require('node:net').createServer();
+  await new Promise((resolve) => server.listen(socket, resolve));
+  t.after(() => server.close());
+  for (const [where, code] of [[link, 'ELOOP'], [socket, 'ENXIO']]) {
+    for (const kind of ['--file', '--pidfile']) {
+      const run = cli(['run', kind, where, '--', 'true']);
+      assert.equal(run.status, 1, `run ${kind} ${where}`);
+      assert.match(run.stderr, new RegExp(`^solely: ${code}: [^\\n]*, open '${where}'\\n$`));
+      const status = cli(['status', kind, where]);
+      assert.deepEqual([status.status, status.stdout, status.stderr], [4, '', run.stderr], `status ${kind} ${where}`);
+      assert.equal(JSON.parse(cli(['status', '--json', kind, where]).stdout).error.code, code);
+    }
+  }
+});
+
 test('status: 4 (unknown) when a directory on the path is not searchable (EACCES)', { skip: process.getuid() === 0 && needs('setpriv') }, (t) => {
   const closed = path.join(tempDir(t), 'closed');
   fs.mkdirSync(closed, { mode: 0o000 });
