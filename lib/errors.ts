@@ -223,8 +223,8 @@ for (const [name, cls] of Object.entries(CLASSES)) {
 let warnedRenamed = false;
 
 /**
- * True for an error made by any copy of solely (instanceof alone fails across copies), and with
- * `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
+ * True for an error made by any copy of solely, as `instanceof SolelyError` is (both work across
+ * copies); with `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
  * @example
  * const { lockFileSync, isSolelyError } = require('solely');
  * try { lockFileSync('/run/lock/job.lock'); } catch (e) { process.exit(isSolelyError(e, 'ELOCKED') ? 75 : 1); }

@@ -224,9 +224,9 @@ export async function openPidfile(path: string, options?: PidfileOptions & WaitO
 /**
  * What a pidfile says, without ever taking its lock: the PID it claims (null if none), and whether
  * some process holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
- * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP` (a symlink), `EISDIR`, `ENOTDIR`.
  * An absent file (or directory on the path) gives `{ pid: null, locked: false }`, never ENOENT; a
  * FIFO, socket or device at the path holds no PID (null).
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP` (a symlink), `EISDIR`, `ENOTDIR`.
  * @throws {SolelyError} `EACCES` (a directory on the path not searchable)... from open(2) and lstat(2).
  * @example
  * const { readPidfile } = require('solely');
