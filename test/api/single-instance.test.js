@@ -305,6 +305,30 @@ for (const { transport, setup } of transports()) {
       assert.equal(primary.lines.length, 2, 'the primary printed nothing but its own lines');
     });
 
+    test('data a sender would refuse (nested over 1000 deep, 1e999 parsed as Infinity) is dropped with its connection; 1000 deep arrives', async (t) => {
+      const ctx = setup(t);
+      const id = uniqueName('si');
+      const primary = await primaryOf(t, ctx, { id });
+      const client = (payload) => {
+        const body = Buffer.from(payload);
+        const header = Buffer.alloc(5);
+        header[0] = 1;
+        header.writeUInt32BE(body.length, 1);
+        return start(t, PYTHON, [CLIENT, ctx.address(id), 'raw', Buffer.concat([header, body]).toString('hex')]);
+      };
+      const nested = (depth) => `{"argv": [], "cwd": "", "data": ${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      for (const garbage of [nested(1001), nested(20_000), '{"argv": [], "cwd": "", "data": 1e999}', '{"argv": [], "cwd": "", "data": [-1e999]}']) {
+        assert.equal(await client(garbage).next(), 'closed', garbage.slice(0, 40));
+      }
+      assert.equal(await client(nested(1000)).next(), 'answered');
+      let data = (await primary.nextJSON()).data;
+      let depth = 0;
+      for (; Array.isArray(data); data = data[0]) depth++;
+      assert.equal(depth, 1000);
+      assert.equal(primary.exitCode, null);
+      assert.equal(primary.lines.length, 2, 'the listener saw none of the garbage');
+    });
+
     test('a primary that does not answer: LockTimeoutError; SIGKILLed mid-exchange, a waiting secondary becomes the primary', async (t) => {
       const ctx = setup(t);
       const id = uniqueName('si');
