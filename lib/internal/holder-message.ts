@@ -9,7 +9,6 @@ const NAMED_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r':
  * C1) as \xHH, like `ls -b`; the rest as it is.
  */
 function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\\\x00-\x1f\x7f-\x9f]/g, (c) => NAMED_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
