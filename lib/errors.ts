@@ -5,8 +5,10 @@ import type { constants } from 'node:os';
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
   /**
-   * The process that holds the lock; for a pidfile, the PID written in it; for a PostgreSQL lock,
-   * the client process (known when its application_name is solely's, on `hostname`).
+   * The process that holds the lock (confirmed in /proc); of processes sharing a locked file (a
+   * child inherited the fd), the one whose PID the file holds. openPidfile* name the PID written in
+   * the pidfile even unconfirmed (then without uid and command). For a PostgreSQL lock, the client
+   * process (known when its application_name is solely's, on `hostname`).
    */
   pid?: number;
   uid?: number;
@@ -221,8 +223,8 @@ for (const [name, cls] of Object.entries(CLASSES)) {
 let warnedRenamed = false;
 
 /**
- * True for an error made by any copy of solely (instanceof alone fails across copies), and with
- * `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
+ * True for an error made by any copy of solely, as `instanceof SolelyError` is (both work across
+ * copies); with `code`, only for one with that code. An old spelling (ELOCKLOST) matches its new code, and warns once.
  * @example
  * const { lockFileSync, isSolelyError } = require('solely');
  * try { lockFileSync('/run/lock/job.lock'); } catch (e) { process.exit(isSolelyError(e, 'ELOCKED') ? 75 : 1); }

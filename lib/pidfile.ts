@@ -1,7 +1,7 @@
 // Pidfiles with BSD pidfile(3) semantics: the lock says whether the daemon runs, the contents say
 // which PID it claims. Truncated and written only under the lock; removed only while still held,
 // through the directory it was opened in, and only if the name still names the locked file.
-import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
+import { constants, fstatSync, lstatSync, type BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './internal/binding';
@@ -12,6 +12,7 @@ import { fileHeldError, lockFailure, lockTargetSync, type FileTarget } from './i
 import { lockTarget } from './internal/file-waiters';
 import { fileHolder, isLocked } from './internal/holder';
 import { Lock } from './lock';
+import { MAX_PID, READ, pidIn, readPid } from './internal/pid-in-file';
 import { optionsObject, parseWait, type WaitOptions } from './internal/options';
 import { absolutePath } from './internal/path';
 
@@ -25,20 +26,16 @@ export interface PidfileOptions extends FileLockOptions {
 }
 
 const { O_RDONLY, O_RDWR, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
-// Reads never wait: a FIFO planted at the path would block open() until a writer came.
-const READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 // Opens what is there now, to lock it again: never creating, truncating or following anything.
 const REOPEN = O_RDWR | O_NOFOLLOW | O_NONBLOCK;
-// '2147483647\n': one byte more is read, so that a longer file is seen to hold no PID.
-const MAX_PID_TEXT = 11;
 const ENOENT = errnoOf('ENOENT');
 const EACCES = errnoOf('EACCES');
 const ESTALE = errnoOf('ESTALE');
 const EISDIR = errnoOf('EISDIR');
+const ENXIO = errnoOf('ENXIO');
 // A holder that has locked but not yet written is given this long, as BSD's pidfile_open does.
 const READ_TRIES = 20;
 const READ_PAUSE_MS = 5;
-const MAX_PID = 2 ** 31 - 1;
 
 /**
  * A locked pidfile: a Lock whose file holds a PID, as BSD's pidfile(3) and daemons' pidfiles do.
@@ -150,33 +147,6 @@ function sameFile(a: BigIntStats, b: BigIntStats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
-/** The PID a pidfile claims: a positive decimal, alone (a newline after it is accepted), or null. */
-function parsePid(text: string): number | null {
-  const match = /^(\d{1,10})\n?$/.exec(text);
-  const pid = match === null ? 0 : Number(match[1]);
-  return pid > 0 && pid <= MAX_PID ? pid : null;
-}
-
-/** The PID in the file fd refers to, from a bounded prefix; none in a FIFO, socket or device. */
-function pidIn(fd: number, stats: BigIntStats): number | null {
-  if (!stats.isFile()) return null;
-  const prefix = Buffer.alloc(MAX_PID_TEXT + 1);
-  const length = readSync(fd, prefix, 0, prefix.length, 0);
-  return parsePid(prefix.toString('latin1', 0, length));
-}
-
-function readPid(path: string): number | null {
-  const fd = binding.open(path, READ, 0);
-  if (fd < 0) return null;
-  try {
-    return pidIn(fd, fstatSync(fd, { bigint: true }));
-  } catch {
-    return null;
-  } finally {
-    binding.close(fd);
-  }
-}
-
 /**
  * The holder of a pidfile's lock, undefined if unknown: the PID the file claims (pid), with uid
  * and command only when fdinfo confirms that it holds the lock. `solely run` hands its lock to
@@ -254,8 +224,10 @@ export async function openPidfile(path: string, options?: PidfileOptions & WaitO
 /**
  * What a pidfile says, without ever taking its lock: the PID it claims (null if none), and whether
  * some process holds its lock (from /proc/locks). An unlocked pidfile is stale, whatever its PID.
+ * An absent file (or directory on the path) gives `{ pid: null, locked: false }`, never ENOENT; a
+ * FIFO, socket or device at the path holds no PID (null).
  * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG`, `ELOOP` (a symlink), `EISDIR`, `ENOTDIR`.
- * @throws {SolelyError} `ENOENT` when there is no pidfile, `EACCES`... from open(2).
+ * @throws {SolelyError} `EACCES` (a directory on the path not searchable)... from open(2) and lstat(2).
  * @example
  * const { readPidfile } = require('solely');
  * const { pid, locked } = readPidfile('/run/mydaemon.pid');
@@ -265,12 +237,13 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
   const absolute = absolutePath(path);
   const fd = binding.open(absolute, READ, 0);
   if (fd === ENOENT) return { pid: null, locked: false };
-  if (fd < 0 && fd !== EACCES) throw fromErrno(fd, 'open', { path: absolute });
+  // Unreadable, or a socket (ENXIO): no PID, but whether it is locked is still visible.
+  if (fd < 0 && fd !== EACCES && fd !== ENXIO) throw fromErrno(fd, 'open', { path: absolute });
   let stats: BigIntStats;
   let pid: number | null = null;
   try {
     if (fd < 0) {
-      stats = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
+      stats = lstatSync(absolute, { bigint: true });
     } else {
       stats = fstatSync(fd, { bigint: true });
       pid = pidIn(fd, stats);

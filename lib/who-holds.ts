@@ -49,5 +49,5 @@ export function whoHolds(target: HolderTarget): Holder | null {
   } catch (error) {
     throw fromFsError(error, 'lstat', { path });
   }
-  return stats === undefined ? null : (fileHolderOf(stats) ?? null);
+  return stats === undefined ? null : (fileHolderOf(stats, path) ?? null);
 }

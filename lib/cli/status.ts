@@ -1,9 +1,11 @@
 // `solely status`: whether a lock is held and by whom, never taking it; LSB exit statuses.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
+import { errnoOf, fromErrno } from '../internal/errno';
 import { describeHolder } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
+import { absolutePath } from '../internal/path';
 import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
 
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
@@ -23,6 +25,16 @@ interface StatusReport {
   pid?: number | null;
 }
 
+/**
+ * What `solely run` would fail to open at a file or pidfile path, as its open(2) would fail: a
+ * symlink (never followed: ELOOP) or a socket (ENXIO). Not "not held" or "stale": no run could take it.
+ */
+function refuseUnlockable(path: string): void {
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats?.isSymbolicLink() === true) throw fromErrno(errnoOf('ELOOP'), 'open', { path });
+  if (stats?.isSocket() === true) throw fromErrno(errnoOf('ENXIO'), 'open', { path });
+}
+
 /** Never takes the lock: /proc (and the pidfile's contents) only; pg_locks for postgres (target: URL). */
 async function statusOf(kind: TargetKind, target: string, key = ''): Promise<StatusReport> {
   if (kind === 'postgres') {
@@ -36,12 +48,14 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
   }
   if (kind === 'file') {
     const holder = whoHolds({ file: target });
+    refuseUnlockable(absolutePath(target));
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
   }
   // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
   // Its holder is the process it names, as for a conflict: COMMAND under `solely run`, not the wrapper.
   const { readPidfile, pidfileHolder } = pidfile();
   const { pid, locked } = readPidfile(target);
+  refuseUnlockable(absolutePath(target));
   if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
   const holder = pidfileHolder(target, pid);
   return { target, kind, state: 'held', pid, ...(holder === undefined ? {} : { holder }) };

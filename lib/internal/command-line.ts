@@ -2,6 +2,8 @@
 // not UTF-8 (Node decodes them to U+FFFD), so a secondary forwards, and the CLI checks, the bytes.
 import { readFileSync } from 'node:fs';
 
+const END_OF_OPTIONS = Buffer.from('--');
+
 /** Splits /proc/self/cmdline into its arguments, exact bytes, indexed as process.argv. */
 export function commandLine(): Buffer[] {
   let raw: Buffer | undefined;
@@ -17,11 +19,14 @@ export function commandLine(): Buffer[] {
       args.push(raw.subarray(start, end));
       start = end + 1;
     }
-    // argv0, then node's own options (process.execArgv), then what process.argv has after argv0.
-    // Any other shape (process.title rewrote the memory) falls back to process.argv.
+    // argv0, then node's own options (process.execArgv, each as given: `-r X` is two, `--require=X`
+    // one), then a `--` that ends them if one was given (in neither list), then what process.argv
+    // has after argv0. Any other shape (process.title rewrote the memory) falls back to process.argv.
     const own = process.execArgv.length;
-    if (args.length === 1 + own + process.argv.length - 1) {
-      args.splice(1, own);
+    const rest = process.argv.length - 1;
+    const ended = args.length === 2 + own + rest && args[1 + own].equals(END_OF_OPTIONS);
+    if (ended || args.length === 1 + own + rest) {
+      args.splice(1, own + (ended ? 1 : 0));
       return args;
     }
   }

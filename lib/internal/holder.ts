@@ -3,6 +3,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type BigI
 import { binding } from './binding';
 import { type Holder } from '../errors';
 import { fromFsError } from './errno';
+import { readPid } from './pid-in-file';
 
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
 function commandOf(pid: number): string | undefined {
@@ -221,16 +222,21 @@ export function isLocked(stats: BigIntStats): boolean {
 }
 
 /**
- * The holder of a lock on the file that stats describes: undefined if it is not locked. The PID
- * in /proc/locks is only a lead (a dead acquirer's for flock, -1 for OFD locks): the holder is the
- * process whose fdinfo shows the lock. If no process we may see holds it, see hiddenHolder().
+ * The holder of a lock on the file at path, which stats describes: undefined if it is not locked.
+ * The PID in /proc/locks is only a lead (a dead acquirer's for flock, -1 for OFD locks): the holder
+ * is a process whose fdinfo shows the lock. Processes that share the locked open file description
+ * all do (solely run's COMMAND inherits it): the PID the file itself claims is tried first, so
+ * that a pidfile's holder is the process it names wherever it is looked up, then claim, then the
+ * PIDs /proc/locks shows. If no process we may see holds it, see hiddenHolder().
  */
-export function fileHolderOf(stats: BigIntStats, claim?: number): Holder | undefined {
+export function fileHolderOf(stats: BigIntStats, path: string, claim?: number): Holder | undefined {
   const key = keyOf(stats);
   const claimed = claimedPids(key);
   if (claimed.length === 0) return undefined;
   const leads = [...new Set([...(claim === undefined ? [] : [claim]), ...claimed.filter((pid) => pid > 0)])];
-  const pid = lockingPid(key, leads);
+  // Only a regular file is opened: opening a device can have effects. Unconfirmed, its PID names nobody.
+  const written = stats.isFile() ? readPid(path) : null;
+  const pid = lockingPid(key, written === null ? leads : [written, ...leads]);
   return pid === undefined ? hiddenHolder(leads) : holderOf(pid);
 }
 
@@ -261,7 +267,7 @@ export function otherFileHolder(stats: BigIntStats): number | undefined {
 /** The holder of a lock file's lock, or undefined if unknown or not locked. Never throws. */
 export function fileHolder(path: string, claim?: number): Holder | undefined {
   try {
-    return fileHolderOf(lstatSync(path, { bigint: true }), claim);
+    return fileHolderOf(lstatSync(path, { bigint: true }), path, claim);
   } catch {
     return undefined;
   }

@@ -155,13 +155,17 @@ function isBase64(value: unknown): value is string {
   return typeof value === 'string' && BASE64.test(value);
 }
 
-/** The request payload as a Message, or null if it is not one. */
+/** The request payload as a Message, or null if it is not one (data included: JSON as checkJson means it). */
 export function messageOf(payload: Record<string, unknown>, pid: number, uid: number, reply: Reply): Message | null {
   const { argv, cwd } = payload;
   if (!Array.isArray(argv) || !argv.every(isBase64) || !isBase64(cwd)) return null;
   const argvBytes = argv.map((arg) => Buffer.from(arg, 'base64'));
   const cwdBytes = Buffer.from(cwd, 'base64');
   const message: Message = { argv: argvBytes.map((arg) => arg.toString('utf8')), argvBytes, cwd: cwdBytes.toString('utf8'), cwdBytes, pid, uid, reply };
-  if ('data' in payload) message.data = payload.data;
+  if ('data' in payload) {
+    // The check the sender made (checkJson): JSON.parse alone lets 1e999 (Infinity) and any depth in.
+    if (notJson(payload.data, new Set()) !== null) return null;
+    message.data = payload.data;
+  }
   return message;
 }

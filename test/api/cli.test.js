@@ -100,6 +100,23 @@ test('a held lock exits 75 at once with a message naming the holder; --conflict-
   assert.deepEqual([custom.status, custom.stdout, custom.stderr], [0, '', '']);
 });
 
+test('a holder whose command line has a newline and terminal escapes is named on one line, escaped; --json keeps it raw', { skip: needs('flock') }, async (t) => {
+  const file = path.join(tempDir(t), 'evil.lock');
+  const evil = 'evil\nsolely: forged line \x1b[2J\\x1b \t\x7f';
+  const escaped = 'evil\\nsolely: forged line \\x1b[2J\\\\x1b \\t\\x7f';
+  // flock(1) holds it in the shell it runs, whose command line ends with the argument.
+  const squatter = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 30', 'sh', evil], { detached: true });
+  const command = `${squatter.pid}, uid ${process.getuid()}: flock ${file} sh -c echo locked; exec sleep 30 sh ${escaped}`;
+  const held = cli(['run', '--file', file, '--', 'true']);
+  assert.equal(held.status, 75);
+  assert.equal(held.stderr, `solely: ${file} is held by pid ${command}\n`);
+  const status = cli(['status', '--file', file]);
+  assert.equal(status.stdout, `${file}: held by pid ${command}\n`);
+  assert.equal(JSON.parse(cli(['status', '--json', '--file', file]).stdout).holder.command, `flock ${file} sh -c echo locked; exec sleep 30 sh ${evil}`);
+  // The same formatter makes every LockHeldError message; holder.command stays raw.
+  assert.throws(() => solely.lockFileSync(file), (error) => error.message.endsWith(`(pid ${command})`) && error.holder.command.endsWith(evil));
+});
+
 test('--wait waits for the holder; --wait=SECONDS gives up with the conflict code', async (t) => {
   const file = path.join(tempDir(t), 'wait.lock');
   const child = await holder(t, 'file', file);
@@ -496,6 +513,28 @@ test('status: 4 (unknown) when it cannot tell, the error once on stderr and, wit
     assert.match(report.error.message, new RegExp(`^${code}: [^\\n]*, \\w+ '${target}'$`));
   }
   assert.match(cli(['status', '--help']).stdout, /\b4 unknown/);
+});
+
+test('status: a symlink (even to a held file) or a socket at the path is refused as run refuses it: 4 with ELOOP or ENXIO, never "not held"', async (t) => {
+  const dir = tempDir(t);
+  const target = path.join(dir, 'target.lock');
+  const link = path.join(dir, 'link.lock');
+  const socket = path.join(dir, 'socket.lock');
+  await holder(t, 'file', target);
+  fs.symlinkSync(target, link);
+  const server = require('node:net').createServer();
+  await new Promise((resolve) => server.listen(socket, resolve));
+  t.after(() => server.close());
+  for (const [where, code] of [[link, 'ELOOP'], [socket, 'ENXIO']]) {
+    for (const kind of ['--file', '--pidfile']) {
+      const run = cli(['run', kind, where, '--', 'true']);
+      assert.equal(run.status, 1, `run ${kind} ${where}`);
+      assert.match(run.stderr, new RegExp(`^solely: ${code}: [^\\n]*, open '${where}'\\n$`));
+      const status = cli(['status', kind, where]);
+      assert.deepEqual([status.status, status.stdout, status.stderr], [4, '', run.stderr], `status ${kind} ${where}`);
+      assert.equal(JSON.parse(cli(['status', '--json', kind, where]).stdout).error.code, code);
+    }
+  }
 });
 
 test('status: 4 (unknown) when a directory on the path is not searchable (EACCES)', { skip: process.getuid() === 0 && needs('setpriv') }, (t) => {

@@ -79,3 +79,22 @@ test('every export of every entry shows JSDoc on hover: what it does, and for fu
   }
   assert.deepEqual(missing, []);
 });
+
+test('hover text agrees with what the code does: readPidfile throws no ENOENT for an absent file; isSolelyError does not deny instanceof across copies', () => {
+  const file = path.join(ROOT, 'hover-claims.cts');
+  const files = new Map([[file, "import { readPidfile, isSolelyError } from 'solely';\n"]]);
+  const service = languageService(files);
+  const hover = (name) => {
+    const info = service.getQuickInfoAtPosition(file, files.get(file).indexOf(name) + 1);
+    const tags = (info?.tags ?? []).map((tag) => `@${tag.name} ${ts.displayPartsToString(tag.text ?? [])}`);
+    return [ts.displayPartsToString(info?.documentation ?? []), ...tags].join('\n');
+  };
+  // Kept by pidfile.test.js: readPidfile never needs the lock and reads garbage as no PID.
+  const readPidfile = hover('readPidfile');
+  assert.match(readPidfile, /An absent file .*gives `\{ pid: null, locked: false \}`/);
+  assert.doesNotMatch(readPidfile, /@throws[^@]*ENOENT/);
+  // Kept by errors.test.js: errors from another copy of solely are recognised by isSolelyError and instanceof, and nothing else is.
+  const isSolelyError = hover('isSolelyError');
+  assert.match(isSolelyError, /`instanceof SolelyError` is \(both work across\s+copies\)/);
+  assert.doesNotMatch(isSolelyError, /instanceof[^.]*fails/);
+});

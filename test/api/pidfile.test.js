@@ -239,6 +239,20 @@ test('a FIFO at the path holds no PID and never hangs a reader or openPidfile*, 
   assert.equal(await status(t, fifo), 0, 'held');
 });
 
+test('a socket at the path holds no PID: readPidfile gives null, openPidfile* refuse it as open(2) does (ENXIO)', async (t) => {
+  const socket = path.join(tempDir(t), 'daemon.pid');
+  const server = require('node:net').createServer();
+  await new Promise((resolve) => server.listen(socket, resolve));
+  t.after(() => server.close());
+  assert.deepEqual(solely.readPidfile(socket), { pid: null, locked: false });
+  const { read, sync, async } = await readers(t, socket);
+  assert.deepEqual({ read, sync, async }, {
+    read: { pid: null, locked: false },
+    sync: ['SolelyError', 'ENXIO', 'open', null],
+    async: ['SolelyError', 'ENXIO', 'open', null],
+  });
+});
+
 test('a huge pidfile is never read whole: it holds no PID, and the reader stays small', { timeout: 120_000 }, async (t) => {
   const big = path.join(tempDir(t), 'big.pid');
   fs.writeFileSync(big, '123\n');

@@ -8,7 +8,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage, NOBODY, readableFixture } = require('../support/helpers');
+const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage, NOBODY, readableFixture, ROOT } = require('../support/helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -305,6 +305,30 @@ for (const { transport, setup } of transports()) {
       assert.equal(primary.lines.length, 2, 'the primary printed nothing but its own lines');
     });
 
+    test('data a sender would refuse (nested over 1000 deep, 1e999 parsed as Infinity) is dropped with its connection; 1000 deep arrives', async (t) => {
+      const ctx = setup(t);
+      const id = uniqueName('si');
+      const primary = await primaryOf(t, ctx, { id });
+      const client = (payload) => {
+        const body = Buffer.from(payload);
+        const header = Buffer.alloc(5);
+        header[0] = 1;
+        header.writeUInt32BE(body.length, 1);
+        return start(t, PYTHON, [CLIENT, ctx.address(id), 'raw', Buffer.concat([header, body]).toString('hex')]);
+      };
+      const nested = (depth) => `{"argv": [], "cwd": "", "data": ${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      for (const garbage of [nested(1001), nested(20_000), '{"argv": [], "cwd": "", "data": 1e999}', '{"argv": [], "cwd": "", "data": [-1e999]}']) {
+        assert.equal(await client(garbage).next(), 'closed', garbage.slice(0, 40));
+      }
+      assert.equal(await client(nested(1000)).next(), 'answered');
+      let data = (await primary.nextJSON()).data;
+      let depth = 0;
+      for (; Array.isArray(data); data = data[0]) depth++;
+      assert.equal(depth, 1000);
+      assert.equal(primary.exitCode, null);
+      assert.equal(primary.lines.length, 2, 'the listener saw none of the garbage');
+    });
+
     test('a primary that does not answer: LockTimeoutError; SIGKILLed mid-exchange, a waiting secondary becomes the primary', async (t) => {
       const ctx = setup(t);
       const id = uniqueName('si');
@@ -508,4 +532,23 @@ test("transport 'path' without a runtime directory asks for one: never /tmp", { 
   const out = execFileSync('setpriv', [...NOBODY, process.execPath, '-e', script], { encoding: 'utf8', env });
   assert.equal(out.trim(), 'ENOENT');
   assert.equal(fs.existsSync('/tmp/solely-65534'), false);
+});
+
+test("argvBytes are exact whatever form Node's own options take: `--` ending them, `-r X`, `--require=X`, or none", async (t) => {
+  const id = uniqueName('si');
+  const primary = start(t, process.execPath, [APP, JSON.stringify({ id })]);
+  assert.equal(await primary.next(), 'primary');
+  const config = Buffer.from(JSON.stringify({ id }));
+  const args = [Buffer.from('a\xc3', 'latin1'), Buffer.from('--'), Buffer.from('-r')];
+  const preload = path.join(ROOT, 'dist', 'index.js'); // requiring solely does nothing else
+  const exec = 'import sys, os\nargv = [bytes.fromhex(a) for a in sys.argv[1:]]\nos.execv(argv[0], argv)';
+  for (const own of [[], ['--'], ['-r', preload], ['-r', preload, '--'], [`--require=${preload}`], ['--no-warnings', '--']]) {
+    const argv = [Buffer.from(process.execPath), ...own.map((o) => Buffer.from(o)), Buffer.from(APP), config, ...args];
+    // Python execs node with exact bytes: child_process takes only strings.
+    const secondary = start(t, PYTHON, ['-c', exec, ...argv.map((a) => a.toString('hex'))]);
+    assert.equal((await secondary.nextJSON()).primary, false, own.join(' '));
+    const message = await primary.nextJSON();
+    assert.deepEqual(message.argv.map((a) => Buffer.from(a, 'base64')), [argv[0], Buffer.from(APP), config, ...args], own.join(' '));
+    await exited(secondary);
+  }
 });

@@ -85,6 +85,50 @@ test('an abstract lock handed on by `solely run`, whose wrapper was SIGKILLed: w
   assert.ok(execFileSync(process.execPath, [CLI, 'status', '--abstract', name], { encoding: 'utf8' }).includes(`held by pid ${sleeper}, `));
 });
 
+/** Whether pid has path open with a lock on that open file, as /proc/<pid>/fdinfo shows it. */
+function holdsLockOn(pid, file) {
+  const { ino } = fs.statSync(file);
+  return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+    try {
+      return fs.statSync(`/proc/${pid}/fd/${fd}`).ino === ino && /^lock:/m.test(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
+
+test('a pidfile held by `solely run --pidfile`: COMMAND, whose PID it holds, is its holder everywhere, though the wrapper holds the same lock; with --close, the pidfile readers still name COMMAND', async (t) => {
+  const dir = tempDir(t);
+  const status = (...args) => JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', ...args], { encoding: 'utf8' })).holder;
+  // COMMAND says its PID once the wrapper has written it there.
+  const script = 'const f = process.argv[1]; const ready = () => (require("fs").readFileSync(f, "utf8") === String(process.pid) ? console.log(process.pid) : setTimeout(ready, 5)); ready(); setTimeout(() => {}, 30_000)';
+  const pidfile = path.join(dir, 'job.pid');
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', '--pidfile', pidfile, '--', process.execPath, '-e', script, pidfile]);
+  const command = Number(wrapper.firstLine);
+  killAfter(t, command);
+  assert.ok(holdsLockOn(wrapper.pid, pidfile) && holdsLockOn(command, pidfile), 'both share the locked open file');
+  const expected = { pid: command, uid: process.getuid(), command: `${process.execPath} -e ${script} ${pidfile}` };
+  assert.deepEqual(solely.whoHolds(pidfile), expected);
+  assert.deepEqual(solely.whoHolds({ file: pidfile }), expected);
+  for (const take of [() => solely.lockFileSync(pidfile), () => solely.openPidfileSync(pidfile)]) {
+    assert.throws(take, (error) => assert.deepEqual(error.holder, expected) ?? true);
+  }
+  assert.deepEqual(status('--file', pidfile), expected);
+  assert.deepEqual(status('--pidfile', pidfile), expected);
+
+  // --close: only the wrapper holds the lock; whoHolds names it, the pidfile's readers the PID in it.
+  const closed = path.join(dir, 'closed.pid');
+  const keeper = await spawnReady(t, process.execPath, [CLI, 'run', '--close', '--pidfile', closed, '--', process.execPath, '-e', script, closed]);
+  const unheld = Number(keeper.firstLine);
+  killAfter(t, unheld);
+  assert.ok(holdsLockOn(keeper.pid, closed) && !holdsLockOn(unheld, closed));
+  assert.equal(solely.whoHolds(closed).pid, keeper.pid);
+  assert.throws(() => solely.lockFileSync(closed), (error) => error.holder.pid === keeper.pid);
+  assert.equal(status('--file', closed).pid, keeper.pid);
+  assert.throws(() => solely.openPidfileSync(closed), (error) => assert.deepEqual(error.holder, { pid: unheld }) ?? true);
+  assert.deepEqual(status('--pidfile', closed), { pid: unheld });
+});
+
 test('an abstract lock whose listener handed it on and closed its copy: the process holding the socket, not the live one SO_PEERCRED names', async (t) => {
   const name = uniqueName();
   // The claimed process stays alive without the socket, as an unrelated process reusing a dead holder's pid would.
