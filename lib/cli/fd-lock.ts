@@ -3,8 +3,8 @@
 // process inherited and shares with the shell, so it outlives this process, as with flock(1).
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { fstatSync, readlinkSync } from 'node:fs';
-import { LockTimeoutError, type Holder } from '../errors';
-import { describeHolder } from '../internal/holder-message';
+import { LockTimeoutError } from '../errors';
+import { byHolder } from '../internal/holder-message';
 import { binding } from '../internal/binding';
 import { errnoOf, fromErrno, fromFsError } from '../internal/errno';
 import { lockFailure, type FileTarget } from '../internal/file-attempt';
@@ -98,7 +98,7 @@ export async function lockFd(args: string[]): Promise<number> {
   const wait = parseWait({ wait: options.wait });
   try {
     if (wait.timeout > 0) await waitFor(waiter, wait, { path: target.path });
-    else if (waiter.attempt() === null) return held(options, `${target.path} is held${by(holder().fileHolderOf(fstatSync(fd, { bigint: true })))}`);
+    else if (waiter.attempt() === null) return held(options, `${target.path} is held${byHolder(holder().fileHolderOf(fstatSync(fd, { bigint: true }), target.path))}`);
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
     return held(options, `timed out waiting for ${target.path}`);
@@ -107,10 +107,6 @@ export async function lockFd(args: string[]): Promise<number> {
   return 0;
 }
 
-function by(found: Holder | undefined): string {
-  const description = describeHolder(found);
-  return description === '' ? '' : ` by ${description}`;
-}
 
 /** The conflict: said (unless --quiet), and its exit status. */
 function held(options: Parsed, message: string): number {

@@ -1,7 +1,7 @@
 // `solely run`: take the lock, run COMMAND under it with the signals it is sent, exit with its status.
 import type { ChildProcess } from 'node:child_process';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
-import { describeHolder } from '../internal/holder-message';
+import { byHolder } from '../internal/holder-message';
 import { describeError, parseSubcommand, RUN_HELP, RUN_OPTIONS, UsageError, type WithTarget } from './args';
 import { runChild, terminate } from './child';
 import { commandLockName } from './derived-lock';
@@ -23,9 +23,7 @@ function isLockHeld(error: unknown): error is HeldError {
 }
 
 function heldMessage(error: HeldError, target: string): string {
-  const holder = describeHolder(error.holder);
-  const by = holder === '' ? '' : ` by ${holder}`;
-  return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${by}`;
+  return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${byHolder(error.holder)}`;
 }
 
 /** Until COMMAND runs, a reload or log-reopen request has nothing to act on: it is ignored, never fatal. */

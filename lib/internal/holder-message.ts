@@ -30,6 +30,12 @@ export function describeHolder(holder: Holder | undefined): string {
   return parts.length === 0 ? command.slice(2) : `${parts.join(', ')}${command}`;
 }
 
+/** " by <holder>" for a CLI line, or nothing when nothing is known of the holder. */
+export function byHolder(holder: Holder | undefined): string {
+  const description = describeHolder(holder);
+  return description === '' ? '' : ` by ${description}`;
+}
+
 /** The error for a lock held by holder: a ForeignHolderError when it runs as another uid. */
 export function heldBy(message: string, fields: SolelyErrorFields, holder: Holder | undefined): LockHeldError {
   if (holder === undefined) return new LockHeldError(message, fields);
