@@ -2,6 +2,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { InvalidTargetError, type SolelyError } from '../errors';
 import { closest } from '../internal/options';
+import { MAX_SLOTS } from '../internal/slots';
 import { lazy } from '../internal/lazy-modules';
 
 const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
@@ -15,8 +16,8 @@ const EX_TEMPFAIL = 75;
 const TARGETS = '--abstract NAME | --file PATH | --pidfile PATH | --postgres URL --key NAME';
 
 export const USAGE = `usage: solely run (${TARGETS}) [--wait[=SECONDS]]
-                  [--close] [--conflict-exit-code N] [--quiet] [--] COMMAND [ARGS...]
-       solely status [--json] (${TARGETS})
+                  [-s | -x | --slots N] [--close] [--conflict-exit-code N] [--quiet] [--] COMMAND [ARGS...]
+       solely status [--json] [--slots N] (${TARGETS})
        solely --help | --version`;
 
 export const RUN_HELP = `usage: solely run (${TARGETS}) [options] [--] COMMAND [ARGS...]
@@ -33,6 +34,11 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
                            it); COMMAND gets the fencing token in SOLELY_FENCING_TOKEN. If the lock is
                            lost (connection dropped, server silent), COMMAND gets SIGTERM (SIGKILL 10 s
                            later) and solely exits 69
+  -s, --shared             a shared lock (--file: flock LOCK_SH; --postgres: pg_advisory_lock_shared):
+                           any number of shared holders at once, or one exclusive
+  -x, --exclusive          an exclusive lock (the default)
+  --slots N                at most N COMMANDs at once (1 to 1024): the lock is one of N slots (slot i of
+                           NAME is NAME.i, slot 0 NAME itself); COMMAND gets its slot in SOLELY_SLOT
   --wait                   wait for the lock without end (default: do not wait)
   --wait=SECONDS           wait up to SECONDS, then exit with the conflict code
   --close                  keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
@@ -51,9 +57,10 @@ solely's whole process group by another program reaches COMMAND directly as well
 signal solely's PID instead. SIGUSR1 never opens Node's inspector in solely. While solely waits
 for the lock, before COMMAND runs, SIGUSR1 and SIGUSR2 are ignored: COMMAND has nothing yet to reload.`;
 
-export const STATUS_HELP = `usage: solely status [--json] (${TARGETS})
+export const STATUS_HELP = `usage: solely status [--json] [--slots N] (${TARGETS})
 
-Prints whether the lock is held and by whom, never taking it.
+Prints whether the lock is held and by whom, never taking it; with --slots N, each slot's holder
+(held: at least one slot is; --json adds "slots": [{ slot, state, holder? }, ...]).
 Exit status (LSB): 0 held; 1 a pidfile exists but is not locked (stale); 3 not held; 4 unknown:
 status could not tell (the error on stderr; with --json, also on stdout as
 { target, kind, state: "unknown", error: { code, message } }); 64 usage error.`;
@@ -73,17 +80,27 @@ export interface Parsed {
   json: boolean;
   help: boolean;
   conflictExitCode: number;
+  /** -s/--shared; -x/--exclusive sets it back to false. */
+  shared: boolean;
+  /** --slots N. */
+  slots?: number;
   rest: string[];
   /** Option arguments (indexes into args) with a U+FFFD, which Node puts for bytes that are not UTF-8. */
   maybeNotUtf8: Array<{ option: string; index: number }>;
 }
 
+/** Short options, as flock(1) spells them, and the long ones they stand for. */
+const SHORT = new Map([
+  ['-s', '--shared'],
+  ['-x', '--exclusive'],
+]);
+
 /** Options before COMMAND; `--` or the first non-option argument starts COMMAND. */
 function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
-  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, rest: [], maybeNotUtf8: [] };
+  const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, shared: false, rest: [], maybeNotUtf8: [] };
   let i = 0;
   for (; i < args.length; i++) {
-    const arg = args[i];
+    const arg = SHORT.get(args[i]) ?? args[i];
     if (arg === '--') {
       i++;
       break;
@@ -128,6 +145,18 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
         parsed.conflictExitCode = code;
         break;
       }
+      case '--slots': {
+        const text = value();
+        const slots = Number(text);
+        if (!/^\d+$/.test(text) || slots < 1 || slots > MAX_SLOTS) throw new UsageError(`--slots takes an integer from 1 to ${MAX_SLOTS}, not ${text}`);
+        parsed.slots = slots;
+        break;
+      }
+      case '--shared':
+      case '--exclusive':
+        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+        parsed.shared = name === '--shared';
+        break;
       case '--close':
       case '--quiet':
       case '--json':
@@ -139,11 +168,19 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
   }
   parsed.rest = args.slice(i);
   if ((parsed.target?.kind === 'postgres') !== (parsed.key !== undefined)) throw new UsageError('--postgres URL and --key NAME go together');
+  checkLockMode(parsed);
   return parsed;
 }
 
-export const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help']);
-export const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--json', '--help']);
+/** --shared and --slots: each only where the lock has it, and never both. */
+function checkLockMode({ target, shared, slots }: Parsed): void {
+  if (shared && slots !== undefined) throw new UsageError('--shared and --slots exclude each other');
+  if (shared && target !== undefined && target.kind !== 'file' && target.kind !== 'postgres') throw new UsageError('--shared works with --file and --postgres');
+  if (slots !== undefined && target?.kind === 'pidfile') throw new UsageError('--slots works with --abstract, --file and --postgres');
+}
+
+export const RUN_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--wait', '--close', '--conflict-exit-code', '--quiet', '--help', '--shared', '--exclusive', '--slots']);
+export const STATUS_OPTIONS = new Set(['--abstract', '--file', '--pidfile', '--postgres', '--key', '--json', '--help', '--slots']);
 
 export type WithTarget = Parsed & { target: NonNullable<Parsed['target']> };
 
