@@ -445,7 +445,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     return rows[0].key;
   }
 
-  test('shared: shared locks coexist and exclude an exclusive one, against SQL pg_advisory_lock_shared on the same key, both ways', async () => {
+  test('shared: shared locks coexist and exclude an exclusive one, against SQL pg_advisory_lock_shared on the same key, both ways; a waiting exclusive request is not overtaken', async () => {
     const key = uniqueName();
     const first = await lockPostgres(key, { ...options, shared: true });
     const second = await tryLockPostgres(key, { ...options, shared: true });
@@ -466,6 +466,13 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal(exclusive.shared, false);
     assert.equal(await tryLockPostgres(key, { ...options, shared: true }), null);
     await exclusive.release();
+    // The server queues requests: a shared request does not overtake a waiting exclusive one.
+    const reader = await lockPostgres(key, { ...options, shared: true });
+    const writer = lockPostgres(key, { ...options, wait: 30_000 });
+    await until(async () => (await ownSessions()).some((s) => s.wait_event_type === 'Lock'));
+    assert.equal(await tryLockPostgres(key, { ...options, shared: true }), null, 'no reader overtakes the waiting writer');
+    await reader.release();
+    await (await writer).release();
     const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
     assert.equal(rows[0].n, 0, 'release() unlocked the shared locks');
   });

@@ -126,6 +126,21 @@ describe('shared locks across processes', () => {
   }
 });
 
+describe('writer starvation: flock and OFD locks have no writer preference', () => {
+  for (const method of ['flock', 'fcntl']) {
+    const holderKind = method === 'flock' ? 'file' : 'fcntl';
+    test(`${method}: while an exclusive waiter waits behind a shared holder, a new shared lock is granted at once`, async (t) => {
+      const file = path.join(tempDir(t), 'starve.lock');
+      const reader = await holder(t, holderKind, file, '--shared');
+      assert.equal(reader.firstLine, 'locked');
+      const writer = await spawnReady(t, process.execPath, [path.join(FIXTURES, 'slot-waiter.js'), method, file]);
+      assert.equal(writer.firstLine, 'waiting');
+      assert.equal((await holder(t, holderKind, file, '--shared')).firstLine, 'locked', 'a second reader overtakes the waiting writer');
+      assert.equal(solely.whoHolds({ file })?.pid === writer.pid, false, 'the writer still waits');
+    });
+  }
+});
+
 const PYTHON_FLOCK = `
 import fcntl, sys
 f = open(sys.argv[1], 'r')
@@ -148,23 +163,32 @@ print('locked', flush=True); sys.stdin.read()
 `;
 
 describe('shared locks interoperate with other programs, both ways', () => {
-  test('flock(1) -s and -x against shared and exclusive flock locks', { skip: needs('flock') }, async (t) => {
+  test('flock(1) -s and -x against shared and exclusive flock locks; flock(1) on path.i is slot i', { skip: needs('flock') }, async (t) => {
     const file = path.join(tempDir(t), 'interop.lock');
     const flock = (...args) => spawnSync('flock', ['-n', ...args, file, 'true']).status;
     const shared = solely.lockFileSync(file, { shared: true });
     assert.equal(flock('-s'), 0, 'flock -s beside our shared lock');
     assert.equal(flock('-x'), 1, 'flock -x refused beside our shared lock');
     shared.release();
-    const peer = await spawnReady(t, 'flock', ['-s', file, '-c', 'echo locked; exec cat']);
+    const peer = await spawnReady(t, 'flock', ['-o', '-s', file, '-c', 'echo locked; exec cat']);
     assert.equal(peer.firstLine, 'locked');
     const ours = solely.tryLockFileSync(file, { shared: true });
     assert.equal(ours?.shared, true, 'our shared lock beside flock -s');
     assert.equal(solely.tryLockFileSync(file), null, 'our exclusive lock refused beside flock -s');
     ours.release();
     await kill(peer);
-    const exclusivePeer = await spawnReady(t, 'flock', ['-x', file, '-c', 'echo locked; exec cat']);
+    // -o: the lock stays in flock(1) itself, so killing it frees the lock at once.
+    const exclusivePeer = await spawnReady(t, 'flock', ['-o', '-x', file, '-c', 'echo locked; exec cat']);
     assert.equal(exclusivePeer.firstLine, 'locked');
     assert.equal(solely.tryLockFileSync(file, { shared: true }), null, 'our shared lock refused beside flock -x');
+    // A slot is a plain file lock on path.i: flock(1) takes slot 1 as solely's holders see it.
+    const slotPeer = await spawnReady(t, 'flock', ['-o', '-x', `${file}.1`, '-c', 'echo locked; exec cat']);
+    assert.equal(slotPeer.firstLine, 'locked');
+    assert.equal(solely.whoHolds({ file }, { slots: 2 })[1].pid, slotPeer.pid);
+    await kill(exclusivePeer);
+    const slots = [solely.tryLockFileSync(file, { slots: 3 }), solely.tryLockFileSync(file, { slots: 3 })];
+    assert.deepEqual(slots.map((lock) => lock.slot), [0, 2], 'slot 1 is flock(1)\'s');
+    assert.equal(spawnSync('flock', ['-n', `${file}.2`, 'true']).status, 1, 'flock(1) finds our slot 2 held');
   });
 
   test('Python fcntl.flock(LOCK_SH) and LOCK_EX against shared and exclusive flock locks', async (t) => {
