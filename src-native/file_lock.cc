@@ -1,7 +1,7 @@
-// Exclusive or shared locks on a file or directory: flock(2), or an open-file-description fcntl lock.
-// Classic POSIX fcntl locks are never used: they do not conflict inside one process and vanish
-// when any descriptor of the file is closed. Where OFD locks do not exist, ofdLocks is false and
-// TypeScript refuses method 'fcntl'.
+// Exclusive or shared locks on a file or directory: flock(2), or an open-file-description
+// fcntl lock. Classic POSIX fcntl locks are never used: they do not conflict inside one process
+// and vanish when any descriptor of the file is closed. Where OFD locks do not exist, ofdLocks is
+// false and TypeScript refuses method 'fcntl'.
 #include "file_lock.h"
 
 #include <fcntl.h>

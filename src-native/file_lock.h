@@ -15,8 +15,9 @@ constexpr int kShared = 2;
 // (fcntl). Returns 0 or -errno.
 int LockAndVerify(int fd, const char* path, int method);
 
-// Unlock before close (the kShared bit of method is ignored), so that a child sharing the open file description between fork and exec
-// cannot prolong the lock. 0 or -errno (the fd is closed either way).
+// Unlock before close, so that a child sharing the open file description between fork and exec
+// cannot prolong the lock (a kShared bit in method changes nothing). 0 or -errno (the fd is
+// closed either way).
 int UnlockAndClose(int fd, int method);
 
 }  // namespace solely
