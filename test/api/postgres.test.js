@@ -408,37 +408,6 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
   });
 
   // Last: the restart ends every session.
-  test('a server restart makes the holder report lost; the CLI stops COMMAND and exits 69', async (t) => {
-    const key = uniqueName();
-    const lock = await lockPostgres(key, options);
-    const lost = new Promise((resolve) => lock.once('lost', resolve));
-    const cliKey = uniqueName();
-    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sh', '-c', 'echo started; exec sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => kill(wrapper));
-    let stderr = '';
-    wrapper.stderr.on('data', (chunk) => (stderr += chunk));
-    const closed = new Promise((resolve) => wrapper.once('close', resolve)); // after all of stderr is read
-    // COMMAND runs once the CLI holds the lock, has its token and watches for a loss: holding the
-    // advisory lock alone comes earlier, and a restart then would fail the CLI's acquisition instead.
-    assert.equal(await new Promise((resolve) => readline.createInterface({ input: wrapper.stdout }).once('line', resolve)), 'started');
-    await admin.end();
-    admin = undefined;
-    await server.restart();
-    const error = await lost;
-    assert.ok(error instanceof solely.LockLostError);
-    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
-    assert.equal(lock.lost, true);
-    assert.equal(lock.signal.aborted, true);
-    assert.equal(error.cause.code, '57P01'); // admin_shutdown
-    await closed;
-    assert.equal(wrapper.exitCode, 69);
-    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sh\\n$`));
-    await lock.release();
-    const after = await lockPostgres(key, options);
-    assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');
-    await after.release();
-  });
-
   /** The key SQL computes for a lock name: the documented formula. */
   async function sqlKey(name) {
     const { rows } = await admin.query("SELECT ('x' || left(encode(sha256(convert_to($1, 'UTF8')), 'hex'), 16))::bit(64)::bigint AS key", [name]);
@@ -548,6 +517,38 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal(report.slots[0].holder.pid, process.pid);
     await held.release();
   });
+
+  test('a server restart makes the holder report lost; the CLI stops COMMAND and exits 69', async (t) => {
+    const key = uniqueName();
+    const lock = await lockPostgres(key, options);
+    const lost = new Promise((resolve) => lock.once('lost', resolve));
+    const cliKey = uniqueName();
+    const wrapper = spawn(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', cliKey, '--', 'sh', '-c', 'echo started; exec sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => kill(wrapper));
+    let stderr = '';
+    wrapper.stderr.on('data', (chunk) => (stderr += chunk));
+    const closed = new Promise((resolve) => wrapper.once('close', resolve)); // after all of stderr is read
+    // COMMAND runs once the CLI holds the lock, has its token and watches for a loss: holding the
+    // advisory lock alone comes earlier, and a restart then would fail the CLI's acquisition instead.
+    assert.equal(await new Promise((resolve) => readline.createInterface({ input: wrapper.stdout }).once('line', resolve)), 'started');
+    await admin.end();
+    admin = undefined;
+    await server.restart();
+    const error = await lost;
+    assert.ok(error instanceof solely.LockLostError);
+    assert.equal(error.code, 'ERR_SOLELY_LOCK_LOST');
+    assert.equal(lock.lost, true);
+    assert.equal(lock.signal.aborted, true);
+    assert.equal(error.cause.code, '57P01'); // admin_shutdown
+    await closed;
+    assert.equal(wrapper.exitCode, 69);
+    assert.match(stderr, new RegExp(`^solely: lost the postgres advisory lock ${cliKey}: .*; sent SIGTERM to sh\\n$`));
+    await lock.release();
+    const after = await lockPostgres(key, options);
+    assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');
+    await after.release();
+  });
+
 });
 
 test("a connection that is not up within connectionTimeoutMillis: ETIMEDOUT from 'connect'", async (t) => {
