@@ -15,7 +15,7 @@ const { QUICK, dir, children, rows, buildFloor } = require('./measure');
 
 const MARKDOWN = process.argv.includes('--markdown');
 // The row families (bench/rows/), in the table's order.
-const FAMILIES = ['acquire', 'contention', 'wake-up', 'event-loop', 'startup', 'single-instance', 'hand-off', 'postgres'].map((family) => require(`./rows/${family}`));
+const FAMILIES = ['acquire', 'slots', 'contention', 'wake-up', 'event-loop', 'startup', 'single-instance', 'hand-off', 'postgres'].map((family) => require(`./rows/${family}`));
 
 // ---- output ----
 

@@ -8,6 +8,7 @@ import { heldBy } from './internal/holder-message';
 import { systemMessage } from './internal/system-message';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './internal/options';
+import { anySlot, firstFree, parseSlots, slotName, slotNumbers } from './internal/slots';
 import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './internal/wait';
 
 /**
@@ -16,9 +17,12 @@ import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './intern
 export interface AbstractLockOptions {
   /** Listen on the socket (default true), so that waiters and whoHolds can connect to it. */
   listen?: boolean;
+  /** At most `slots` holders at once (1 to 1024, default 1): the lock is one of `slots` names, slot
+   *  0 being name itself and slot i `${name}.${i}`. */
+  slots?: number;
 }
 
-const KEYS = optionKeys<AbstractLockOptions>({ listen: true });
+const KEYS = optionKeys<AbstractLockOptions>({ listen: true, slots: true });
 const WAIT_LOCK_KEYS = [...KEYS, ...WAIT_KEYS];
 const MAX_NAME_BYTES = 107;
 // Waiters queue in the holder's backlog until its socket closes; the kernel caps it at somaxconn.
@@ -55,10 +59,30 @@ export function bindAbstract(name: string, backlog: number): number {
   throw fromErrno(fd, SOCKET_ERRNOS.has(fd) ? 'socket' : 'bind', { address: `@${name}` });
 }
 
-/** One bind: the lock, null if the name is bound already, or a typed error. */
-function tryBind(name: string, backlog: number): Lock | null {
-  const fd = bindAbstract(name, backlog);
-  return fd < 0 ? null : new Lock('abstract', name, fd); // the Lock owns fd
+/** What a lock call asks for: the name (slot 0's), each slot's name, and the listen backlog. */
+interface AbstractRequest {
+  name: string;
+  slotNames: string[];
+  backlog: number;
+}
+
+function parseRequest(name: unknown, o: Partial<AbstractLockOptions>): AbstractRequest {
+  const checked = checkName(name);
+  const { slots } = parseSlots(o);
+  // Every slot's name is checked before any is bound: the last one is the longest.
+  const slotNames = slotNumbers(slots).map((slot) => (slot === 0 ? checked : checkName(slotName(checked, slot))));
+  return { name: checked, slotNames, backlog: backlogOf(o) };
+}
+
+/** One bind of one slot's name: the lock, null if the name is bound already, or a typed error. */
+function tryBind(request: AbstractRequest, slot: number): Lock | null {
+  const fd = bindAbstract(request.slotNames[slot], request.backlog);
+  return fd < 0 ? null : new Lock('abstract', request.name, fd, undefined, slot); // the Lock owns fd
+}
+
+/** The first slot's name that is free, bound; null when every slot is held. */
+function tryBindAny(request: AbstractRequest): Lock | null {
+  return firstFree(request.slotNames.length, (slot) => tryBind(request, slot));
 }
 
 /** The error for a name bound already; the holder is looked up only now, never on the fast path. */
@@ -74,9 +98,9 @@ export function heldError(name: string): LockHeldError {
   return heldBy(systemMessage('ELOCKED', 'lock is held', 'bind', { address }), fields, holder);
 }
 
-function bindOrThrow(name: string, backlog: number): Lock {
-  const lock = tryBind(name, backlog);
-  if (lock === null) throw heldError(name);
+function bindOrThrow(request: AbstractRequest): Lock {
+  const lock = tryBindAny(request);
+  if (lock === null) throw heldError(request.name);
   return lock;
 }
 
@@ -95,7 +119,7 @@ function bindOrThrow(name: string, backlog: number): Lock {
  * try { report(); } finally { lock.release(); }
  */
 export function lockAbstractSync(name: string, options?: AbstractLockOptions): Lock {
-  return bindOrThrow(checkName(name), backlogOf(optionsObject(options, KEYS)));
+  return bindOrThrow(parseRequest(name, optionsObject(options, KEYS)));
 }
 
 /**
@@ -110,7 +134,7 @@ export function lockAbstractSync(name: string, options?: AbstractLockOptions): L
  * if (lock === null) process.exit(0); // another run is going
  */
 export function tryLockAbstractSync(name: string, options?: AbstractLockOptions): Lock | null {
-  return tryBind(checkName(name), backlogOf(optionsObject(options, KEYS)));
+  return tryBindAny(parseRequest(name, optionsObject(options, KEYS)));
 }
 
 /**
@@ -127,12 +151,13 @@ export function tryLockAbstractSync(name: string, options?: AbstractLockOptions)
  * try { await work(); } finally { lock.release(); }
  */
 export async function lockAbstract(name: string, options?: WaitOptions & AbstractLockOptions): Promise<Lock> {
-  const checked = checkName(name);
   const o = optionsObject(options, WAIT_LOCK_KEYS);
+  const request = parseRequest(name, o);
   const wait = parseWait(o);
-  const backlog = backlogOf(o);
-  if (wait.timeout === 0 && !wait.signal?.aborted) return bindOrThrow(checked, backlog);
-  return waitFor(new AbstractWaiter(checked, backlog), wait, { address: `@${checked}` });
+  if (wait.timeout === 0 && !wait.signal?.aborted) return bindOrThrow(request);
+  // Connected to every slot's holder: whichever lets go first wakes the wait.
+  const waiters = request.slotNames.map((_, slot) => new AbstractWaiter(request, slot));
+  return waitFor(anySlot(waiters), wait, { address: `@${request.name}` });
 }
 
 /**
@@ -142,21 +167,24 @@ export async function lockAbstract(name: string, options?: WaitOptions & Abstrac
  * interval.
  */
 class AbstractWaiter implements Waiter<Lock> {
+  readonly #request: AbstractRequest;
+  readonly #slot: number;
+  /** The slot's name, the one this waiter binds and connects to. */
   readonly #name: string;
-  readonly #backlog: number;
   #connection = -1;
   #watch: FdWatch | undefined;
   #backoff: NodeJS.Timeout | undefined;
   #backoffMs = 1;
   #hungUpOn = false;
 
-  constructor(name: string, backlog: number) {
-    this.#name = name;
-    this.#backlog = backlog;
+  constructor(request: AbstractRequest, slot: number) {
+    this.#request = request;
+    this.#slot = slot;
+    this.#name = request.slotNames[slot];
   }
 
   attempt(): Lock | null {
-    return tryBind(this.#name, this.#backlog);
+    return tryBind(this.#request, this.#slot);
   }
 
   arm(wake: (cause?: WakeCause) => void): void {

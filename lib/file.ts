@@ -1,11 +1,13 @@
-// Exclusive locks on a file or a directory: flock(2) by default, or an OFD fcntl lock. The
-// attempt itself is file-attempt.ts; waiting for it, file-waiters.ts.
+// Exclusive or shared locks on a file or a directory: flock(2) by default, or an OFD fcntl lock;
+// with `slots`, one of N lock files. The attempt itself is file-attempt.ts; waiting for it,
+// file-waiters.ts.
 import { binding } from './internal/binding';
 import { UnsupportedPlatformError } from './errors';
 import { errnoOf } from './internal/errno';
 import { systemMessage } from './internal/system-message';
-import { fileHeldError, lockTargetSync, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
-import { lockTarget } from './internal/file-waiters';
+import { fileHeldError, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
+import { lockTargets } from './internal/file-waiters';
+import { firstFree, parseSlots, slotName, slotNumbers } from './internal/slots';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './internal/options';
 import { absolutePath } from './internal/path';
@@ -24,16 +26,27 @@ export interface FileLockOptions {
   /** On a network or emulated filesystem (NFS, SMB, Ceph, FUSE, 9p...): 'warn' (default: one
    *  process warning per path), 'error' (throw ERR_SOLELY_NETWORK_FILESYSTEM) or 'lock' (silently). */
   onNetworkFilesystem?: NetworkFilesystemPolicy;
+  /** A shared lock (flock LOCK_SH; with method 'fcntl' an OFD read lock): any number of shared
+   *  holders at once, or one exclusive holder. Not with `slots`. */
+  shared?: boolean;
+  /** At most `slots` holders at once (1 to 1024, default 1): the lock is one of `slots` lock files,
+   *  slot 0 being path itself and slot i `${path}.${i}`. */
+  slots?: number;
 }
 
-const KEYS = optionKeys<FileLockOptions>({ method: true, mode: true, onNetworkFilesystem: true });
-/** The keys of a call that waits: lockFile's, openPidfile's. */
+/** The options of any lock file: a pidfile's too. */
+export type FileOpenOptions = Omit<FileLockOptions, 'shared' | 'slots'>;
+
+const KEYS = optionKeys<FileOpenOptions>({ method: true, mode: true, onNetworkFilesystem: true });
+/** The keys of a pidfile call that waits: openPidfile's. */
 export const WAIT_FILE_KEYS = [...KEYS, ...WAIT_KEYS];
+const LOCK_KEYS = optionKeys<FileLockOptions>({ method: true, mode: true, onNetworkFilesystem: true, shared: true, slots: true });
+const WAIT_LOCK_KEYS = [...LOCK_KEYS, ...WAIT_KEYS];
 const DEFAULT_MODE = 0o644;
 const S_ISVTX = 0o1000; // not in fs.constants
 
 /** The options of a lock file or pidfile at path, checked. */
-export function fileTarget(path: string, options: FileLockOptions | undefined, kind: FileTarget['kind'], keys = KEYS): FileTarget {
+export function fileTarget(path: string, options: FileLockOptions | undefined, kind: FileTarget['kind'], keys = KEYS, shared = false): FileTarget {
   const absolute = absolutePath(path);
   const o = optionsObject(options, keys);
   const method = parseChoice('options.method', o.method, ['flock', 'fcntl'] as const, 'flock');
@@ -46,7 +59,8 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
     kind,
     path: absolute,
     method,
-    methodCode: binding.lockMethods[method],
+    shared,
+    methodCode: binding.lockMethods[method] | (shared ? binding.sharedLock : 0),
     // Lock files get the sticky bit: systemd-tmpfiles never ages out such a file, so a lock file
     // in /tmp or $XDG_RUNTIME_DIR is not deleted under its holder (which would let a second in).
     mode: parseMode(o.mode, DEFAULT_MODE) | S_ISVTX,
@@ -54,13 +68,23 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
   };
 }
 
-function tryLockSync(target: FileTarget): Lock | null {
-  const fd = lockTargetSync(target);
-  return fd === 'held' ? null : fileLock(target, fd);
+/** The target of each slot (one, without `slots`): slot i's lock file is slotName(path, i). */
+function slotTargets(path: string, options: FileLockOptions | undefined, keys: readonly string[]): FileTarget[] {
+  const { slots, shared } = parseSlots(optionsObject(options, keys));
+  const first = fileTarget(path, options, 'file', keys, shared);
+  return slotNumbers(slots).map((slot) => ({ ...first, path: slotName(first.path, slot) }));
 }
 
-function fileLock(target: FileTarget, fd: number): Lock {
-  return new Lock('file', target.path, fd, target.methodCode); // the Lock owns fd from here
+function tryLockSync(targets: FileTarget[]): Lock | null {
+  onNetworkFilesystem(targets[0]); // the slots' files share a directory
+  return firstFree(targets.length, (slot) => {
+    const fd = tryLockTarget(targets[slot]);
+    return fd === 'held' ? null : fileLock(targets, slot, fd);
+  });
+}
+
+function fileLock(targets: FileTarget[], slot: number, fd: number): Lock {
+  return new Lock('file', targets[0].path, fd, targets[slot].methodCode, slot); // the Lock owns fd from here
 }
 
 /**
@@ -78,9 +102,9 @@ function fileLock(target: FileTarget, fd: number): Lock {
  * try { backUp(); } finally { lock.release(); }
  */
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
-  const target = fileTarget(path, options, 'file');
-  const lock = tryLockSync(target);
-  if (lock === null) throw fileHeldError(target);
+  const targets = slotTargets(path, options, LOCK_KEYS);
+  const lock = tryLockSync(targets);
+  if (lock === null) throw fileHeldError(targets[0]);
   return lock;
 }
 
@@ -94,7 +118,7 @@ export function lockFileSync(path: string, options?: FileLockOptions): Lock {
  * if (lock === null) console.log('a backup is running already');
  */
 export function tryLockFileSync(path: string, options?: FileLockOptions): Lock | null {
-  return tryLockSync(fileTarget(path, options, 'file'));
+  return tryLockSync(slotTargets(path, options, LOCK_KEYS));
 }
 
 /**
@@ -110,8 +134,8 @@ export function tryLockFileSync(path: string, options?: FileLockOptions): Lock |
  * try { await backUp(); } finally { lock.release(); }
  */
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
-  const target = fileTarget(path, options, 'file', WAIT_FILE_KEYS);
-  const lock = await lockTarget(target, parseWait(optionsObject(options, WAIT_FILE_KEYS)), (fd) => fileLock(target, fd));
-  if (lock === null) throw fileHeldError(target);
+  const targets = slotTargets(path, options, WAIT_LOCK_KEYS);
+  const lock = await lockTargets(targets, parseWait(optionsObject(options, WAIT_LOCK_KEYS)), (fd, slot) => fileLock(targets, slot, fd));
+  if (lock === null) throw fileHeldError(targets[0]);
   return lock;
 }

@@ -34,7 +34,7 @@ export type { Activation, ActivationOptions } from './activation';
 export type { AbstractLockOptions } from './abstract';
 export type { FileLockOptions, LockMethod, NetworkFilesystemPolicy } from './file';
 export type { PidfileOptions } from './pidfile';
-export type { HolderTarget } from './who-holds';
+export type { HolderTarget, WhoHoldsOptions } from './who-holds';
 export type { FilesystemInfo } from './filesystem';
 export type { UnixServerOptions } from './unix-server';
 export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance/index';

@@ -21,13 +21,19 @@ export class Lock implements Disposable {
   readonly kind: LockKind;
   /** The abstract name, or the absolute path. */
   readonly target: string;
+  /** Whether this is a shared lock (flock LOCK_SH, an OFD read lock), held alongside other shared holders. */
+  readonly shared: boolean;
+  /** Which of the `slots` locks this is: 0 to slots - 1 (0 without `slots`). */
+  readonly slot: number;
   #fd: number;
   readonly #method: number;
 
   /** @internal The new Lock owns fd from here on. */
-  constructor(kind: LockKind, target: string, fd: number, method = NOT_A_FILE_LOCK) {
+  constructor(kind: LockKind, target: string, fd: number, method = NOT_A_FILE_LOCK, slot = 0) {
     this.kind = kind;
     this.target = target;
+    this.shared = method !== NOT_A_FILE_LOCK && (method & binding.sharedLock) !== 0;
+    this.slot = slot;
     this.#fd = fd;
     this.#method = method;
   }

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './internal/binding';
 import { LockHeldError, type Holder, type SolelyError } from './errors';
 import { errnoOf, fromErrno, fromFsError, invalidArgument } from './internal/errno';
-import { WAIT_FILE_KEYS, fileTarget, type FileLockOptions } from './file';
+import { WAIT_FILE_KEYS, fileTarget, type FileOpenOptions } from './file';
 import { fileHeldError, lockFailure, lockTargetSync, type FileTarget } from './internal/file-attempt';
 import { lockTarget } from './internal/file-waiters';
 import { fileHolder, isLocked } from './internal/holder';
@@ -19,7 +19,7 @@ import { absolutePath } from './internal/path';
 /**
  * Options of openPidfileSync and openPidfile (which also takes WaitOptions).
  */
-export interface PidfileOptions extends FileLockOptions {
+export interface PidfileOptions extends FileOpenOptions {
   /** Permission bits of a pidfile this call creates (default 0o644, less the umask: readers need
    *  the PID; BSD's default is 0o600). */
   mode?: number;

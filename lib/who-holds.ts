@@ -6,6 +6,7 @@ import { fromFsError, invalidArgument } from './internal/errno';
 import { abstractHolder, fileHolderOf } from './internal/holder';
 import { optionKeys, optionsObject } from './internal/options';
 import { absolutePath } from './internal/path';
+import { parseSlots, slotName, slotNumbers } from './internal/slots';
 
 /**
  * A lock to look up: a string ('/' in it: a file path; otherwise, or with a leading "\0", an
@@ -13,7 +14,16 @@ import { absolutePath } from './internal/path';
  */
 export type HolderTarget = string | { abstract: string } | { file: string };
 
+/**
+ * Options of whoHolds: `slots` asks for the holder of each of a lock's slots.
+ */
+export interface WhoHoldsOptions {
+  /** The lock has this many slots (as given to the lock call): one entry per slot. */
+  slots?: number;
+}
+
 const TARGET_KEYS = optionKeys<{ abstract: string; file: string }>({ abstract: true, file: true });
+const KEYS = optionKeys<WhoHoldsOptions>({ slots: true });
 
 /**
  * Who holds a lock, without taking it: null if it is free. A string containing '/' is a file
@@ -21,12 +31,26 @@ const TARGET_KEYS = optionKeys<{ abstract: string; file: string }>({ abstract: t
  * Fields the kernel does not let us see are left out ({} means held by a process we cannot see).
  * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG` for a name or path that cannot be a lock.
  * @throws {SolelyError} `EACCES`, `ENOTDIR`... from lstat(2); `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown key) for a bad target.
+ * With `{ slots: N }`, an array of N entries: the holder of each slot, or null for a free one.
  * @example
  * const { whoHolds } = require('solely');
  * const holder = whoHolds({ file: '/run/lock/backup.lock' });
  * if (holder !== null) console.log(`held by pid ${holder.pid}`);
+ * const busy = whoHolds('cron-jobs', { slots: 4 }).filter((h) => h !== null).length;
  */
-export function whoHolds(target: HolderTarget): Holder | null {
+export function whoHolds(target: HolderTarget): Holder | null;
+export function whoHolds(target: HolderTarget, options: WhoHoldsOptions & { slots: number }): Array<Holder | null>;
+export function whoHolds(target: HolderTarget, options?: WhoHoldsOptions): Holder | null | Array<Holder | null>;
+export function whoHolds(target: HolderTarget, options?: WhoHoldsOptions): Holder | null | Array<Holder | null> {
+  const o = optionsObject(options, KEYS);
+  const { slots } = parseSlots(o);
+  const holderOf = holderLookup(target);
+  if (o.slots === undefined) return holderOf(0);
+  return slotNumbers(slots).map(holderOf);
+}
+
+/** A function that finds the holder of slot i of target, never taking it. */
+function holderLookup(target: HolderTarget): (slot: number) => Holder | null {
   let abstract: unknown;
   let file: unknown;
   if (typeof target === 'string') {
@@ -40,9 +64,13 @@ export function whoHolds(target: HolderTarget): Holder | null {
   }
   if (abstract !== undefined) {
     const name = checkName(abstract);
-    return abstractHolder(name) ?? null;
+    return (slot) => abstractHolder(slot === 0 ? name : checkName(slotName(name, slot))) ?? null;
   }
   const path = absolutePath(file);
+  return (slot) => fileSlotHolder(slotName(path, slot));
+}
+
+function fileSlotHolder(path: string): Holder | null {
   let stats: BigIntStats | undefined;
   try {
     stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });

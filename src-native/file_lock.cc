@@ -1,7 +1,7 @@
-// Exclusive locks on a file or directory: flock(2), or an open-file-description fcntl lock.
-// Classic POSIX fcntl locks are never used: they do not conflict inside one process and vanish
-// when any descriptor of the file is closed. Where OFD locks do not exist, ofdLocks is false and
-// TypeScript refuses method 'fcntl'.
+// Exclusive or shared locks on a file or directory: flock(2), or an open-file-description
+// fcntl lock. Classic POSIX fcntl locks are never used: they do not conflict inside one process
+// and vanish when any descriptor of the file is closed. Where OFD locks do not exist, ofdLocks is
+// false and TypeScript refuses method 'fcntl'.
 #include "file_lock.h"
 
 #include <fcntl.h>
@@ -24,10 +24,11 @@ constexpr bool kOfdLocks = false;
 // Non-blocking: contention is EWOULDBLOCK (flock) or EAGAIN/EACCES (fcntl).
 int Lock(int fd, int method, bool unlock) {
   int rc;
-  if (method == kFcntl) {
+  bool shared = (method & kShared) != 0;
+  if ((method & ~kShared) == kFcntl) {
 #ifdef F_OFD_SETLK
     struct flock range = {};
-    range.l_type = unlock ? F_UNLCK : F_WRLCK;
+    range.l_type = unlock ? F_UNLCK : shared ? F_RDLCK : F_WRLCK;
     range.l_whence = SEEK_SET;  // start 0, length 0: the whole file, however it grows
     do rc = fcntl(fd, F_OFD_SETLK, &range);
     while (rc < 0 && errno == EINTR);
@@ -35,7 +36,7 @@ int Lock(int fd, int method, bool unlock) {
     return -ENOTSUP;
 #endif
   } else {
-    do rc = flock(fd, unlock ? LOCK_UN : LOCK_EX | LOCK_NB);
+    do rc = flock(fd, unlock ? LOCK_UN : (shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
     while (rc < 0 && errno == EINTR);
   }
   return rc < 0 ? -errno : 0;
@@ -103,6 +104,7 @@ void RegisterFileLock(Napi::Env env, Napi::Object exports) {
   methods.Set("flock", static_cast<double>(kFlock));
   methods.Set("fcntl", static_cast<double>(kFcntl));
   exports.Set("lockMethods", methods);
+  exports.Set("sharedLock", static_cast<double>(kShared));
   exports.Set("ofdLocks", Napi::Boolean::New(env, kOfdLocks));
 }
 

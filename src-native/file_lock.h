@@ -5,6 +5,9 @@
 namespace solely {
 
 enum LockMethod : int { kFlock = 0, kFcntl = 1 };
+// Or'ed into a method: a shared lock (flock LOCK_SH, or an OFD read lock F_RDLCK) instead of an
+// exclusive one. Carried inside the method so that every path that passes a method passes it.
+constexpr int kShared = 2;
 
 // Lock without blocking, then check that path still names the locked inode (FreeBSD flopen). If
 // it was unlinked or replaced meanwhile, a second holder could lock the new file: that is -ESTALE,
@@ -13,7 +16,8 @@ enum LockMethod : int { kFlock = 0, kFcntl = 1 };
 int LockAndVerify(int fd, const char* path, int method);
 
 // Unlock before close, so that a child sharing the open file description between fork and exec
-// cannot prolong the lock. 0 or -errno (the fd is closed either way).
+// cannot prolong the lock (a kShared bit in method changes nothing). 0 or -errno (the fd is
+// closed either way).
 int UnlockAndClose(int fd, int method);
 
 }  // namespace solely

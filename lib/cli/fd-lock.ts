@@ -48,7 +48,7 @@ function fdTarget(options: Parsed | null): { fd: number; target: FileTarget } | 
     // no /proc: messages name the fd
   }
   const method = options.fcntl ? 'fcntl' : 'flock';
-  return { fd, target: { kind: 'file', path, method, methodCode: binding.lockMethods[method], mode: 0, onNetworkFilesystem: 'lock' } };
+  return { fd, target: { kind: 'file', path, method, shared: false, methodCode: binding.lockMethods[method], mode: 0, onNetworkFilesystem: 'lock' } };
 }
 
 const ESTALE = errnoOf('ESTALE');

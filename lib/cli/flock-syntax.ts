@@ -11,6 +11,8 @@ const SHORT: Readonly<Record<string, string>> = {
   '-c': '--command',
   '-v': '--verbose',
   '-q': '--quiet',
+  '-s': '--shared',
+  '-x': '--exclusive',
 };
 /** The options that take a value, so that `-w5` and `-E75` read as flock(1) reads them. */
 const TAKES_VALUE = new Set(['--timeout', '--conflict-exit-code', '--command', '--kill-after', '--backoff', '--max-runtime', '--fd']);

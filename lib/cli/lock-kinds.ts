@@ -35,19 +35,33 @@ const INHERITED_ENV = { SOLELY_LOCK_FD: '3' };
 const nothing = (): void => {};
 
 /** Takes the lock the options name, waiting as asked; throws what the library throws (ELOCKED when held). */
-export async function lockAroundCommand({ target: { kind, value }, key = '', wait, close, fcntl }: WithTarget): Promise<LockAroundCommand> {
+export async function lockAroundCommand(options: WithTarget): Promise<LockAroundCommand> {
+  const { slots } = options;
+  const { adapter, slot } = await lockOfKind(options);
+  // With --slots, COMMAND learns which slot it has (0 to N-1), e.g. to pick a work directory.
+  return slots === undefined ? adapter : { ...adapter, env: { ...adapter.env, SOLELY_SLOT: String(slot) } };
+}
+
+async function lockOfKind({ target: { kind, value }, key = '', wait, close, fcntl, shared, slots }: WithTarget): Promise<{ adapter: LockAroundCommand; slot: number }> {
   const method = fcntl ? 'fcntl' : 'flock';
+  const mode = { ...(shared ? { shared } : {}), ...(slots === undefined ? {} : { slots }) };
   switch (kind) {
-    case 'abstract':
-      return inheritable(await abstract().lockAbstract(value, { wait }), close);
-    case 'file':
-      return inheritable(await file().lockFile(value, { wait, method }), close);
+    case 'abstract': {
+      const lock = await abstract().lockAbstract(value, { wait, ...mode });
+      return { adapter: inheritable(lock, close), slot: lock.slot };
+    }
+    case 'file': {
+      const lock = await file().lockFile(value, { wait, method, ...mode });
+      return { adapter: inheritable(lock, close), slot: lock.slot };
+    }
     case 'pidfile':
-      return pidfileKind(await pidfile().openPidfile(value, { wait, method }), close);
-    case 'postgres':
-      return fenced(await postgres().lockPostgres(key, { connection: value, wait }));
+      return { adapter: pidfileKind(await pidfile().openPidfile(value, { wait, method }), close), slot: 0 };
+    case 'postgres': {
+      const lock = await postgres().lockPostgres(key, { connection: value, wait, ...mode });
+      return { adapter: fenced(lock), slot: lock.slot };
+    }
     case 'redis':
-      return fenced(await redis().lockRedis(key, { connection: value, wait }));
+      return { adapter: fenced(await redis().lockRedis(key, { connection: value, wait })), slot: 0 };
   }
 }
 

@@ -10,7 +10,8 @@ process.on('SIGUSR1', () => {});
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeError, USAGE, UsageError } from './args';
+import { describeError, UsageError } from './args';
+import { USAGE } from './help';
 import { lazy } from '../internal/lazy-modules';
 
 const runCommand = lazy(() => require('./run') as typeof import('./run'));

@@ -2,7 +2,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
 import { byHolder } from '../internal/holder-message';
-import { describeError, parseSubcommand, RUN_HELP, RUN_OPTIONS, UsageError, type WithTarget } from './args';
+import { describeError, parseSubcommand, RUN_OPTIONS, UsageError, type WithTarget } from './args';
+import { RUN_HELP } from './help';
 import { runChild, terminate } from './child';
 import { commandLockName } from './derived-lock';
 import { lockAroundCommand, type LockAroundCommand } from './lock-kinds';

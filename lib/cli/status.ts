@@ -6,7 +6,8 @@ import { errnoOf, fromErrno } from '../internal/errno';
 import { describeHolder } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
 import { absolutePath } from '../internal/path';
-import { describeError, parseSubcommand, STATUS_HELP, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
+import { describeError, parseSubcommand, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
+import { STATUS_HELP } from './help';
 
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
 const whoHoldsModule = lazy(() => require('../who-holds') as typeof import('../who-holds'));
@@ -23,6 +24,25 @@ interface StatusReport {
   holder?: Holder;
   /** The PID a pidfile claims. */
   pid?: number | null;
+  /** With --slots N: each slot's state and holder. */
+  slots?: SlotReport[];
+}
+
+interface SlotReport {
+  slot: number;
+  state: 'held' | 'free';
+  holder?: Holder;
+}
+
+/** Held when at least one slot is (the program is running, in LSB's words); each slot said. */
+async function slotsStatusOf(kind: TargetKind, target: string, key: string | undefined, slots: number): Promise<StatusReport> {
+  const holders =
+    kind === 'postgres'
+      ? await postgres().whoHoldsPostgres(key ?? '', { connection: target, slots })
+      : whoHoldsModule().whoHolds(kind === 'abstract' ? { abstract: target } : { file: target }, { slots });
+  const reports = holders.map((holder, slot): SlotReport => (holder === null ? { slot, state: 'free' } : { slot, state: 'held', holder }));
+  const state = reports.some((report) => report.state === 'held') ? 'held' : 'free';
+  return { target: key ?? target, kind, state, slots: reports };
 }
 
 /**
@@ -63,16 +83,24 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
 
 function describeStatus(report: StatusReport): string {
   const where = report.kind === 'abstract' ? `@${report.target}` : report.kind === 'postgres' ? `postgres advisory lock ${report.target}` : report.target;
+  if (report.slots !== undefined) {
+    const held = report.slots.filter((slot) => slot.state === 'held').length;
+    const lines = report.slots.map(({ slot, state, holder }) => `  slot ${slot}: ${state === 'free' ? 'not held' : heldBy(holder)}`);
+    return [`${where}: ${held} of ${report.slots.length} slots held`, ...lines].join('\n');
+  }
   switch (report.state) {
-    case 'held': {
-      const holder = describeHolder(report.holder);
-      return `${where}: held${holder === '' ? '' : ` by ${holder}`}`;
-    }
+    case 'held':
+      return `${where}: ${heldBy(report.holder)}`;
     case 'stale':
       return `${where}: stale (not locked${report.pid === null || report.pid === undefined ? '' : `; it names pid ${report.pid}`})`;
     case 'free':
       return `${where}: not held`;
   }
+}
+
+function heldBy(holder: Holder | undefined): string {
+  const described = describeHolder(holder);
+  return `held${described === '' ? '' : ` by ${described}`}`;
 }
 
 export async function status(args: string[]): Promise<number> {
@@ -82,7 +110,7 @@ export async function status(args: string[]): Promise<number> {
   const { kind, value } = options.target;
   let report: StatusReport;
   try {
-    report = await statusOf(kind, value, options.key);
+    report = options.slots === undefined ? await statusOf(kind, value, options.key) : await slotsStatusOf(kind, value, options.key, options.slots);
   } catch (error) {
     process.stderr.write(`${describeError(error)}\n`);
     if (options.json) {

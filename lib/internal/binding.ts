@@ -30,6 +30,8 @@ export interface Binding {
   /** Unlock, then close. 0 or -errno; the fd is closed either way. */
   unlockClose(fd: number, method: number): number;
   readonly lockMethods: { readonly flock: number; readonly fcntl: number };
+  /** Or'ed into a lock method: a shared lock (flock LOCK_SH, an OFD read lock F_RDLCK). */
+  readonly sharedLock: number;
   /** Whether open-file-description locks (method fcntl) exist here: never a classic POSIX lock. */
   readonly ofdLocks: boolean;
   /** A non-blocking inotify instance, closed when this thread's environment ends: fd or -errno. */

@@ -30,7 +30,9 @@ export interface FileTarget {
   /** Absolute, as the kernel resolves it (lib/internal/path.ts). */
   readonly path: string;
   readonly method: LockMethod;
-  /** method as the addon names it (binding.lockMethods), looked up once per target. */
+  /** A shared lock (LOCK_SH, F_RDLCK): a file opened read-only serves. */
+  readonly shared: boolean;
+  /** method as the addon names it (with binding.sharedLock for a shared lock) (binding.lockMethods), looked up once per target. */
   readonly methodCode: number;
   readonly mode: number;
   readonly onNetworkFilesystem: NetworkFilesystemPolicy;
@@ -101,8 +103,8 @@ function withFallbacks(target: FileTarget, opened: number): number {
     fd = ELOOP;
   }
   // A pidfile is a file its holder writes: it has no fallback.
-  if (target.kind === 'file' && (fd === EACCES || fd === EROFS) && method === 'flock') {
-    // flock needs no write access: lock a file we may only read, as flock(1) does.
+  if (target.kind === 'file' && (fd === EACCES || fd === EROFS) && (method === 'flock' || target.shared)) {
+    // flock and a read lock need no write access: lock a file we may only read, as flock(1) does.
     const readOnly = binding.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
     if (readOnly >= 0) fd = readOnly;
   } else if (target.kind === 'file' && fd === EISDIR) {
@@ -159,7 +161,7 @@ export function tryLockTarget(target: FileTarget): Outcome {
   return retryReplaced(target, () => attemptOnce(target));
 }
 
-/** The sync lock of a file target (lockTarget is the async one): its network policy, then tryLockTarget. */
+/** The sync lock of a file target (lockTargets is the async one): its network policy, then tryLockTarget. */
 export function lockTargetSync(target: FileTarget): Outcome {
   onNetworkFilesystem(target);
   return tryLockTarget(target);

@@ -4,17 +4,32 @@ import { binding } from './binding';
 import { lockFailure, lockOnThread, onNetworkFilesystem, openLockFile, retryReplaced, tryLockTarget, tryLockTargetOnThread, type Attempt, type FileTarget } from './file-attempt';
 import { unwatchFile, watchFile } from './file-events';
 import type { Wait } from './options';
+import { anySlot } from './slots';
 import { waitFor, type Waiter } from './wait';
 
 /** The async lock of a file target: wrap(fd) once locked, or null if held and not waiting. */
-export async function lockTarget<T>(target: FileTarget, wait: Wait, wrap: (fd: number) => T): Promise<T | null> {
-  const onNetwork = onNetworkFilesystem(target);
+export function lockTarget<T>(target: FileTarget, wait: Wait, wrap: (fd: number) => T): Promise<T | null> {
+  return lockTargets([target], wait, wrap);
+}
+
+/**
+ * The async lock of any one of targets (the slots' files, lowest first): wrap(fd, slot) once
+ * locked, or null if all are held and not waiting. A wait watches every slot's file.
+ */
+export async function lockTargets<T>(targets: readonly FileTarget[], wait: Wait, wrap: (fd: number, slot: number) => T): Promise<T | null> {
+  const onNetwork = onNetworkFilesystem(targets[0]); // the slots' files share a directory
   if (wait.timeout === 0 && !wait.signal?.aborted) {
-    const fd = onNetwork ? await tryLockTargetOnThread(target) : tryLockTarget(target);
-    return fd === 'held' ? null : wrap(fd);
+    for (let slot = 0; slot < targets.length; slot++) {
+      const fd = onNetwork ? await tryLockTargetOnThread(targets[slot]) : tryLockTarget(targets[slot]);
+      if (fd !== 'held') return wrap(fd, slot);
+    }
+    return null;
   }
-  const waiter = onNetwork ? new ThreadWaiter(target, wrap) : new FileWaiter(target, wrap);
-  return waitFor(waiter, wait, { path: target.path });
+  const waiters = targets.map((target, slot) => {
+    const wrapSlot = (fd: number): T => wrap(fd, slot);
+    return onNetwork ? new ThreadWaiter(target, wrapSlot) : new FileWaiter(target, wrapSlot);
+  });
+  return waitFor(anySlot(waiters), wait, { path: targets[0].path });
 }
 
 /**

@@ -7,10 +7,12 @@ import { type Holder, type LockHeldError } from '../errors';
 import { invalidArgument } from '../internal/errno';
 import { heldBy } from '../internal/holder-message';
 import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseKey, parseWait, type WaitOptions } from '../internal/options';
+import { parseSlots, slotName, slotNumbers } from '../internal/slots';
 import { throwIfAborted } from '../internal/wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
 import type { PgClientConfig } from './pg';
 import { Session, applicationName, setSettings } from './session';
+import { waitForAnySlot } from './slots';
 
 /**
  * What `pg.Client` takes: a connection string, or pg's ClientConfig (host, port, user, ssl...).
@@ -27,6 +29,11 @@ export interface PostgresLockOptions extends WaitOptions {
   keepaliveInterval?: number;
   /** The table of fencing counters (default 'solely_fencing', created on first use); false: no tokens. */
   fencingTable?: string | false;
+  /** A shared lock (pg_advisory_lock_shared): any number of shared holders, or one exclusive. Not with `slots`. */
+  shared?: boolean;
+  /** At most `slots` holders at once (1 to 1024, default 1): slot i is the lock named `${name}.${i}`
+   *  (slot 0: name itself). A waiter keeps one session per slot while it waits. */
+  slots?: number;
 }
 
 /**
@@ -34,9 +41,13 @@ export interface PostgresLockOptions extends WaitOptions {
  */
 export type TryLockPostgresOptions = Omit<PostgresLockOptions, 'wait'>;
 
-const TRY_KEYS = optionKeys<TryLockPostgresOptions>({ connection: true, keepaliveInterval: true, fencingTable: true, signal: true });
-const LOCK_KEYS = optionKeys<PostgresLockOptions>({ wait: true, signal: true, connection: true, keepaliveInterval: true, fencingTable: true });
-const WHO_HOLDS_KEYS = optionKeys<Pick<PostgresLockOptions, 'connection' | 'signal'>>({ connection: true, signal: true });
+const TRY_KEYS = optionKeys<TryLockPostgresOptions>({ connection: true, keepaliveInterval: true, fencingTable: true, signal: true, shared: true, slots: true });
+const LOCK_KEYS = optionKeys<PostgresLockOptions>({ wait: true, signal: true, connection: true, keepaliveInterval: true, fencingTable: true, shared: true, slots: true });
+/**
+ * Options of whoHoldsPostgres: `slots` asks for the holder of each slot.
+ */
+export type WhoHoldsPostgresOptions = Pick<PostgresLockOptions, 'connection' | 'signal' | 'slots'>;
+const WHO_HOLDS_KEYS = optionKeys<WhoHoldsPostgresOptions>({ connection: true, signal: true, slots: true });
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** After a lost lock, how long the server may keep the session: probes start after this many
  * keepalive intervals of silence; with 3 probes the server ends it after 4 intervals. */
@@ -108,31 +119,63 @@ function heldError(name: string, address: string, holder: Holder | undefined): L
   return heldBy(`the postgres advisory lock ${name} is held`, { address }, holder);
 }
 
+/** The advisory key of each slot of name: slot i is the lock named slotName(name, i). */
+function slotKeys(name: string, slots: number): bigint[] {
+  return slotNumbers(slots).map((slot) => advisoryKey(slotName(name, slot)));
+}
+
+/** The first slot whose key session gets without waiting (slot 0 already tried), or -1. */
+async function tryOtherSlots(session: Session, keys: readonly bigint[], shared: boolean): Promise<number> {
+  for (let slot = 1; slot < keys.length; slot++) {
+    const [row] = await session.query<{ locked: boolean }>(`SELECT ${shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock'}($1::bigint) AS locked`, [String(keys[slot])]);
+    if (row.locked) return slot;
+  }
+  return -1;
+}
+
 async function acquire(name: string, options: PostgresLockOptions | undefined, orNull: boolean): Promise<PostgresLock | null> {
-  const key = advisoryKey(name);
+  advisoryKey(name);
   const o = optionsObject(options, orNull ? TRY_KEYS : LOCK_KEYS);
+  const { slots, shared } = parseSlots(o);
+  const keys = slotKeys(name, slots);
   const wait = parseWait(orNull ? { ...o, wait: false } : o);
   const { config, keepaliveInterval, fencingTable } = parseConnectionSettings(o);
+  const patience = keepaliveInterval || DEFAULT_KEEPALIVE_MS;
+  // The server ends a silent client's session (and frees its lock) after about 4 keepalive
+  // intervals; the client has given the lock up as lost after 2.
+  const settings = JSON.stringify(silenceSettings(keepaliveInterval));
   throwIfAborted(wait.signal, {});
-  const session = await Session.open(config, wait.signal);
+  let session = await Session.open(config, wait.signal);
   try {
-    // The server ends a silent client's session (and frees its lock) after about 4 keepalive
-    // intervals; the client has given the lock up as lost after 2.
-    const [first] = await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS locked, ${setSettings(2)}`, [
-      String(key),
-      JSON.stringify(silenceSettings(keepaliveInterval)),
-    ]);
-    if (!first.locked) {
+    const tryLock = shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
+    const [first] = await session.query<{ locked: boolean }>(`SELECT ${tryLock}($1::bigint) AS locked, ${setSettings(2)}`, [String(keys[0]), settings]);
+    let slot = first.locked ? 0 : await tryOtherSlots(session, keys, shared);
+    if (slot < 0) {
       if (wait.timeout === 0) {
-        const holder = await session.holder(key);
+        const holder = await session.holder(keys[0]);
         await session.end();
         if (orNull) return null;
         throw heldError(name, session.address, holder);
       }
-      await session.blockingLock(key, wait, name, keepaliveInterval || DEFAULT_KEEPALIVE_MS);
+      if (slots === 1) {
+        await session.blockingLock(keys[0], wait, name, patience, shared);
+        slot = 0;
+      } else {
+        const open = async (signal: AbortSignal): Promise<Session> => {
+          const other = await Session.open(config, signal);
+          await other.query(`SELECT ${setSettings(1)}`, [settings]).catch(async (error: unknown) => {
+            await other.end();
+            throw error;
+          });
+          return other;
+        };
+        const granted = await waitForAnySlot(session, open, keys, shared, wait, name, patience);
+        if (granted.session !== session) await session.end();
+        ({ session, slot } = granted);
+      }
     }
-    const token = fencingTable === false ? null : await session.fence(fencingTable, key);
-    return new PostgresLock(name, key, token, session, keepaliveInterval); // the lock owns the session now
+    const token = fencingTable === false ? null : await session.fence(fencingTable, keys[slot]);
+    return new PostgresLock(name, keys[slot], token, session, keepaliveInterval, shared, slot); // the lock owns the session now
   } catch (error) {
     await session.end();
     throw error;
@@ -177,13 +220,19 @@ export function tryLockPostgres(name: string, options?: TryLockPostgresOptions):
  * import { whoHoldsPostgres } from 'solely/postgres';
  * const holder = await whoHoldsPostgres('nightly-report', { connection: process.env.DATABASE_URL });
  */
-export async function whoHoldsPostgres(name: string, options?: Pick<PostgresLockOptions, 'connection' | 'signal'>): Promise<Holder | null> {
-  const key = advisoryKey(name);
+export async function whoHoldsPostgres(name: string, options?: Omit<WhoHoldsPostgresOptions, 'slots'>): Promise<Holder | null>;
+export async function whoHoldsPostgres(name: string, options: WhoHoldsPostgresOptions & { slots: number }): Promise<Array<Holder | null>>;
+export async function whoHoldsPostgres(name: string, options?: WhoHoldsPostgresOptions): Promise<Holder | null | Array<Holder | null>>;
+export async function whoHoldsPostgres(name: string, options?: WhoHoldsPostgresOptions): Promise<Holder | null | Array<Holder | null>> {
+  advisoryKey(name);
   const o = optionsObject(options, WHO_HOLDS_KEYS);
+  const keys = slotKeys(name, parseSlots(o).slots);
   const { signal } = parseWait({ ...o, wait: false });
   const session = await Session.open(parseConnectionSettings({ ...o, keepaliveInterval: 0 }).config, signal);
   try {
-    return (await session.holder(key)) ?? null;
+    const holders: Array<Holder | null> = [];
+    for (const key of keys) holders.push((await session.holder(key)) ?? null);
+    return o.slots === undefined ? holders[0] : holders;
   } finally {
     await session.end();
   }

@@ -19,10 +19,14 @@ export class PostgresLock extends EventEmitter implements AsyncDisposable {
   readonly kind = 'postgres';
   /** The lock's name, as given. */
   readonly target: string;
-  /** The signed 64-bit advisory key: advisoryKey(target). */
+  /** The signed 64-bit advisory key: advisoryKey(target), or with slots that of the slot's name. */
   readonly advisoryKey: bigint;
   /** Greater than every token given before for this key (in this database); null if fencingTable is false. */
   readonly fencingToken: bigint | null;
+  /** Whether this is a shared lock (pg_advisory_lock_shared). */
+  readonly shared: boolean;
+  /** Which of the `slots` locks this is (0 without `slots`); advisoryKey is that slot's key. */
+  readonly slot: number;
   readonly #session: Session;
   readonly #controller = new AbortController();
   #keepalive: NodeJS.Timeout | undefined;
@@ -32,11 +36,13 @@ export class PostgresLock extends EventEmitter implements AsyncDisposable {
   readonly #interval: number;
 
   /** @internal The lock owns session from here on. */
-  constructor(target: string, key: bigint, fencingToken: bigint | null, session: Session, keepaliveInterval: number) {
+  constructor(target: string, key: bigint, fencingToken: bigint | null, session: Session, keepaliveInterval: number, shared = false, slot = 0) {
     super();
     this.target = target;
     this.advisoryKey = key;
     this.fencingToken = fencingToken;
+    this.shared = shared;
+    this.slot = slot;
     this.#session = session;
     session.onBroken = (error) => this.#lose(error);
     this.#interval = keepaliveInterval;
@@ -91,7 +97,7 @@ export class PostgresLock extends EventEmitter implements AsyncDisposable {
       if (!this.#lost) {
         this.#session.ref(true);
         // Bounded: a silent server must not hang release(); end() then drops the socket.
-        const unlock = this.#session.query('SELECT pg_advisory_unlock($1::bigint)', [String(this.advisoryKey)]);
+        const unlock = this.#session.query(`SELECT ${this.shared ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::bigint)`, [String(this.advisoryKey)]);
         await settlesWithin(unlock, this.#interval || DEFAULT_KEEPALIVE_MS);
       }
       await this.#session.end();

@@ -112,10 +112,11 @@ export class Session {
   }
 
   /**
-   * pg_advisory_lock until granted; a timeout or an abort cancels the wait (see #cancel), so that
-   * no waiting session stays behind on the server. patience: ms to wait for a cancel to take effect.
+   * pg_advisory_lock (pg_advisory_lock_shared if shared) until granted; a timeout or an abort
+   * cancels the wait (see #cancel), so that no waiting session stays behind on the server.
+   * patience: ms to wait for a cancel to take effect.
    */
-  async blockingLock(key: bigint, wait: Wait, name: string, patience: number): Promise<void> {
+  async blockingLock(key: bigint, wait: Wait, name: string, patience: number, shared = false): Promise<void> {
     // Should the cancel fail, the socket is closed: with this the server notices that during the
     // wait (PostgreSQL >= 14, on servers whose kernel can tell; elsewhere it refuses it: ignored).
     await this.query(`SELECT ${setSettings(1)}`, [JSON.stringify({ client_connection_check_interval: String(patience) })]).catch((error: unknown) => {
@@ -124,7 +125,7 @@ export class Session {
     // Before the query: a cancel that comes before the backend reads it is ignored.
     throwIfAborted(wait.signal, { address: this.address });
     let stopped: SolelyError | undefined;
-    const waiting = this.query('SELECT pg_advisory_lock($1::bigint)', [String(key)]);
+    const waiting = this.query(`SELECT ${shared ? 'pg_advisory_lock_shared' : 'pg_advisory_lock'}($1::bigint)`, [String(key)]);
     const stopDeadline = new Deadline(wait, `the postgres advisory lock ${name}`, { address: this.address }).watch((error) => {
       stopped = error;
       this.#cancelling = this.#cancel(waiting, patience);

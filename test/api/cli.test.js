@@ -571,3 +571,64 @@ test('run: a refused name or path is a usage error (64), said once; other failur
   assert.deepEqual([failed.status, failed.stdout], [1, '']);
   assert.equal(failed.stderr, `solely: ENOTDIR: not a directory, open '${file}/x'\n`);
 });
+
+describe('run --slots N: at most N COMMANDs at once, each told its slot; status --slots N', () => {
+  for (const kind of ['abstract', 'file']) {
+    test(`${kind}: N runs hold slots 0..N-1 (SOLELY_SLOT), the next exits 75, status names each slot, a waiter takes the slot freed`, async (t) => {
+      const target = kind === 'abstract' ? uniqueName() : path.join(tempDir(t), 'slots.lock');
+      const run = (...flags) => spawnReady(t, process.execPath, [CLI, 'run', `--${kind}`, target, '--slots', '2', ...flags, '--', 'sh', '-c', 'echo "slot $SOLELY_SLOT"; exec cat']);
+      const first = await run();
+      const second = await run();
+      assert.deepEqual([first.firstLine, second.firstLine], ['slot 0', 'slot 1']);
+      const third = spawnSync(process.execPath, [CLI, 'run', `--${kind}`, target, '--slots', '2', '--', 'true'], { encoding: 'utf8' });
+      assert.equal(third.status, 75);
+      const status = spawnSync(process.execPath, [CLI, 'status', `--${kind}`, target, '--slots', '3'], { encoding: 'utf8' });
+      assert.equal(status.status, 0);
+      assert.match(status.stdout, /: 2 of 3 slots held\n {2}slot 0: held by pid \d+.*\n {2}slot 1: held by pid \d+.*\n {2}slot 2: not held\n$/);
+      const json = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--json', `--${kind}`, target, '--slots', '3'], { encoding: 'utf8' }).stdout);
+      assert.equal(json.state, 'held');
+      assert.deepEqual(json.slots.map(({ slot, state }) => ({ slot, state })), [{ slot: 0, state: 'held' }, { slot: 1, state: 'held' }, { slot: 2, state: 'free' }]);
+      assert.equal(typeof json.slots[0].holder.pid, 'number');
+      assert.equal(json.slots[2].holder, undefined);
+      const waiter = spawn(process.execPath, [CLI, 'run', `--${kind}`, target, '--slots', '2', '--wait', '--', 'sh', '-c', 'echo "slot $SOLELY_SLOT"'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      t.after(() => waiter.kill('SIGKILL'));
+      const output = readline.createInterface({ input: waiter.stdout });
+      await kill(first, 'SIGTERM'); // the wrapper forwards it; COMMAND's exit frees slot 0
+      assert.equal((await output[Symbol.asyncIterator]().next()).value, 'slot 0');
+      await exited(waiter);
+      assert.equal(waiter.exitCode, 0);
+    });
+  }
+
+  test('status --slots: 3 (not held) when every slot is free; --json has N free entries', (t) => {
+    const file = path.join(tempDir(t), 'free.lock');
+    const status = spawnSync(process.execPath, [CLI, 'status', '--json', '--file', file, '--slots', '2'], { encoding: 'utf8' });
+    assert.equal(status.status, 3);
+    assert.deepEqual(JSON.parse(status.stdout), { target: file, kind: 'file', state: 'free', slots: [{ slot: 0, state: 'free' }, { slot: 1, state: 'free' }] });
+  });
+});
+
+test('run -s/--shared: shared runs overlap, an exclusive (-x) run exits 75 beside them; bad --slots and --shared uses exit 64', async (t) => {
+  const file = path.join(tempDir(t), 'shared.lock');
+  const run = (flag) => spawnReady(t, process.execPath, [CLI, 'run', '--file', file, flag, '--', 'sh', '-c', 'echo in; exec cat']);
+  assert.equal((await run('-s')).firstLine, 'in');
+  assert.equal((await run('--shared')).firstLine, 'in');
+  assert.equal(spawnSync(process.execPath, [CLI, 'run', '--file', file, '-x', '--', 'true']).status, 75);
+  assert.equal(spawnSync(process.execPath, [CLI, 'run', '--file', file, '--', 'true']).status, 75);
+  const usage = (...args) => spawnSync(process.execPath, [CLI, 'run', ...args, '--', 'true'], { encoding: 'utf8' });
+  for (const args of [
+    ['--file', file, '--slots', '0'],
+    ['--file', file, '--slots', '-1'],
+    ['--file', file, '--slots', '1.5'],
+    ['--file', file, '--slots', '1025'],
+    ['--file', file, '--slots', 'x'],
+    ['--file', file, '-s', '--slots', '2'],
+    ['--abstract', uniqueName(), '--shared'],
+    ['--pidfile', path.join(path.dirname(file), 'p.pid'), '--slots', '2'],
+  ]) {
+    const result = usage(...args);
+    assert.equal(result.status, 64, args.join(' '));
+    assert.match(result.stderr, /^solely: .*(--slots|--shared)/, args.join(' '));
+  }
+  assert.equal(fs.existsSync(path.join(path.dirname(file), 'p.pid')), false);
+});

@@ -75,7 +75,7 @@ test('every public function that takes options refuses an unknown key, suggestin
 test('an unknown key with no near match lists the keys the function takes', () => {
   assert.throws(() => solely.lockFileSync('/tmp/x.lock', { retries: 3 }), {
     code: 'ERR_INVALID_ARG_VALUE',
-    message: `The "options" argument has an unknown key 'retries': it takes 'method', 'mode', 'onNetworkFilesystem'`,
+    message: `The "options" argument has an unknown key 'retries': it takes 'method', 'mode', 'onNetworkFilesystem', 'shared', 'slots'`,
   });
 });
 

@@ -408,6 +408,116 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
   });
 
   // Last: the restart ends every session.
+  /** The key SQL computes for a lock name: the documented formula. */
+  async function sqlKey(name) {
+    const { rows } = await admin.query("SELECT ('x' || left(encode(sha256(convert_to($1, 'UTF8')), 'hex'), 16))::bit(64)::bigint AS key", [name]);
+    return rows[0].key;
+  }
+
+  test('shared: shared locks coexist and exclude an exclusive one, against SQL pg_advisory_lock_shared on the same key, both ways; a waiting exclusive request is not overtaken', async () => {
+    const key = uniqueName();
+    const first = await lockPostgres(key, { ...options, shared: true });
+    const second = await tryLockPostgres(key, { ...options, shared: true });
+    assert.deepEqual([first.shared, second.shared, first.slot], [true, true, 0]);
+    assert.equal(await tryLockPostgres(key, options), null);
+    const sql = await sqlKey(key);
+    const { rows: [peer] } = await admin.query('SELECT pg_try_advisory_lock_shared($1::bigint) AS shared, pg_try_advisory_lock($1::bigint) AS exclusive', [sql]);
+    assert.deepEqual(peer, { shared: true, exclusive: false });
+    await first.release();
+    await second.release();
+    // Only the SQL peer's shared lock is left: a shared lock goes beside it, an exclusive one not.
+    const beside = await tryLockPostgres(key, { ...options, shared: true });
+    assert.equal(beside?.shared, true);
+    await beside.release();
+    assert.equal(await tryLockPostgres(key, options), null);
+    await admin.query('SELECT pg_advisory_unlock_shared($1::bigint)', [sql]);
+    const exclusive = await tryLockPostgres(key, options);
+    assert.equal(exclusive.shared, false);
+    assert.equal(await tryLockPostgres(key, { ...options, shared: true }), null);
+    await exclusive.release();
+    // The server queues requests: a shared request does not overtake a waiting exclusive one.
+    const reader = await lockPostgres(key, { ...options, shared: true });
+    const writer = lockPostgres(key, { ...options, wait: 30_000 });
+    await until(async () => (await ownSessions()).some((s) => s.wait_event_type === 'Lock'));
+    assert.equal(await tryLockPostgres(key, { ...options, shared: true }), null, 'no reader overtakes the waiting writer');
+    await reader.release();
+    await (await writer).release();
+    const { rows } = await admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+    assert.equal(rows[0].n, 0, 'release() unlocked the shared locks');
+  });
+
+  test('slots: slot i is the key of name.i (slot 0: name), as SQL takes it; whoHoldsPostgres names each slot; SIGKILL frees exactly that slot', async (t) => {
+    const key = uniqueName();
+    const locks = [];
+    for (let slot = 0; slot < 3; slot++) locks.push(await tryLockPostgres(key, { ...options, slots: 3 }));
+    assert.deepEqual(locks.map((l) => l.slot), [0, 1, 2]);
+    assert.deepEqual(locks.map((l) => l.advisoryKey), [advisoryKey(key), advisoryKey(`${key}.1`), advisoryKey(`${key}.2`)]);
+    assert.equal(String(locks[1].advisoryKey), await sqlKey(`${key}.1`));
+    assert.equal(await tryLockPostgres(key, { ...options, slots: 3 }), null);
+    await locks[1].release();
+    const { rows: [peer] } = await admin.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [await sqlKey(`${key}.1`)]);
+    assert.equal(peer.locked, true, 'a SQL peer takes slot 1 by its documented key');
+    assert.equal(await tryLockPostgres(key, { ...options, slots: 3 }), null);
+    await admin.query('SELECT pg_advisory_unlock($1::bigint)', [await sqlKey(`${key}.1`)]);
+    const child = await fixture(t, 'hold', server.url, `${key}.1`);
+    assert.ok(JSON.parse(child.firstLine).token, 'a process holds slot 1');
+    const holders = await whoHoldsPostgres(key, { ...options, slots: 4 });
+    assert.deepEqual(holders.map((h) => h?.pid ?? null), [process.pid, child.pid, process.pid, null]);
+    await kill(child);
+    await until(async () => (await whoHoldsPostgres(key, { ...options, slots: 3 }))[1] === null);
+    const again = await tryLockPostgres(key, { ...options, slots: 3 });
+    assert.equal(again.slot, 1);
+    for (const lock of [locks[0], locks[2], again]) await lock.release();
+  });
+
+  test('slots: waiters keep one session per slot; exactly one wins each freed slot, the others\' sessions end', async () => {
+    const key = uniqueName();
+    const held = [await lockPostgres(key, { ...options, slots: 2 }), await lockPostgres(key, { ...options, slots: 2 })];
+    const before = (await ownSessions()).length;
+    const won = [];
+    const waiters = [0, 1].map(() => lockPostgres(key, { ...options, slots: 2, wait: 30_000 }).then((lock) => (won.push(lock), lock)));
+    await until(async () => (await ownSessions()).filter((s) => s.wait_event_type === 'Lock').length === 4);
+    await held[1].release();
+    const first = await Promise.race(waiters);
+    assert.equal(first.slot, 1);
+    // The two holders' sessions (one of them the winner's), and the loser's two, still waiting.
+    await until(async () => (await ownSessions()).length === 4);
+    assert.equal(won.length, 1, 'one waiter won the one freed slot');
+    await held[0].release();
+    const both = await Promise.all(waiters);
+    assert.deepEqual(both.map((l) => l.slot).sort(), [0, 1]);
+    for (const lock of both) await lock.release();
+    await until(async () => (await ownSessions()).length === before - 2);
+  });
+
+  test('slots: a wait that times out ends every session it opened; bad slots or shared with slots: ERR_INVALID_ARG_VALUE before connecting', async () => {
+    const key = uniqueName();
+    const held = [await lockPostgres(key, { ...options, slots: 2 }), await lockPostgres(key, { ...options, slots: 2 })];
+    const before = (await ownSessions()).length;
+    await assert.rejects(lockPostgres(key, { ...options, slots: 2, wait: 200 }), { code: 'ETIMEDOUT' });
+    await until(async () => (await ownSessions()).length === before);
+    for (const lock of held) await lock.release();
+    const nowhere = { connection: 'postgres://nobody@127.0.0.1:1/x' };
+    for (const slots of [0, -1, 1.5, 1025, '2']) {
+      await assert.rejects(lockPostgres(key, { ...nowhere, slots }), { code: 'ERR_INVALID_ARG_VALUE' });
+      await assert.rejects(tryLockPostgres(key, { ...nowhere, slots }), { code: 'ERR_INVALID_ARG_VALUE' });
+      await assert.rejects(whoHoldsPostgres(key, { ...nowhere, slots }), { code: 'ERR_INVALID_ARG_VALUE' });
+    }
+    await assert.rejects(lockPostgres(key, { ...nowhere, shared: true, slots: 2 }), { code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  test('CLI: run --postgres --slots gives COMMAND SOLELY_SLOT; status --slots --json lists each slot', async () => {
+    const key = uniqueName();
+    const held = await lockPostgres(key, { ...options, slots: 2 });
+    const run = spawnSync(process.execPath, [CLI, 'run', '--postgres', server.url, '--key', key, '--slots', '2', '--', 'sh', '-c', 'echo $SOLELY_SLOT'], { encoding: 'utf8' });
+    assert.deepEqual([run.status, run.stdout], [0, '1\n']);
+    const status = spawnSync(process.execPath, [CLI, 'status', '--json', '--postgres', server.url, '--key', key, '--slots', '2'], { encoding: 'utf8' });
+    const report = JSON.parse(status.stdout);
+    assert.deepEqual([status.status, report.state, report.slots.map((s) => s.state)], [0, 'held', ['held', 'free']]);
+    assert.equal(report.slots[0].holder.pid, process.pid);
+    await held.release();
+  });
+
   test('a server restart makes the holder report lost; the CLI stops COMMAND and exits 69', async (t) => {
     const key = uniqueName();
     const lock = await lockPostgres(key, options);
@@ -438,6 +548,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.ok(after.fencingToken > lock.fencingToken, 'tokens survive the restart');
     await after.release();
   });
+
 });
 
 test("a connection that is not up within connectionTimeoutMillis: ETIMEDOUT from 'connect'", async (t) => {

@@ -9,7 +9,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const solely = require('../..');
 const { FIXTURES, uniqueName, tempDir, spawnReady, kill } = require('../support/helpers');
-const { KINDS } = require('../support/kinds');
+const { KINDS, SLOT_KINDS } = require('../support/kinds');
 const { scale, record, quantile } = require('../support/scale');
 
 const KILLS = scale(10, 400); // per kind: 1,200 in all under stress
@@ -31,6 +31,13 @@ describe('crash release: holders of each kind of lock SIGKILLed at random points
   for (const kind of KINDS) crashTest(kind);
 });
 
+// With slots: 4 this process holds 3 slots throughout, so that the victim's is the only one left:
+// re-acquiring it proves the kill freed exactly that slot. A shared/exclusive mix is re-acquired
+// exclusively, which proves that no victim, shared or not, is left inside.
+describe('crash release: holders of a slot or of a shared lock SIGKILLed at random points', () => {
+  for (const kind of SLOT_KINDS) crashTest(kind);
+});
+
 function crashTest(kind) {
   test(`${kind.name}: ${KILLS} holders SIGKILLed at random points; the lock is always re-acquired`, { timeout: scale(60_000, 900_000) }, async (t) => {
     const dir = tempDir(t);
@@ -48,6 +55,10 @@ function crashTest(kind) {
     const reacquireMs = [];
     let freeAtExit = 0;
     let claimsLeft = 0;
+    const others = [];
+    for (let slot = 1; slot < (Number.isFinite(kind.capacity) ? kind.capacity : 1); slot++) others.push(await kind.tryAcquire(target));
+    assert.ok(others.every((lock) => lock !== null), 'every other slot taken');
+    t.after(() => Promise.all(others.map((lock) => kind.release(lock))));
     // The next victims start while the current one runs: node's start-up is the slow part.
     const pool = Array.from({ length: Math.min(POOL, KILLS) }, start);
     for (let i = 0; i < KILLS; i++) {

@@ -1,13 +1,15 @@
 'use strict';
 // Mutual exclusion under contention: 8 processes take each kind of lock in turn and, inside it,
 // mark themselves in and read-increment-write a shared counter. The counter must be exact and no
-// process may ever find another inside.
+// process may ever find another inside. Locks with a capacity (slots: 4, shared/exclusive mixes)
+// count who is inside under a second lock: never more than the capacity, never an exclusive
+// holder with anyone.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const { FIXTURES, tempDir, spawnReady, exited } = require('../support/helpers');
-const { KINDS } = require('../support/kinds');
+const { KINDS, SLOT_KINDS } = require('../support/kinds');
 const { scale, record } = require('../support/scale');
 
 const PROCESSES = 8;
@@ -17,6 +19,10 @@ const SECTIONS = scale(1_000, 104_000);
 
 describe('mutual exclusion: processes contend for each kind of lock, exact counter, never two inside', () => {
   for (const kind of KINDS) exclusionTest(kind);
+});
+
+describe('at most N: processes contend for locks with slots or shared holders, never more inside than allowed', () => {
+  for (const kind of SLOT_KINDS) exclusionTest(kind);
 });
 
 function exclusionTest(kind) {
@@ -35,10 +41,13 @@ function exclusionTest(kind) {
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     assert.deepEqual(children.map((c) => c.exitCode), Array(PROCESSES).fill(0));
     const [count, , handoffs] = fs.readFileSync(path.join(dir, 'counter'), 'latin1').trim().split(/ +/).map(Number);
-    assert.equal(fs.existsSync(path.join(dir, 'overlaps')), false, 'a process found another inside the lock');
+    assert.equal(fs.existsSync(path.join(dir, 'overlaps')) ? fs.readFileSync(path.join(dir, 'overlaps'), 'utf8') : '', '', 'a process found another inside the lock');
     assert.equal(count, SECTIONS);
     assert.equal(fs.existsSync(path.join(dir, 'inside')), false);
-    t.diagnostic(`${kind.name}: ${Math.round(SECTIONS / seconds)} critical sections/s, ${handoffs} hand-offs between processes`);
-    record('exclusion', kind.name, { processes: PROCESSES, sections: count, handoffs, seconds, perSecond: SECTIONS / seconds, overlaps: 0 });
+    assert.deepEqual(fs.readdirSync(dir).filter((name) => name.startsWith('inside-')), [], 'every holder marked itself out');
+    const peakFile = path.join(dir, 'peak');
+    const peak = fs.existsSync(peakFile) ? Number(fs.readFileSync(peakFile, 'latin1')) : 1;
+    t.diagnostic(`${kind.name}: ${Math.round(SECTIONS / seconds)} critical sections/s, ${handoffs} hand-offs between processes, at most ${peak} inside at once`);
+    record('exclusion', kind.name, { processes: PROCESSES, sections: count, handoffs, seconds, perSecond: SECTIONS / seconds, overlaps: 0, peak });
   });
 }

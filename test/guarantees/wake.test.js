@@ -6,6 +6,7 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { describe, test } = require('node:test');
+const solely = require('../..');
 const { FIXTURES, uniqueName, tempDir, spawnReady, holder, kill } = require('../support/helpers');
 
 const WAKE_WAITER = path.join(FIXTURES, 'wake-waiter.js');
@@ -20,6 +21,7 @@ async function frozenClockWaiter(t, kind, target) {
   assert.equal(waiter.firstLine, 'first held');
   const lines = waiter.lines[Symbol.asyncIterator]();
   return {
+    pid: waiter.pid,
     nextLine: async () => (await lines.next()).value,
     tick: (ms) => waiter.stdin.write(`tick ${ms}\n`),
   };
@@ -88,4 +90,53 @@ test('abstract, holder not listening: no event wakes the waiter; its backoff tim
   waiter.tick(1); // the first backoff
   assert.equal(await waiter.nextLine(), 'backoff locked');
   assert.equal(await waiter.nextLine(), 'done');
+});
+
+const SLOTS = 4;
+const slotKinds = [
+  { kind: `abstract-slots-${SLOTS}`, holderKind: 'abstract', target: () => uniqueName() },
+  { kind: `flock-slots-${SLOTS}`, holderKind: 'file', target: (dir) => path.join(dir, 'wake.lock') },
+  { kind: `fcntl-slots-${SLOTS}`, holderKind: 'fcntl', target: (dir) => path.join(dir, 'wake.lock') },
+];
+
+// Every slot is held, by one process each; the holder of slot 2 lets go. No poll may grant it.
+describe('with the fallback poll off, a waiter with slots is woken through the event of whichever slot frees', () => {
+  for (const { kind, holderKind, target: targetIn } of slotKinds) {
+    for (const [ending, end] of Object.entries(endings)) {
+      test(`${kind}: a waiter is granted slot 2 by the event of its holder's ${ending}`, TIMEOUT, async (t) => {
+        const target = targetIn(tempDir(t));
+        const holders = [];
+        for (let slot = 0; slot < SLOTS; slot++) {
+          const child = await holder(t, holderKind, target, `--slots=${SLOTS}`, ...(slot === 2 ? ['--release-on-input'] : []));
+          assert.equal(child.firstLine, `locked slot ${slot}`);
+          holders.push(child);
+        }
+        const waiter = await frozenClockWaiter(t, kind, target);
+        await end(holders[2]);
+        const causes = await attemptsUntilLocked(waiter);
+        assert.ok(['event locked', 'recheck locked'].includes(causes.at(-1)), `granted by ${causes.join(', ')}`);
+        assert.ok(!causes.some((cause) => cause.startsWith('poll') || cause.startsWith('backoff')), causes.join(', '));
+        const pids = solely.whoHolds(holderKind === 'abstract' ? { abstract: target } : { file: target }, { slots: SLOTS }).map((h) => h?.pid);
+        assert.deepEqual(pids, [holders[0].pid, holders[1].pid, waiter.pid, holders[3].pid]);
+      });
+    }
+  }
+});
+
+describe('with the fallback poll off, an exclusive waiter is woken through the event of the last shared holder letting go', () => {
+  for (const kind of ['flock', 'fcntl']) {
+    test(`${kind}: two shared holders end (a release, a SIGKILL); the exclusive waiter is granted by an event`, TIMEOUT, async (t) => {
+      const target = path.join(tempDir(t), 'wake.lock');
+      const holderKind = kind === 'flock' ? 'file' : kind;
+      const first = await holder(t, holderKind, target, '--shared', '--release-on-input');
+      const second = await holder(t, holderKind, target, '--shared');
+      assert.deepEqual([first.firstLine, second.firstLine], ['locked', 'locked'], 'shared holders overlap');
+      const waiter = await frozenClockWaiter(t, kind, target);
+      await endings.release(first);
+      await endings.SIGKILL(second);
+      const causes = await attemptsUntilLocked(waiter);
+      assert.ok(['event locked', 'recheck locked'].includes(causes.at(-1)), `granted by ${causes.join(', ')}`);
+      assert.ok(!causes.some((cause) => cause.startsWith('poll') || cause.startsWith('backoff')), causes.join(', '));
+    });
+  }
 });

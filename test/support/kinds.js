@@ -10,6 +10,10 @@
 //   release(handle)   gives it back (may return a promise)
 //   stale(target)     optional: what the target shows with no holder, for the crash suite to
 //                     check after a kill without taking the lock
+// SLOT_KINDS, for the exclusion and crash suites only, are locks that admit more than one holder:
+//   capacity          at most this many inside at once (slots: N); an exclusive holder of a
+//                     shared/exclusive mix is alone inside whatever the capacity
+//   tryAcquire        always the strictest mode (exclusive), so that it proves nobody is inside
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('../..');
@@ -87,10 +91,42 @@ const KINDS = [
   },
 ];
 
+const SLOTS = 4;
+// A mix of shared and exclusive holders: one acquisition in four is exclusive.
+const EXCLUSIVE_SHARE = 0.25;
+
+const fileSlotsKind = (name, method) => ({
+  ...fileKind(name, method),
+  capacity: SLOTS,
+  acquire: (target, { signal } = {}) => solely.lockFile(target, { signal, method, slots: SLOTS, wait: true }),
+  tryAcquire: (target) => solely.tryLockFileSync(target, { method, slots: SLOTS }),
+});
+
+const sharedMixKind = (name, method) => ({
+  ...fileKind(name, method),
+  capacity: Infinity,
+  acquire: (target, { signal } = {}) => solely.lockFile(target, { signal, method, shared: Math.random() >= EXCLUSIVE_SHARE, wait: true }),
+});
+
+const SLOT_KINDS = [
+  {
+    name: `abstract-slots-${SLOTS}`,
+    capacity: SLOTS,
+    target: () => uniqueName('solely-stress'),
+    acquire: (target, { signal } = {}) => solely.lockAbstract(target, { signal, slots: SLOTS, wait: true }),
+    tryAcquire: (target) => solely.tryLockAbstractSync(target, { slots: SLOTS }),
+    release: (lock) => lock.release(),
+  },
+  fileSlotsKind(`flock-slots-${SLOTS}`, 'flock'),
+  fileSlotsKind(`fcntl-slots-${SLOTS}`, 'fcntl'),
+  sharedMixKind('flock-shared-mix', 'flock'),
+  sharedMixKind('fcntl-shared-mix', 'fcntl'),
+];
+
 function kindNamed(name) {
-  const kind = KINDS.find((k) => k.name === name);
+  const kind = [...KINDS, ...SLOT_KINDS].find((k) => k.name === name);
   if (kind === undefined) throw new Error(`no lock kind named ${name}`);
   return kind;
 }
 
-module.exports = { KINDS, kindNamed };
+module.exports = { KINDS, SLOT_KINDS, kindNamed };
