@@ -154,5 +154,6 @@ void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
 void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
 void RegisterSocketDiag(Napi::Env env, Napi::Object exports);
 void RegisterWaitFds(Napi::Env env, Napi::Object exports);
+void RegisterFdPassing(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

@@ -58,6 +58,12 @@ export interface Binding {
   unlinkAtIf(dirFd: number, name: string, dev: bigint, ino: bigint): number;
   /** [isUnix, isStream, isListening, bound sun_path bytes] of a socket fd, or -errno (-ENOTSOCK). */
   socketInfo(fd: number): [boolean, boolean, boolean, Buffer] | number;
+  /** One non-blocking sendmsg of text with fds attached (SCM_RIGHTS; the kernel passes copies,
+   *  ours stay open): the bytes sent, or -errno. */
+  sendFds(fd: number, text: string, fds: number[]): number;
+  /** One non-blocking recvmsg: [bytes (empty at end of stream), fds received, close-on-exec and
+   *  the caller's], or -errno (-EAGAIN: nothing yet). */
+  recvFds(fd: number): [Buffer, number[]] | number;
   /** The O_PATH open flag, or 0 where it does not exist. */
   readonly O_PATH: number;
   /** close(fd), never retried. 0 or -errno. */
