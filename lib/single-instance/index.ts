@@ -9,14 +9,14 @@ import { LockHeldError } from '../errors';
 import { errnoOf, fromErrno, invalidArgument } from '../internal/errno';
 import { lazy, net } from '../internal/lazy-modules';
 import { optionsObject, parseChoice } from '../internal/options';
-import { KEYS, parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
+import { KEYS, parsePolicy, type InstancePolicy, type ReplaceOptions, type SingleInstanceOptions } from './options';
 import { placeOf, sandboxOf, type Place } from './place';
 import type { Primary } from './primary';
 import { takeOver } from './replace';
 import { Deadline } from '../internal/wait';
 import { ask, forgetActivation, heldError, ownRequest, type Secondary } from './secondary';
 
-export type { SingleInstanceOptions };
+export type { SingleInstanceOptions, ReplaceOptions };
 export type { SingleInstanceScope, SingleInstanceTransport } from './place';
 export type { Message, Reply } from './protocol';
 export type { Secondary } from './secondary';

@@ -31,11 +31,17 @@ export interface SingleInstanceOptions {
   /** Pass this launch's stdin, stdout and stderr to the primary and wait for its message.exit(code). */
   attach?: boolean;
   /** Take over from the running primary: it gets 'replace' and grace ms (default 5000) to release. */
-  replace?: boolean | { grace?: number };
+  replace?: boolean | ReplaceOptions;
 }
 
-/** The keys of options.replace as an object. */
+/**
+ * options.replace as an object.
+ * @example
+ * import { singleInstance } from 'solely';
+ * const instance = await singleInstance('org.example.Editor', { replace: { grace: 2000 } });
+ */
 export interface ReplaceOptions {
+  /** The ms the running primary has to release before it is ended (default 5000). */
   grace?: number;
 }
 

@@ -7,7 +7,11 @@
 import type { Readable, Writable } from 'node:stream';
 import { invalidArgument } from '../internal/errno';
 
-/** The launch's focus tokens, as its environment had them. */
+/**
+ * The launch's focus tokens, as its environment had them: Message.activation.
+ * @example
+ * primary.on('second-instance', (message) => raiseWindow(message.activation.xdgActivationToken));
+ */
 export interface Activation {
   /** XDG_ACTIVATION_TOKEN (Wayland). */
   xdgActivationToken?: string;

@@ -8,7 +8,6 @@ import { type Holder, type LockHeldError } from '../errors';
 import { errnoOf, fromErrno } from '../internal/errno';
 import { holderOf } from '../internal/holder';
 import { heldBy } from '../internal/holder-message';
-import { socketFd } from '../internal/node-internals';
 import type { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
@@ -109,7 +108,7 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, 
       attached = true;
       stopDeadline();
       reader = new FrameReader(max);
-      const sent = binding.sendFds(socketFd(socket), STDIO_TEXT, [0, 1, 2]);
+      const sent = binding.sendFds(fd, STDIO_TEXT, [0, 1, 2]); // net's socket is on this fd
       if (sent < 0) settle({ failed: sent, syscall: 'sendmsg', why: 'passing stdin, stdout and stderr failed' });
     });
     // Closed before an answer: the primary died, was busy, or is leaving; once attached, it is lost.

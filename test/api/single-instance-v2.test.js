@@ -142,6 +142,30 @@ test('attach: the launch waits until exit(); the primary keeps none of its fds a
   assert.equal(await held.exitStatus, 5);
   first.stdin.write('fds\n');
   assert.equal((await first.nextJSON()).fds, before);
+
+  // A launch that goes away before exit(): its connection and descriptors are closed with it.
+  const gone = app(t, { id, options: { attach: true } }, ['hold']);
+  await first.nextJSON();
+  gone.kill('SIGKILL');
+  await exited(gone);
+  for (;;) {
+    first.stdin.write('fds\n');
+    if ((await first.nextJSON()).fds === before) break; // the close reaches the primary as an event
+  }
+});
+
+test('a Python peer written from docs/protocol.md: activation and env arrive, attach passes its stdio and gets the exit code', async (t) => {
+  const id = uniqueName('si2-python');
+  const first = await primary(t, { id });
+  const fields = start(t, 'python3', [PEER, `@${USER}/${id}`, 'fields', JSON.stringify({ activation: { xdgActivationToken: 't' }, env: { K: 'v' } })]);
+  assert.equal(await fields.next(), '{"protocol": 2}');
+  const message = await first.nextJSON();
+  assert.deepEqual([message.activation, message.env], [{ xdgActivationToken: 't' }, { K: 'v' }]);
+  const attached = start(t, 'python3', [PEER, `@${USER}/${id}`, 'attach', 'stdio']);
+  assert.equal(await attached.next(), 'out '); // the primary wrote to Python's own stdout
+  attached.stdin.end('py');
+  assert.equal(await attached.next(), 'in py');
+  assert.equal(await attached.next(), '{"exit": 0, "protocol": 2, "reply": {"args": []}}');
 });
 
 test('hostile attach peers (no fds, two, four, a directory, an epoll fd, other text) get EBADF or are closed; the primary keeps no fd and serves on', async (t) => {
