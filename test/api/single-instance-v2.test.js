@@ -7,46 +7,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, exited, abstractBound } = require('../support/helpers');
+const { FIXTURES, spawnLines: start, uniqueName, tempDir, exited, abstractBound } = require('../support/helpers');
 
 const APP = path.join(FIXTURES, 'single-instance-v2.js');
 const PEER = path.join(FIXTURES, 'single-instance-v2-peer.py');
 const USER = `solely/user/${process.getuid()}`;
-
-/** A process whose stdout lines are kept: next() resolves with the next unread one. */
-function start(t, command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
-  const lines = [];
-  let wake = () => {};
-  let buffered = '';
-  let ended = false;
-  child.stdout
-    .setEncoding('utf8')
-    .on('data', (chunk) => {
-      const parts = (buffered + chunk).split('\n');
-      buffered = parts.pop();
-      lines.push(...parts);
-      wake();
-    })
-    .once('end', () => {
-      ended = true;
-      wake();
-    });
-  let read = 0;
-  child.next = async () => {
-    while (read >= lines.length) {
-      if (ended) throw new Error(`${command} ended its output; output: ${lines.join('\n')}`);
-      await new Promise((resolve) => (wake = resolve));
-    }
-    return lines[read++];
-  };
-  child.nextJSON = async () => JSON.parse(await child.next());
-  child.exitStatus = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return child;
-}
 
 function app(t, config, args = [], options = {}) {
   return start(t, process.execPath, [APP, JSON.stringify(config), ...args], options);
