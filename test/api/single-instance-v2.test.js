@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, spawnLines: start, uniqueName, tempDir, exited, abstractBound } = require('../support/helpers');
+const { FIXTURES, NOBODY, spawnLines: start, uniqueName, tempDir, exited, abstractBound, readableFixture } = require('../support/helpers');
 
 const APP = path.join(FIXTURES, 'single-instance-v2.js');
 const PEER = path.join(FIXTURES, 'single-instance-v2-peer.py');
@@ -248,6 +248,18 @@ test('replace: the replacer SIGKILLed during grace leaves a primary or a free na
   await first.nextJSON();
   first.kill('SIGKILL');
   assert.equal(await patient.next(), 'primary');
+});
+
+test('replace: a primary of another uid is asked, never signalled: ForeignHolderError, and it runs on', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
+  const id = uniqueName('si2-foreign');
+  const trusting = { scope: 'system', allowUids: [process.getuid()] };
+  const other = start(t, 'setpriv', [...NOBODY, process.execPath, readableFixture('single-instance-v2.js'), JSON.stringify({ id, options: trusting, onReplace: 'ignore' })]);
+  assert.equal(await other.next(), 'primary');
+  const replacer = app(t, { id, options: { scope: 'system', allowUids: [65534], replace: { grace: 100 } } });
+  assert.ok('replace' in (await other.nextJSON()));
+  assert.deepEqual((await replacer.nextJSON()).error.name, 'ForeignHolderError');
+  other.stdin.write('fds\n');
+  assert.ok('fds' in (await other.nextJSON())); // it still answers: never signalled
 });
 
 test('sandboxes: in a snap the abstract name starts with snap.<instance>.; in a Flatpak the socket is in $XDG_RUNTIME_DIR/app/$FLATPAK_ID', async (t) => {
