@@ -10,7 +10,8 @@ import type { InstancePolicy } from './options';
 import { checkExitCode, closeStdio, receiveFds, stdioOf, type Stdio } from './attach';
 import { FrameReader, PROTOCOL, REFUSED, checkJson, frame, requestOf, type Message, type Reply } from './protocol';
 
-const REFUSAL = frame({ error: REFUSED, protocol: PROTOCOL }, Number.MAX_SAFE_INTEGER) as Buffer;
+// Unchanged since protocol 1: a refused peer learns nothing more.
+const REFUSAL = frame({ error: REFUSED }, Number.MAX_SAFE_INTEGER) as Buffer;
 
 /**
  * Answers an untrusted peer without reading a byte of it, and closes at once: a refused peer holds

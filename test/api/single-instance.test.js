@@ -148,7 +148,7 @@ for (const { transport, setup } of transports()) {
 
       assert.deepEqual(await python(...AS_NOBODY, PYTHON).nextJSON(), { error: 'EACCES' });
       const same = python(PYTHON);
-      assert.deepEqual(await same.nextJSON(), { reply: { n: 1, args: [address, 'message', '{"from":"python"}'] } });
+      assert.deepEqual(await same.nextJSON(), { reply: { n: 1, args: [address, 'message', '{"from":"python"}'] }, protocol: 2 });
       const message = await primary.nextJSON();
       assert.equal(message.pid, same.pid, 'the refused peer never reached the app');
       assert.deepEqual(message.data, { from: 'python' });
