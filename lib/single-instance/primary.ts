@@ -33,8 +33,8 @@ class Connection {
   #holds = 0;
   #answered = false;
   #delivered = false;
-  /** With attach: the reply() value kept for exit(), and the streams until then. */
-  #attached: { reply?: unknown; stdio?: Stdio | undefined } | undefined;
+  /** With attach: the reply() value kept for exit(), the streams until then, and cancel (gone before exit(): Ctrl-C). */
+  #attached: { reply?: unknown; stdio?: Stdio | undefined; cancel?: () => void } | undefined;
   #stopWaiting = (): void => {};
   readonly #max: number;
   readonly #timer: NodeJS.Timeout;
@@ -48,7 +48,7 @@ class Connection {
     socket.once('close', () => {
       clearTimeout(this.#timer);
       this.#stopWaiting();
-      if (this.#attached?.stdio !== undefined) closeStdio(this.#attached.stdio, () => {});
+      if (this.#attached?.stdio !== undefined) closeStdio(this.#attached.stdio, () => this.#attached?.cancel?.());
       onClose();
     });
   }
@@ -82,8 +82,8 @@ class Connection {
    * { error: 'EBADF' } if what came cannot be stdio. From then on the exchange is the app's:
    * no deadline until exit().
    */
-  attach(onStdio: (stdio: Stdio) => void): void {
-    this.#attached = {};
+  attach(onStdio: (stdio: Stdio) => void, cancel: () => void): void {
+    this.#attached = { cancel };
     this.#stopWaiting = receiveFds(this.socket, (fds) => {
       const stdio = fds === null ? null : stdioOf(fds);
       if (stdio === null) {
@@ -218,7 +218,10 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       if (request === null) connection.destroy();
       else if (request.replace) this.#replace(request.message, connection);
       else if (!request.attach) this.#deliver(request.message, connection);
-      else connection.attach((stdio) => (this.#released === undefined ? this.#deliver(Object.assign(request.message, stdio, { exit: connection.exit }), connection) : connection.destroy()));
+      else {
+        const message = Object.assign(new EventEmitter(), request.message, { exit: connection.exit });
+        connection.attach((stdio) => (this.#released === undefined ? this.#deliver(Object.assign(message, stdio), connection) : connection.destroy()), () => message.emit('cancel'));
+      }
     });
   }
 

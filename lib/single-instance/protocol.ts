@@ -43,6 +43,8 @@ export interface Message {
   stderr?: Writable;
   /** With options.attach: answers, closes the streams, and the secondary exits with code (0 to 255). */
   exit?: (code: number) => void;
+  /** With options.attach the message is an EventEmitter: 'cancel' when the launch went away before exit() (Ctrl-C). */
+  on?: (event: 'cancel', listener: () => void) => unknown;
   /** The same function as the listener's second argument. */
   reply: Reply;
 }

@@ -92,7 +92,7 @@ test("attach: the primary writes to the launch's own pipe, reads its stdin (a pi
   await first.nextJSON();
 });
 
-test('attach: the launch waits until exit(); the primary keeps none of its fds after', async (t) => {
+test('attach: the launch waits until exit(); Ctrl-C in it is a cancel; the primary keeps none of its fds after', async (t) => {
   const id = uniqueName('si2-hold');
   const first = await primary(t, { id });
   first.stdin.write('fds\n');
@@ -108,15 +108,14 @@ test('attach: the launch waits until exit(); the primary keeps none of its fds a
   first.stdin.write('fds\n');
   assert.equal((await first.nextJSON()).fds, before);
 
-  // A launch that goes away before exit(): its connection and descriptors are closed with it.
+  // A launch that goes away before exit() (Ctrl-C): 'cancel', and its descriptors are closed with it.
   const gone = app(t, { id, options: { attach: true } }, ['hold']);
   await first.nextJSON();
-  gone.kill('SIGKILL');
-  await exited(gone);
-  for (;;) {
-    first.stdin.write('fds\n');
-    if ((await first.nextJSON()).fds === before) break; // the close reaches the primary as an event
-  }
+  gone.kill('SIGINT');
+  assert.equal(await gone.exitStatus, 'SIGINT'); // a shell shows 130
+  assert.deepEqual(await first.nextJSON(), { cancel: gone.pid });
+  first.stdin.write('fds\n');
+  assert.equal((await first.nextJSON()).fds, before);
 });
 
 test('a Python peer written from docs/protocol.md: activation and env arrive, attach passes its stdio and gets the exit code', async (t) => {
