@@ -37,7 +37,7 @@ export type { PidfileOptions } from './pidfile';
 export type { HolderTarget, WhoHoldsOptions } from './who-holds';
 export type { FilesystemInfo } from './filesystem';
 export type { UnixServerOptions } from './unix-server';
-export type { Secondary, Message, Reply, SingleInstanceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance/index';
+export type { Secondary, Message, Reply, SingleInstanceOptions, ReplaceOptions, SingleInstanceScope, SingleInstanceTransport } from './single-instance/index';
 
 /**
  * Defines names on this module's exports as getters that load the module on first access, and

@@ -9,13 +9,14 @@ import { LockHeldError } from '../errors';
 import { errnoOf, fromErrno, invalidArgument } from '../internal/errno';
 import { lazy, net } from '../internal/lazy-modules';
 import { optionsObject, parseChoice } from '../internal/options';
-import { KEYS, parsePolicy, type InstancePolicy, type SingleInstanceOptions } from './options';
-import { placeOf, type Place } from './place';
+import { KEYS, parsePolicy, type InstancePolicy, type ReplaceOptions, type SingleInstanceOptions } from './options';
+import { placeOf, sandboxOf, type Place } from './place';
 import type { Primary } from './primary';
+import { takeOver } from './replace';
 import { Deadline } from '../internal/wait';
-import { ask, heldError, ownRequest, type Secondary } from './secondary';
+import { ask, forgetActivation, heldError, ownRequest, type Secondary } from './secondary';
 
-export type { SingleInstanceOptions };
+export type { SingleInstanceOptions, ReplaceOptions };
 export type { SingleInstanceScope, SingleInstanceTransport } from './place';
 export type { Message, Reply } from './protocol';
 export type { Secondary } from './secondary';
@@ -47,11 +48,13 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   }
   const o = optionsObject(options, KEYS);
   const scope = parseChoice('options.scope', o.scope, ['user', 'system'] as const, 'user');
-  const transport = parseChoice('options.transport', o.transport, ['abstract', 'path'] as const, 'abstract');
+  const sandbox = sandboxOf();
+  // Flatpak instances of one app share no network namespace, only $XDG_RUNTIME_DIR/app/$FLATPAK_ID.
+  const transport = parseChoice('options.transport', o.transport, ['abstract', 'path'] as const, sandbox.flatpak === undefined ? 'abstract' : 'path');
   const uid = process.getuid?.() ?? 0;
   const policy = parsePolicy(o, uid);
-  const place = placeOf(id, scope, transport, o.directory, uid);
-  const request = ownRequest(o.data, policy.maxMessageBytes, place);
+  const place = placeOf(id, scope, transport, o.directory, uid, sandbox);
+  const request = ownRequest(o.data, policy, place);
   const deadline = new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
   // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
   // a look-up of who holds the name, nor the server's modules. A process given its socket by
@@ -60,12 +63,19 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     const primary = await tryPrimary(place, policy);
     if (!(primary instanceof LockHeldError)) return primary;
   }
+  if (policy.grace !== undefined) {
+    const primary = await takeOver(place, policy, ownRequest(o.data, policy, place, true), policy.grace, () => tryPrimary(place, policy));
+    if (primary !== undefined) return primary;
+  }
   let backoff = 1;
   for (;;) {
     const fd = place.connect();
     if (fd >= 0) {
       const secondary = await ask(fd, request, place, policy, deadline);
-      if (secondary !== undefined) return secondary;
+      if (secondary !== undefined) {
+        forgetActivation();
+        return secondary;
+      }
     } else if (fd === ECONNREFUSED || fd === ENOENT) {
       // Nobody listens: become the primary, or learn who holds the name without listening.
       const primary = await tryPrimary(place, policy);

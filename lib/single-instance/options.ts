@@ -1,8 +1,8 @@
 // singleInstance's options, checked once into the policy that both sides apply.
 import { invalidArgument } from '../internal/errno';
-import { MAX_TIMER_MS, optionKeys, parseInteger } from '../internal/options';
+import { MAX_TIMER_MS, optionKeys, optionsObject, parseBoolean, parseInteger } from '../internal/options';
 import type { SingleInstanceScope, SingleInstanceTransport } from './place';
-import { MAX_FRAME_PAYLOAD } from './protocol';
+import { MAX_FRAME_PAYLOAD, isVariableName } from './protocol';
 
 /**
  * Options of singleInstance: who counts as one instance, how they meet, and the bounds each side keeps.
@@ -26,6 +26,23 @@ export interface SingleInstanceOptions {
   maxConnections?: number;
   /** The primary's deadline in ms for each connection, reply included (default 5000). */
   connectionTimeout?: number;
+  /** Forward this launch's environment (true: all of it; an array: these names) as message.env. */
+  env?: boolean | readonly string[];
+  /** Pass this launch's stdin, stdout and stderr to the primary and wait for its message.exit(code). */
+  attach?: boolean;
+  /** Take over from the running primary: it gets 'replace' and grace ms (default 5000) to release. */
+  replace?: boolean | ReplaceOptions;
+}
+
+/**
+ * options.replace as an object.
+ * @example
+ * import { singleInstance } from 'solely';
+ * const instance = await singleInstance('org.example.Editor', { replace: { grace: 2000 } });
+ */
+export interface ReplaceOptions {
+  /** The ms the running primary has to release before it is ended (default 5000). */
+  grace?: number;
 }
 
 export const KEYS = optionKeys<SingleInstanceOptions>({
@@ -38,7 +55,11 @@ export const KEYS = optionKeys<SingleInstanceOptions>({
   maxMessageBytes: true,
   maxConnections: true,
   connectionTimeout: true,
+  env: true,
+  attach: true,
+  replace: true,
 });
+const REPLACE_KEYS = optionKeys<ReplaceOptions>({ grace: true });
 
 /** Whom either side trusts, and the bounds on size, count and time. */
 export interface InstancePolicy {
@@ -47,6 +68,24 @@ export interface InstancePolicy {
   maxMessageBytes: number;
   maxConnections: number;
   connectionTimeout: number;
+  /** The environment's names to forward: all, these, or none (undefined). */
+  env: 'all' | readonly string[] | undefined;
+  attach: boolean;
+  /** With replace: the ms the running primary has to release before it is ended. */
+  grace: number | undefined;
+}
+
+function parseEnv(env: unknown): InstancePolicy['env'] {
+  if (env === undefined || env === false) return undefined;
+  if (env === true) return 'all';
+  if (Array.isArray(env) && env.every((name) => typeof name === 'string' && isVariableName(name))) return [...(env as string[])];
+  throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.env', 'a boolean or an array of variable names', env);
+}
+
+function parseGrace(replace: unknown): number | undefined {
+  if (replace === undefined || replace === false) return undefined;
+  const o = replace === true ? {} : optionsObject(replace as ReplaceOptions, REPLACE_KEYS, 'options.replace');
+  return parseInteger('options.replace.grace', o.grace, 0, MAX_TIMER_MS, 5000);
 }
 
 /** The policy of options for a process of uid, which it always trusts. */
@@ -61,5 +100,8 @@ export function parsePolicy(o: Partial<SingleInstanceOptions>, uid: number): Ins
     maxMessageBytes: parseInteger('options.maxMessageBytes', o.maxMessageBytes, 2, MAX_FRAME_PAYLOAD, 1 << 20),
     maxConnections: parseInteger('options.maxConnections', o.maxConnections, 1, 2 ** 20, 32),
     connectionTimeout: parseInteger('options.connectionTimeout', o.connectionTimeout, 1, MAX_TIMER_MS, 5000),
+    env: parseEnv(o.env),
+    attach: parseBoolean('options.attach', o.attach, false),
+    grace: parseGrace(o.replace),
   };
 }

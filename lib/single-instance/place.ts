@@ -1,6 +1,6 @@
 // Where an instance lives: an abstract name derived from its id, or a socket file in a runtime
 // directory that only its owner can write to.
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { binding } from '../internal/binding';
 import * as lazy from '../internal/lazy-modules';
@@ -15,6 +15,34 @@ export type SingleInstanceScope = 'user' | 'system';
  * How instances meet: 'abstract' (default, Linux) an abstract socket name; 'path' a socket file.
  */
 export type SingleInstanceTransport = 'abstract' | 'path';
+
+/** The sandbox this process runs in, as its environment says: names its rules allow. */
+export interface Sandbox {
+  /** SNAP_INSTANCE_NAME: abstract names must start with "snap.<instance>.". */
+  snap?: string;
+  /** FLATPAK_ID (or /.flatpak-info's [Application] name): instances share $XDG_RUNTIME_DIR/app/<id>. */
+  flatpak?: string;
+}
+
+const SANDBOX_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+function flatpakInfoName(): string | undefined {
+  try {
+    return /^\[Application\]\n(?:[^[].*\n)*?name=(.*)$/m.exec(readFileSync('/.flatpak-info', 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Snap and Flatpak, detected from the environment (names that are not plain are ignored). */
+export function sandboxOf(): Sandbox {
+  const sandbox: Sandbox = {};
+  const snap = process.env.SNAP_INSTANCE_NAME;
+  if (snap !== undefined && SANDBOX_NAME.test(snap)) sandbox.snap = snap;
+  const flatpak = process.env.FLATPAK_ID ?? flatpakInfoName();
+  if (flatpak !== undefined && SANDBOX_NAME.test(flatpak)) sandbox.flatpak = flatpak;
+  return sandbox;
+}
 
 /** Where the instance lives: an abstract name, or a socket path. */
 export interface Place {
@@ -36,9 +64,10 @@ function sha256(id: string): string {
   return lazy.crypto().createHash('sha256').update(id, 'utf8').digest('hex');
 }
 
-/** "solely/user/<uid>/<id>" or "solely/system/<id>"; over 107 bytes, "<base>#<sha256 hex of id>". */
-function abstractNameOf(id: string, scope: SingleInstanceScope, uid: number): string {
-  const base = scope === 'user' ? `solely/user/${uid}` : 'solely/system';
+/** "solely/user/<uid>/<id>" or "solely/system/<id>"; over 107 bytes, "<base>#<sha256 hex of id>"; in a snap, after "snap.<instance>.". */
+function abstractNameOf(id: string, scope: SingleInstanceScope, uid: number, sandbox: Sandbox): string {
+  const prefix = sandbox.snap === undefined ? '' : `snap.${sandbox.snap}.`;
+  const base = prefix + (scope === 'user' ? `solely/user/${uid}` : 'solely/system');
   const plain = `${base}/${id}`;
   return Buffer.byteLength(plain) <= MAX_NAME_BYTES ? plain : `${base}#${sha256(id)}`;
 }
@@ -83,12 +112,14 @@ function isDirectoryOf(dir: string, uid: number): boolean {
  * $XDG_RUNTIME_DIR/solely, /run/user/<uid>/solely, or /run/solely-0 for root; /run/solely for
  * 'system'. Never /tmp, where systemd-tmpfiles ages files out from under a live primary.
  */
-function defaultDirectory(scope: SingleInstanceScope, uid: number): string {
+function defaultDirectory(scope: SingleInstanceScope, uid: number, sandbox: Sandbox): string {
   if (scope === 'system') {
     if (uid !== 0) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', "a directory for scope 'system' over a path when not root", undefined);
     return ownDirectory('/run/solely', 0o755, uid);
   }
   const runtime = process.env.XDG_RUNTIME_DIR;
+  // The one directory every instance of a Flatpak app sees.
+  if (sandbox.flatpak !== undefined && runtime !== undefined && isAbsolute(runtime)) return ownDirectory(join(runtime, 'app', sandbox.flatpak), 0o700, uid);
   if (runtime !== undefined && isAbsolute(runtime)) return ownDirectory(join(runtime, 'solely'), 0o700, uid);
   if (isDirectoryOf(`/run/user/${uid}`, uid)) return ownDirectory(`/run/user/${uid}/solely`, 0o700, uid);
   if (uid === 0) return ownDirectory('/run/solely-0', 0o700, uid);
@@ -97,16 +128,16 @@ function defaultDirectory(scope: SingleInstanceScope, uid: number): string {
   });
 }
 
-export function placeOf(id: string, scope: SingleInstanceScope, transport: SingleInstanceTransport, directory: unknown, uid: number): Place {
+export function placeOf(id: string, scope: SingleInstanceScope, transport: SingleInstanceTransport, directory: unknown, uid: number, sandbox: Sandbox): Place {
   if (transport === 'abstract') {
     if (directory !== undefined) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', "undefined for transport 'abstract'", directory);
-    const name = abstractNameOf(id, scope, uid);
+    const name = abstractNameOf(id, scope, uid, sandbox);
     return { listenAddress: `\0${name}`, target: name, errorTarget: { address: `@${name}` }, connect: () => binding.abstractConnect(name) };
   }
   if (directory !== undefined && (typeof directory !== 'string' || directory === '' || directory.includes('\0'))) {
     throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', 'a path', directory);
   }
-  const path = join(directory === undefined ? defaultDirectory(scope, uid) : resolve(directory), socketFileOf(id));
+  const path = join(directory === undefined ? defaultDirectory(scope, uid, sandbox) : resolve(directory), socketFileOf(id));
   if (Buffer.byteLength(path) > MAX_NAME_BYTES) throw invalidTarget('ENAMETOOLONG', `a single-instance socket path is at most ${MAX_NAME_BYTES} bytes`, { path });
   return { listenAddress: path, target: path, errorTarget: { path }, connect: () => binding.unixConnect(path) };
 }

@@ -7,8 +7,10 @@ import { binding } from '../internal/binding';
 import { invalidArgument } from '../internal/errno';
 import { socketFd } from '../internal/node-internals';
 import type { InstancePolicy } from './options';
-import { FrameReader, REFUSED, checkJson, frame, messageOf, type Message, type Reply } from './protocol';
+import { checkExitCode, closeStdio, receiveFds, stdioOf, type Stdio } from './attach';
+import { FrameReader, PROTOCOL, REFUSED, checkJson, frame, requestOf, type Message, type Reply } from './protocol';
 
+// Unchanged since protocol 1: a refused peer learns nothing more.
 const REFUSAL = frame({ error: REFUSED }, Number.MAX_SAFE_INTEGER) as Buffer;
 
 /**
@@ -31,6 +33,9 @@ class Connection {
   #holds = 0;
   #answered = false;
   #delivered = false;
+  /** With attach: the reply() value kept for exit(), the streams until then, and cancel (gone before exit(): Ctrl-C). */
+  #attached: { reply?: unknown; stdio?: Stdio | undefined; cancel?: () => void } | undefined;
+  #stopWaiting = (): void => {};
   readonly #max: number;
   readonly #timer: NodeJS.Timeout;
 
@@ -38,10 +43,12 @@ class Connection {
     this.socket = socket;
     this.#max = policy.maxMessageBytes;
     // A peer that stalls, or an app that never answers, costs one fd until the deadline.
-    this.#timer = setTimeout(() => socket.destroy(), policy.connectionTimeout);
+    this.#timer = setTimeout(() => this.destroy(), policy.connectionTimeout);
     socket.on('error', () => {});
     socket.once('close', () => {
       clearTimeout(this.#timer);
+      this.#stopWaiting();
+      if (this.#attached?.stdio !== undefined) closeStdio(this.#attached.stdio, () => this.#attached?.cancel?.());
       onClose();
     });
   }
@@ -64,16 +71,45 @@ class Connection {
       onPayload(payload as Record<string, unknown>);
     });
     // A peer may half-close after its frame (the server allows half-open connections); before
-    // it, the frame was truncated.
+    // it, the frame was truncated. An attached launch that hangs up is gone.
     this.socket.once('end', () => {
-      if (!this.#delivered) this.socket.destroy();
+      if (!this.#delivered || this.#attached !== undefined) this.destroy();
     });
   }
+
+  /**
+   * Asks the secondary for its stdin, stdout and stderr and calls onStdio with them; an answer
+   * { error: 'EBADF' } if what came cannot be stdio. From then on the exchange is the app's:
+   * no deadline until exit().
+   */
+  attach(onStdio: (stdio: Stdio) => void, cancel: () => void): void {
+    this.#attached = { cancel };
+    this.#stopWaiting = receiveFds(this.socket, (fds) => {
+      const stdio = fds === null ? null : stdioOf(fds);
+      if (stdio === null) {
+        this.answer({ error: 'EBADF' });
+        return;
+      }
+      clearTimeout(this.#timer);
+      (this.#attached as { stdio?: Stdio | undefined }).stdio = stdio;
+      onStdio(stdio);
+    });
+    this.socket.write(frame({ fds: true, protocol: PROTOCOL }, Number.MAX_SAFE_INTEGER) as Buffer);
+  }
+
+  /** With attach: answers { exit: code } once the launch's stdout and stderr are flushed and closed. */
+  readonly exit = (code: number): void => {
+    checkExitCode(code);
+    const attached = this.#attached;
+    if (attached?.stdio === undefined || this.#answered) return;
+    closeStdio(attached.stdio, () => this.answer('reply' in attached ? { exit: code, reply: attached.reply } : { exit: code }));
+    attached.stdio = undefined;
+  };
 
   /** Sends the one answer, then closes once it is flushed; false if one was sent already. */
   answer(payload: Record<string, unknown>): boolean {
     if (this.#answered) return false;
-    const out = frame(payload, this.#max);
+    const out = frame({ ...payload, protocol: PROTOCOL }, this.#max);
     if (out === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'value', `at most ${this.#max} bytes of JSON`, payload.reply);
     this.#answered = true;
     // The bytes are in the peer's receive queue once written, so closing after does not lose them.
@@ -83,6 +119,13 @@ class Connection {
 
   readonly reply: Reply = (value) => {
     if (this.#answered) return;
+    if (this.#attached !== undefined) {
+      if (value !== undefined) checkJson('value', value);
+      // Checked now: exit() answers later, from a callback where a throw would end the primary.
+      if (frame({ reply: value, exit: 255, protocol: PROTOCOL }, this.#max) === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'value', `at most ${this.#max} bytes of JSON`, value);
+      if (!('reply' in this.#attached)) this.#attached.reply = value; // the first reply() wins
+      return;
+    }
     if (value === undefined) {
       this.answer({});
       return;
@@ -95,12 +138,13 @@ class Connection {
     this.#holds++;
   }
 
-  /** One holder is done; the last one acknowledges if nobody replied. */
+  /** One holder is done; the last one acknowledges if nobody replied (an attached launch waits for exit()). */
   done(): void {
-    if (--this.#holds === 0) this.answer({});
+    if (--this.#holds === 0 && this.#attached === undefined) this.answer({});
   }
 
   destroy(): void {
+    this.#stopWaiting(); // before the fd closes: no watch outlives it
     this.socket.destroy();
   }
 }
@@ -108,7 +152,9 @@ class Connection {
 type Listener = (this: Primary, message: Message, reply: Reply) => unknown;
 
 /**
- * The first launch. Emits 'second-instance' (message, reply) for each later launch, and yields
+ * The first launch. Emits 'replace' (message) when a launch asks to take over (release() within
+ * its grace period, or it is ended; with no 'replace' listener the primary releases at once).
+ * Emits 'second-instance' (message, reply) for each later launch, and yields
  * the same messages to `for await`. A listener's message is acknowledged once every listener
  * returned (or its returned promise settled) unless one called reply(); a message taken by an
  * iterator, once the loop asks for the next one. With no listener and no iterator, messages
@@ -168,10 +214,22 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
     this.#connections.add(connection);
     const [pid, uid] = cred;
     connection.read((payload) => {
-      const message = messageOf(payload, pid, uid, connection.reply);
-      if (message === null) connection.destroy();
-      else this.#deliver(message, connection);
+      const request = requestOf(payload, pid, uid, connection.reply);
+      if (request === null) connection.destroy();
+      else if (request.replace) this.#replace(request.message, connection);
+      else if (!request.attach) this.#deliver(request.message, connection);
+      else {
+        const message = Object.assign(new EventEmitter(), request.message, { exit: connection.exit });
+        connection.attach((stdio) => (this.#released === undefined ? this.#deliver(Object.assign(message, stdio), connection) : connection.destroy()), () => message.emit('cancel'));
+      }
     });
+  }
+
+  /** A launch asks to take over: 'replace' listeners release within its grace period; with none, release now. */
+  #replace(message: Message, connection: Connection): void {
+    connection.answer({});
+    if (this.listenerCount('replace') === 0) void this.release();
+    else this.emit('replace', message);
   }
 
   #deliver(message: Message, connection: Connection): void {

@@ -1,8 +1,23 @@
 // The wire protocol between launches: one request frame from the secondary, one answer frame from
 // the primary. A frame is a version byte, the payload's length (u32 big-endian) and the payload,
 // a JSON object in UTF-8. The request carries the command line and cwd as exact bytes (base64);
-// the answer is {} (acknowledged), { reply } or { error } (refused).
+// the answer is {} (acknowledged), { reply } or { error } (refused). Protocol 2 keeps the frame
+// and adds optional fields, which a protocol 1 peer ignores: the request's activation, env,
+// attach and replace; "protocol": 2 in every answer, so that a secondary knows what it talked to.
+import type { Readable, Writable } from 'node:stream';
 import { invalidArgument } from '../internal/errno';
+
+/**
+ * The launch's focus tokens, as its environment had them: Message.activation.
+ * @example
+ * primary.on('second-instance', (message) => raiseWindow(message.activation.xdgActivationToken));
+ */
+export interface Activation {
+  /** XDG_ACTIVATION_TOKEN (Wayland). */
+  xdgActivationToken?: string;
+  /** DESKTOP_STARTUP_ID (X11 startup notification). */
+  desktopStartupId?: string;
+}
 
 /** What a later launch sent, with its pid and uid as the kernel gives them. */
 export interface Message {
@@ -18,6 +33,18 @@ export interface Message {
   uid: number;
   /** The options.data of the secondary, when it sent some. */
   data?: unknown;
+  /** The secondary's focus tokens ({} when it had none): hand them to the toolkit that raises the window. */
+  activation: Activation;
+  /** The secondary's environment (all of it, or the names it chose), with options.env. */
+  env?: Record<string, string>;
+  /** With options.attach: streams on the secondary's own stdin, stdout and stderr. */
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  /** With options.attach: answers, closes the streams, and the secondary exits with code (0 to 255). */
+  exit?: (code: number) => void;
+  /** With options.attach the message is an EventEmitter: 'cancel' when the launch went away before exit() (Ctrl-C). */
+  on?: (event: 'cancel', listener: () => void) => unknown;
   /** The same function as the listener's second argument. */
   reply: Reply;
 }
@@ -26,6 +53,12 @@ export interface Message {
 export type Reply = (value?: unknown) => void;
 
 const VERSION = 1;
+/** The protocol this side speaks, named in every answer; the frame's version byte stays 1. */
+export const PROTOCOL = 2;
+/** The text sent with an attached launch's stdin, stdout and stderr (Node opens /dev/null on any that was closed). */
+export const STDIO_TEXT = 'stdio';
+/** The activation tokens a launch forwards: its environment's name for each Message.activation key. */
+export const ACTIVATION_VARIABLES = { xdgActivationToken: 'XDG_ACTIVATION_TOKEN', desktopStartupId: 'DESKTOP_STARTUP_ID' } as const;
 const HEADER_BYTES = 5;
 /** The most a frame's length field can say. */
 export const MAX_FRAME_PAYLOAD = 2 ** 32 - 1;
@@ -140,11 +173,24 @@ export class FrameReader {
   }
 }
 
-/** The request frame: the arguments and working directory as exact bytes, and data (JSON, checked
- *  by the caller) when defined. Null if over max bytes. */
-export function requestFrame(argv: readonly Buffer[], cwd: Buffer, data: unknown, max: number): Buffer | null {
+/** What a request adds to the command line: each left out when undefined (or false). */
+export interface RequestFields {
+  data?: unknown;
+  activation: Activation;
+  env?: Record<string, string> | undefined;
+  attach?: boolean;
+  replace?: boolean;
+}
+
+/** The request frame: the arguments and working directory as exact bytes, and the fields (data is
+ *  JSON, checked by the caller). Null if over max bytes. */
+export function requestFrame(argv: readonly Buffer[], cwd: Buffer, fields: RequestFields, max: number): Buffer | null {
   const payload: Record<string, unknown> = { argv: argv.map((arg) => arg.toString('base64')), cwd: cwd.toString('base64') };
-  if (data !== undefined) payload.data = data;
+  if (fields.data !== undefined) payload.data = fields.data;
+  if (Object.keys(fields.activation).length > 0) payload.activation = fields.activation;
+  if (fields.env !== undefined) payload.env = fields.env;
+  if (fields.attach === true) payload.attach = true;
+  if (fields.replace === true) payload.replace = true;
   return frame(payload, max);
 }
 
@@ -155,17 +201,40 @@ function isBase64(value: unknown): value is string {
   return typeof value === 'string' && BASE64.test(value);
 }
 
-/** The request payload as a Message, or null if it is not one (data included: JSON as checkJson means it). */
-export function messageOf(payload: Record<string, unknown>, pid: number, uid: number, reply: Reply): Message | null {
-  const { argv, cwd } = payload;
+/** A plain object whose values are all strings, keyed only by names that pass isKey. */
+function isStringRecord(value: unknown, isKey: (key: string) => boolean): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).every(([key, item]) => isKey(key) && typeof item === 'string');
+}
+
+/** A name an environment can hold: not empty, no '=' and no NUL. */
+export function isVariableName(name: string): boolean {
+  return name.length > 0 && !name.includes('=') && !name.includes('\0');
+}
+
+const isActivationKey = (key: string): boolean => Object.hasOwn(ACTIVATION_VARIABLES, key);
+
+/** A request as the primary takes it: the Message, and what the launch asks beyond delivery. */
+export interface Request {
+  message: Message;
+  attach: boolean;
+  replace: boolean;
+}
+
+/** The request payload as a Request, or null if it is not one (a field of the wrong shape included). */
+export function requestOf(payload: Record<string, unknown>, pid: number, uid: number, reply: Reply): Request | null {
+  const { argv, cwd, activation = {}, env, attach = false, replace = false } = payload;
   if (!Array.isArray(argv) || !argv.every(isBase64) || !isBase64(cwd)) return null;
+  if (!isStringRecord(activation, isActivationKey) || (env !== undefined && !isStringRecord(env, isVariableName))) return null;
+  if (typeof attach !== 'boolean' || typeof replace !== 'boolean') return null;
   const argvBytes = argv.map((arg) => Buffer.from(arg, 'base64'));
   const cwdBytes = Buffer.from(cwd, 'base64');
-  const message: Message = { argv: argvBytes.map((arg) => arg.toString('utf8')), argvBytes, cwd: cwdBytes.toString('utf8'), cwdBytes, pid, uid, reply };
+  const message: Message = { argv: argvBytes.map((arg) => arg.toString('utf8')), argvBytes, cwd: cwdBytes.toString('utf8'), cwdBytes, pid, uid, activation, reply };
   if ('data' in payload) {
     // The check the sender made (checkJson): JSON.parse alone lets 1e999 (Infinity) and any depth in.
     if (notJson(payload.data, new Set()) !== null) return null;
     message.data = payload.data;
   }
-  return message;
+  if (env !== undefined) message.env = env;
+  return { message, attach, replace };
 }

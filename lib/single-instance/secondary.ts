@@ -11,7 +11,7 @@ import { heldBy } from '../internal/holder-message';
 import type { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
-import { FrameReader, REFUSED, checkJson, requestFrame } from './protocol';
+import { ACTIVATION_VARIABLES, FrameReader, PROTOCOL, REFUSED, STDIO_TEXT, checkJson, requestFrame, type Activation } from './protocol';
 
 /**
  * What singleInstance resolves with in a later launch: the primary got this launch's message.
@@ -22,11 +22,16 @@ export interface Secondary {
   readonly holder: Holder;
   /** The primary's answer; undefined when it only acknowledged. */
   readonly reply?: unknown;
+  /** With options.attach: the code the primary passed to message.exit(), also set as process.exitCode. */
+  readonly exitCode?: number;
 }
 
 const EACCES = errnoOf('EACCES');
+const EBADF = errnoOf('EBADF');
+const ECONNRESET = errnoOf('ECONNRESET');
 const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
+const EPROTONOSUPPORT = errnoOf('EPROTONOSUPPORT');
 
 function workingDirectory(): Buffer {
   try {
@@ -36,21 +41,54 @@ function workingDirectory(): Buffer {
   }
 }
 
+/** This launch's focus tokens, from its environment. */
+export function ownActivation(): Activation {
+  const activation: Activation = {};
+  for (const [key, name] of Object.entries(ACTIVATION_VARIABLES) as [keyof Activation, string][]) {
+    const value = process.env[name];
+    if (value !== undefined && value !== '') activation[key] = value;
+  }
+  return activation;
+}
+
+/** A token focuses one window once: a launch that handed its tokens on keeps none for its children. */
+export function forgetActivation(): void {
+  for (const name of Object.values(ACTIVATION_VARIABLES)) delete process.env[name];
+}
+
+function ownEnv(names: InstancePolicy['env']): Record<string, string> | undefined {
+  if (names === undefined) return undefined;
+  const env: Record<string, string> = {};
+  for (const name of names === 'all' ? Object.keys(process.env) : names) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 /** This launch's request, with data; throws before anything is sent if it cannot be one. */
-export function ownRequest(data: unknown, max: number, place: Place): Buffer {
+export function ownRequest(data: unknown, policy: InstancePolicy, place: Place, replace = false): Buffer {
   if (data !== undefined) checkJson('options.data', data);
-  const out = requestFrame(commandLine(), workingDirectory(), data, max);
+  const max = policy.maxMessageBytes;
+  const fields = { data, activation: ownActivation(), env: ownEnv(policy.env), attach: policy.attach && !replace, replace };
+  const out = requestFrame(commandLine(), workingDirectory(), fields, max);
   if (out === null) throw fromErrno(EMSGSIZE, 'send', place.errorTarget, new Error(`the message is over options.maxMessageBytes (${max})`));
   return out;
 }
 
-type Outcome = { answer: Record<string, unknown> } | 'garbage' | 'gone' | 'timeout';
+type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'timeout';
 
-/** Sends the request on fd (net owns fd from here on) and reads the one answer frame. */
-function exchange(fd: number, request: Buffer, max: number, deadline: Deadline): Promise<Outcome> {
+/**
+ * Sends the request on fd (net owns fd from here on) and reads the one answer frame. With attach,
+ * a first answer { fds: true } asks for this launch's stdin, stdout and stderr: they go over the
+ * socket (SCM_RIGHTS), and from then on the launch waits, with no deadline, for the answer that
+ * carries the primary's exit().
+ */
+function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, attach: boolean): Promise<Outcome> {
   const socket = new (lazy.net().Socket)({ fd, readable: true, writable: true });
   return new Promise((resolveOutcome) => {
-    const reader = new FrameReader(max);
+    let reader = new FrameReader(max);
+    let attached = false;
     let settled = false;
     let stopDeadline = (): void => {};
     const settle = (outcome: Outcome): void => {
@@ -64,11 +102,19 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline):
     socket.on('data', (chunk: Buffer) => {
       const payload = reader.push(chunk);
       if (payload === undefined) return;
-      settle(payload === null ? 'garbage' : { answer: payload as Record<string, unknown> });
+      if (payload === null) return settle('garbage');
+      const answer = payload as Record<string, unknown>;
+      if (!attach || attached || answer.fds !== true) return settle({ answer });
+      attached = true;
+      stopDeadline();
+      reader = new FrameReader(max);
+      const sent = binding.sendFds(fd, STDIO_TEXT, [0, 1, 2]); // net's socket is on this fd
+      if (sent < 0) settle({ failed: sent, syscall: 'sendmsg', why: 'passing stdin, stdout and stderr failed' });
     });
-    // Closed before an answer: the primary died, was busy, or is leaving.
-    socket.on('close', () => settle('gone'));
-    socket.on('error', () => settle('gone'));
+    // Closed before an answer: the primary died, was busy, or is leaving; once attached, it is lost.
+    const closed = (): void => settle(attached ? { failed: ECONNRESET, syscall: 'recv', why: 'the primary closed the connection before exit()' } : 'gone');
+    socket.on('close', closed);
+    socket.on('error', closed);
     socket.write(request);
   });
 }
@@ -94,16 +140,29 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
     binding.close(fd);
     throw heldError(place, holder);
   }
-  const outcome = await exchange(fd, request, policy.maxMessageBytes, deadline);
+  const outcome = await exchange(fd, request, policy.maxMessageBytes, deadline, policy.attach);
   if (outcome === 'timeout') throw deadline.timedOut();
   if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered with bytes that are not a frame'));
-  return outcome === 'gone' ? undefined : secondaryOf(outcome.answer, holder, place);
+  if (outcome === 'gone') return undefined;
+  if ('failed' in outcome) throw fromErrno(outcome.failed, outcome.syscall, place.errorTarget, new Error(outcome.why));
+  return secondaryOf(outcome.answer, holder, place, policy);
 }
 
-function secondaryOf(answer: Record<string, unknown>, holder: Holder, place: Place): Secondary {
+function secondaryOf(answer: Record<string, unknown>, holder: Holder, place: Place, policy: InstancePolicy): Secondary {
   if (answer.error === REFUSED) throw fromErrno(EACCES, 'connect', place.errorTarget, new Error('the primary does not accept messages from this uid'));
+  if (answer.error === 'EBADF') throw fromErrno(EBADF, 'sendmsg', place.errorTarget, new Error('the primary cannot use this launch\'s stdin, stdout or stderr'));
   if (answer.error !== undefined) throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error(`the primary answered ${JSON.stringify(answer.error)}`));
-  const secondary: { primary: false; holder: Holder; reply?: unknown } = { primary: false, holder };
+  // A protocol 1 primary ignored the fields it does not know, and took the rest as a plain launch.
+  if ((policy.env !== undefined || policy.attach) && answer.protocol !== PROTOCOL) {
+    throw fromErrno(EPROTONOSUPPORT, 'recv', place.errorTarget, new Error(`the primary speaks protocol 1: it took this launch without ${policy.attach ? 'options.attach' : 'options.env'}`));
+  }
+  const secondary: { primary: false; holder: Holder; reply?: unknown; exitCode?: number } = { primary: false, holder };
   if ('reply' in answer) secondary.reply = answer.reply;
+  if (policy.attach) {
+    const code = answer.exit;
+    if (!Number.isInteger(code) || (code as number) < 0 || (code as number) > 255) throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered an attached launch without an exit code'));
+    secondary.exitCode = code as number;
+    process.exitCode = code as number;
+  }
   return secondary;
 }

@@ -84,6 +84,32 @@ test('examples/single-instance.js: a second launch forwards its files to the pri
   assert.equal(primary.exitCode, 0);
 });
 
+test('examples/wait-editor.js: a launch hands the editor its terminal and exits with its status: 0 once its stdin is saved, 1 when it cannot be', async (t) => {
+  const options = environment(t);
+  options.env.EDITOR_ID = uniqueName('solely-example-editor');
+  const editor = await spawnReady(t, process.execPath, [example('wait-editor.js')], options);
+  assert.equal(editor.firstLine, `editor (pid ${editor.pid})`);
+  const edit = async (file, input) => {
+    const child = spawn(process.execPath, [example('wait-editor.js'), file], { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.stdin.end(input);
+    await new Promise((resolve) => child.once('close', resolve));
+    return { code: child.exitCode, stdout, stderr };
+  };
+  const saved = await edit('notes.txt', 'a line\n');
+  const file = path.join(options.cwd, 'notes.txt');
+  assert.deepEqual(saved, { code: 0, stdout: `saved ${file}\n`, stderr: '' });
+  assert.equal(fs.readFileSync(file, 'utf8'), 'a line\n');
+  const failed = await edit('missing/notes.txt', 'x');
+  assert.deepEqual(failed, { code: 1, stdout: '', stderr: `cannot save ${path.join(options.cwd, 'missing/notes.txt')}: ENOENT\n` });
+  editor.kill('SIGINT');
+  await exited(editor);
+  assert.equal(editor.exitCode, 0);
+});
+
 function get(socketPath) {
   return new Promise((resolve, reject) => {
     http.get({ socketPath, path: '/' }, (response) => {

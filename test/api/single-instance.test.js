@@ -1,6 +1,5 @@
 'use strict';
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -8,7 +7,7 @@ const path = require('node:path');
 const { describe, test } = require('node:test');
 const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('../..');
-const { FIXTURES, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage, NOBODY, readableFixture, ROOT } = require('../support/helpers');
+const { FIXTURES, spawnLines: start, uniqueName, tempDir, spawnReady, kill, exited, abstractBound, needs, readablePackage, NOBODY, readableFixture, ROOT } = require('../support/helpers');
 
 const APP = path.join(FIXTURES, 'single-instance.js');
 const CLIENT = path.join(FIXTURES, 'single-instance-client.py');
@@ -18,41 +17,6 @@ const BIND_ONLY = path.join(FIXTURES, 'bind-abstract.py');
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const AS_NOBODY = ['setpriv', ...NOBODY];
 const asRoot = { skip: process.getuid() !== 0 && 'setpriv needs root' };
-
-/** A process whose stdout lines are all kept: next() resolves with the next unread one. */
-function start(t, command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
-  const lines = [];
-  let wake = () => {};
-  let buffered = '';
-  let ended = false;
-  child.stdout
-    .setEncoding('utf8')
-    .on('data', (chunk) => {
-      const parts = (buffered + chunk).split('\n');
-      buffered = parts.pop();
-      lines.push(...parts);
-      wake();
-    })
-    .once('end', () => {
-      ended = true;
-      wake();
-    });
-  let read = 0;
-  child.lines = lines;
-  child.next = async () => {
-    while (read >= lines.length) {
-      if (ended) throw new Error(`${command} ended its output; output: ${lines.join('\n')}`);
-      await new Promise((resolve) => (wake = resolve));
-    }
-    return lines[read++];
-  };
-  child.nextJSON = async () => JSON.parse(await child.next());
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return child;
-}
 
 /** Whether some process listens on the socket path: its line in /proc/net/unix has __SO_ACCEPTCON in its flags. */
 function listensOn(socketPath) {
@@ -184,7 +148,7 @@ for (const { transport, setup } of transports()) {
 
       assert.deepEqual(await python(...AS_NOBODY, PYTHON).nextJSON(), { error: 'EACCES' });
       const same = python(PYTHON);
-      assert.deepEqual(await same.nextJSON(), { reply: { n: 1, args: [address, 'message', '{"from":"python"}'] } });
+      assert.deepEqual(await same.nextJSON(), { reply: { n: 1, args: [address, 'message', '{"from":"python"}'] }, protocol: 2 });
       const message = await primary.nextJSON();
       assert.equal(message.pid, same.pid, 'the refused peer never reached the app');
       assert.deepEqual(message.data, { from: 'python' });

@@ -49,6 +49,43 @@ function spawnReady(t, command, args, options = {}) {
   });
 }
 
+/** A process whose stdout lines are all kept: next() resolves with the next unread one. */
+function spawnLines(t, command, args, options = {}) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], ...options });
+  const lines = [];
+  let wake = () => {};
+  let buffered = '';
+  let ended = false;
+  child.stdout
+    .setEncoding('utf8')
+    .on('data', (chunk) => {
+      const parts = (buffered + chunk).split('\n');
+      buffered = parts.pop();
+      lines.push(...parts);
+      wake();
+    })
+    .once('end', () => {
+      ended = true;
+      wake();
+    });
+  let read = 0;
+  child.lines = lines;
+  child.next = async () => {
+    while (read >= lines.length) {
+      if (ended) throw new Error(`${command} ended its output; output: ${lines.join('\n')}`);
+      await new Promise((resolve) => (wake = resolve));
+    }
+    return lines[read++];
+  };
+  child.nextJSON = async () => JSON.parse(await child.next());
+  /** The exit code, or the signal's name. */
+  child.exitStatus = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return child;
+}
+
 /** A node fixture from test/support/fixtures that holds a lock: `hold.js kind target [flags]`. */
 function holder(t, ...args) {
   return spawnReady(t, process.execPath, [path.join(FIXTURES, 'hold.js'), ...args]);
@@ -184,4 +221,4 @@ function readableFixture(name) {
   return path.join(readablePackage(), path.relative(ROOT, FIXTURES), name);
 }
 
-module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
+module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, spawnLines, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };

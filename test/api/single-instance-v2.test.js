@@ -1,0 +1,283 @@
+'use strict';
+// singleInstance's second edition: focus tokens, environment, attach, replace, sandboxes, and
+// the protocol 2 fields against protocol 1 peers and hostile ones.
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+const solely = require('../..');
+const { FIXTURES, NOBODY, spawnLines: start, uniqueName, tempDir, exited, abstractBound, readableFixture } = require('../support/helpers');
+
+const APP = path.join(FIXTURES, 'single-instance-v2.js');
+const PEER = path.join(FIXTURES, 'single-instance-v2-peer.py');
+const USER = `solely/user/${process.getuid()}`;
+
+function app(t, config, args = [], options = {}) {
+  return start(t, process.execPath, [APP, JSON.stringify(config), ...args], options);
+}
+
+async function primary(t, config) {
+  const child = app(t, config);
+  assert.equal(await child.next(), 'primary');
+  return child;
+}
+
+function envWithout(...names) {
+  const env = { ...process.env };
+  for (const name of names) delete env[name];
+  return env;
+}
+
+test('focus tokens always arrive in message.activation; env forwards all or the named variables; a secondary keeps no token it handed on', async (t) => {
+  const id = uniqueName('si2-env');
+  const first = await primary(t, { id });
+  const env = { ...envWithout('XDG_ACTIVATION_TOKEN', 'DESKTOP_STARTUP_ID'), XDG_ACTIVATION_TOKEN: 'wayland-token', DESKTOP_STARTUP_ID: 'x11_TIME42', SI2_A: 'a=1', SI2_B: 'b' };
+  const named = app(t, { id, options: { env: ['SI2_A', 'SI2_MISSING'] } }, ['named'], { env });
+  assert.deepEqual(await first.nextJSON(), { args: ['named'], activation: { xdgActivationToken: 'wayland-token', desktopStartupId: 'x11_TIME42' }, env: { SI2_A: 'a=1' }, attached: false, pid: named.pid });
+  assert.deepEqual(await named.nextJSON(), { primary: false, tokens: [] });
+
+  const all = app(t, { id, options: { env: true } }, ['all'], { env });
+  const message = await first.nextJSON();
+  assert.deepEqual(message.env, { ...env });
+  await all.next();
+
+  const plain = app(t, { id }, ['plain'], { env: envWithout('XDG_ACTIVATION_TOKEN', 'DESKTOP_STARTUP_ID') });
+  const bare = await first.nextJSON();
+  assert.deepEqual(bare.activation, {});
+  assert.equal('env' in bare, false);
+  await plain.next();
+  // The primary's own environment never takes a launch's values.
+  assert.equal(process.env.SI2_A, undefined);
+});
+
+test('options.env, options.attach and options.replace are checked before anything is sent', async () => {
+  const id = uniqueName('si2-options');
+  for (const options of [{ env: 'yes' }, { env: ['A=B'] }, { env: [''] }, { attach: 1 }, { replace: { grace: -1 } }, { replace: { grac: 5 } }, { replace: 'now' }]) {
+    await assert.rejects(solely.singleInstance(id, options), (error) => /^ERR_INVALID_ARG_(VALUE|TYPE)$/.test(error.code), JSON.stringify(options));
+  }
+  await assert.rejects(solely.singleInstance(id, { replace: { grac: 5 } }), /did you mean 'grace'/);
+});
+
+test("attach: the primary writes to the launch's own pipe, reads its stdin (a pipe, a file, a closed stdin), and exit(code) ends the launch with code", async (t) => {
+  const id = uniqueName('si2-attach');
+  const first = await primary(t, { id });
+  const dir = tempDir(t);
+
+  const piped = app(t, { id, options: { attach: true } }, ['exit', '7'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  piped.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  assert.equal(await piped.next(), 'out exit 7'); // written by the primary, straight into our pipe
+  piped.stdin.end('typed text');
+  assert.equal(await piped.next(), 'in typed text');
+  assert.deepEqual(await piped.nextJSON(), { primary: false, reply: { args: ['exit', '7'] }, exitCode: 7, tokens: [] });
+  assert.equal(await piped.exitStatus, 7);
+  assert.equal(stderr, 'err\n');
+  assert.equal((await first.nextJSON()).attached, true);
+
+  const input = path.join(dir, 'input');
+  fs.writeFileSync(input, 'from a file');
+  const output = path.join(dir, 'output');
+  const fromFile = spawn(process.execPath, [APP, JSON.stringify({ id, options: { attach: true } }), 'exit', '0'], { stdio: [fs.openSync(input, 'r'), fs.openSync(output, 'w'), 'inherit'] });
+  assert.equal(await new Promise((resolve) => fromFile.once('exit', resolve)), 0);
+  assert.match(fs.readFileSync(output, 'utf8'), /^out exit 0\nin from a file\n\{"primary":false/);
+
+  const closed = spawn('sh', ['-c', `exec "$0" "$@" <&-`, process.execPath, APP, JSON.stringify({ id, options: { attach: true } }), 'exit', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  closed.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
+  const status = await new Promise((resolve) => closed.once('close', resolve));
+  assert.equal(status, 2);
+  assert.match(out, /^out exit 2\nin \n/);
+  await first.nextJSON();
+  await first.nextJSON();
+});
+
+test('attach: the launch waits until exit(); Ctrl-C in it is a cancel; the primary keeps none of its fds after', async (t) => {
+  const id = uniqueName('si2-hold');
+  const first = await primary(t, { id });
+  first.stdin.write('fds\n');
+  const before = (await first.nextJSON()).fds;
+  const held = app(t, { id, options: { attach: true, timeout: 100 } }, ['hold']);
+  await first.nextJSON();
+  first.stdin.write('fds\n');
+  assert.equal((await first.nextJSON()).fds, before + 4); // the connection and three stdio fds
+  // Attached, the launch waits for exit() beyond its own timeout (100 ms).
+  assert.equal(held.exitCode, null);
+  first.stdin.write('exit 5\n');
+  assert.equal(await held.exitStatus, 5);
+  first.stdin.write('fds\n');
+  assert.equal((await first.nextJSON()).fds, before);
+
+  // A launch that goes away before exit() (Ctrl-C): 'cancel', and its descriptors are closed with it.
+  const gone = app(t, { id, options: { attach: true } }, ['hold']);
+  await first.nextJSON();
+  gone.kill('SIGINT');
+  assert.equal(await gone.exitStatus, 'SIGINT'); // a shell shows 130
+  assert.deepEqual(await first.nextJSON(), { cancel: gone.pid });
+  first.stdin.write('fds\n');
+  assert.equal((await first.nextJSON()).fds, before);
+});
+
+test('a Python peer written from docs/protocol.md: activation and env arrive, attach passes its stdio and gets the exit code', async (t) => {
+  const id = uniqueName('si2-python');
+  const first = await primary(t, { id });
+  const fields = start(t, 'python3', [PEER, `@${USER}/${id}`, 'fields', JSON.stringify({ activation: { xdgActivationToken: 't' }, env: { K: 'v' } })]);
+  assert.equal(await fields.next(), '{"protocol": 2}');
+  const message = await first.nextJSON();
+  assert.deepEqual([message.activation, message.env], [{ xdgActivationToken: 't' }, { K: 'v' }]);
+  const attached = start(t, 'python3', [PEER, `@${USER}/${id}`, 'attach', 'stdio']);
+  assert.equal(await attached.next(), 'out '); // the primary wrote to Python's own stdout
+  attached.stdin.end('py');
+  assert.equal(await attached.next(), 'in py');
+  assert.equal(await attached.next(), '{"exit": 0, "protocol": 2, "reply": {"args": []}}');
+});
+
+test('hostile attach peers (no fds, two, four, a directory, an epoll fd, other text) get EBADF or are closed; the primary keeps no fd and serves on', async (t) => {
+  const id = uniqueName('si2-hostile');
+  const first = await primary(t, { id });
+  first.stdin.write('fds\n');
+  const before = (await first.nextJSON()).fds;
+  for (const what of ['none', 'two', 'four', 'dir', 'epoll', 'text']) {
+    const peer = start(t, 'python3', [PEER, `@${USER}/${id}`, 'attach', what]);
+    const answer = await peer.next();
+    assert.ok(answer === 'closed' || answer === '{"error": "EBADF", "protocol": 2}', `${what}: ${answer}`);
+    await exited(peer);
+  }
+  for (const fields of [{ env: { A: 1 } }, { env: { 'A=B': 'x' } }, { env: [] }, { activation: { other: 'x' } }, { activation: { xdgActivationToken: 5 } }, { attach: 'yes' }, { replace: 1 }]) {
+    const peer = start(t, 'python3', [PEER, `@${USER}/${id}`, 'fields', JSON.stringify(fields)]);
+    assert.equal(await peer.next(), 'closed', JSON.stringify(fields));
+  }
+  first.stdin.write('fds\n');
+  assert.equal((await first.nextJSON()).fds, before);
+  const served = app(t, { id }, ['after']);
+  assert.deepEqual((await first.nextJSON()).args, ['after']);
+  assert.equal((await served.nextJSON()).primary, false);
+});
+
+test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent', async (t) => {
+  const id = uniqueName('si2-huge');
+  const first = await primary(t, { id });
+  const huge = app(t, { id, options: { env: true, maxMessageBytes: 4096 } }, [], { env: { ...process.env, HUGE: 'x'.repeat(8192) } });
+  assert.deepEqual((await huge.nextJSON()).error.code, 'EMSGSIZE');
+  first.stdin.write('fds\n');
+  assert.ok('fds' in (await first.nextJSON())); // nothing arrived before
+});
+
+test('protocol 1 peers: a protocol 1 secondary is served by this primary; env and attach to a protocol 1 primary fail with EPROTONOSUPPORT, a plain launch works', async (t) => {
+  const id = uniqueName('si2-v1');
+  const first = await primary(t, { id });
+  const client = start(t, 'python3', [path.join(FIXTURES, 'single-instance-client.py'), `@${USER}/${id}`, 'message', '{"v": 1}']);
+  assert.equal(await client.next(), '{"protocol": 2}');
+  first.kill('SIGKILL');
+  await exited(first);
+
+  const old = start(t, 'python3', [PEER, `@${USER}/${id}`, 'v1-primary']);
+  assert.equal(await old.next(), 'listening');
+  const plain = app(t, { id }, ['plain']);
+  assert.deepEqual(await plain.nextJSON(), { primary: false, reply: 'v1', tokens: [] });
+  assert.deepEqual(await old.nextJSON(), ['argv', 'cwd']);
+  for (const options of [{ env: ['HOME'] }, { attach: true }]) {
+    const launch = app(t, { id, options });
+    const { error } = await launch.nextJSON();
+    assert.equal(error.code, 'EPROTONOSUPPORT', JSON.stringify(error));
+    assert.equal(await launch.exitStatus, 3);
+    await old.next();
+  }
+});
+
+test("replace: a cooperative primary gets 'replace' and releases, and the launch becomes the primary; without a listener the primary releases at once", async (t) => {
+  const id = uniqueName('si2-replace');
+  const first = await primary(t, { id, onReplace: 'release' });
+  const second = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: second.pid });
+  assert.equal(await first.next(), 'released');
+  assert.equal(await second.next(), 'primary');
+  assert.equal(first.signalCode, null);
+
+  second.stdin.end(); // nothing but the primary keeps it alive
+  const third = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.equal(await third.next(), 'primary');
+  assert.equal(await second.exitStatus, 0); // released at once, not ended
+});
+
+test('replace: a wedged (SIGSTOPped) or deaf primary is ended after grace (SIGTERM, then SIGKILL); the launch becomes the primary', async (t) => {
+  const id = uniqueName('si2-wedged');
+  const stopped = await primary(t, { id });
+  stopped.kill('SIGSTOP');
+  const replacer = app(t, { id, options: { replace: { grace: 200 } } });
+  assert.equal(await replacer.next(), 'primary');
+  assert.equal(await stopped.exitStatus, 'SIGTERM');
+
+  replacer.kill('SIGKILL');
+  await exited(replacer);
+  // A primary that ignores SIGTERM and 'replace': SIGKILL after another grace period.
+  const deaf = start(t, process.execPath, ['-e', `process.on('SIGTERM', () => console.log('term')); require(${JSON.stringify(path.join(FIXTURES, '../../..'))}).singleInstance(${JSON.stringify(id)}).then((p) => { p.on('replace', () => console.log('replace')); console.log('primary'); })`]);
+  assert.equal(await deaf.next(), 'primary');
+  const next = app(t, { id, options: { replace: { grace: 200 } } });
+  assert.equal(await deaf.next(), 'replace');
+  assert.equal(await deaf.next(), 'term');
+  assert.equal(await next.next(), 'primary');
+  assert.equal(await deaf.exitStatus, 'SIGKILL');
+});
+
+test('replace: several launches replacing the same primary at once give exactly one primary; the others are delivered to it', async (t) => {
+  const id = uniqueName('si2-concurrent');
+  const first = await primary(t, { id, onReplace: 'ignore' });
+  const launches = Array.from({ length: 6 }, (_, i) => app(t, { id, options: { replace: { grace: 60_000 } } }, [`r${i}`]));
+  for (let i = 0; i < launches.length; i++) await first.nextJSON(); // every launch asked this primary
+  first.stdin.write('release\n');
+  const results = await Promise.all(launches.map((launch) => launch.next()));
+  assert.equal(results.filter((line) => line === 'primary').length, 1, results.join('\n'));
+  assert.equal(results.filter((line) => line.startsWith('{"primary":false')).length, 5, results.join('\n'));
+  await first.next();
+});
+
+test('replace: the replacer SIGKILLed during grace leaves a primary or a free name; the old primary SIGKILLed during grace lets the replacer in', async (t) => {
+  const id = uniqueName('si2-kill');
+  const first = await primary(t, { id, onReplace: 'ignore' });
+  const replacer = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: replacer.pid });
+  replacer.kill('SIGKILL');
+  await exited(replacer);
+  const plain = app(t, { id }, ['still']);
+  assert.deepEqual((await first.nextJSON()).args, ['still']);
+  await plain.next();
+
+  const patient = app(t, { id, options: { replace: { grace: 60_000 } } });
+  await first.nextJSON();
+  first.kill('SIGKILL');
+  assert.equal(await patient.next(), 'primary');
+});
+
+test('replace: a primary of another uid is asked, never signalled: ForeignHolderError, and it runs on', { skip: process.getuid() !== 0 && 'setpriv needs root' }, async (t) => {
+  const id = uniqueName('si2-foreign');
+  const trusting = { scope: 'system', allowUids: [process.getuid()] };
+  const other = start(t, 'setpriv', [...NOBODY, process.execPath, readableFixture('single-instance-v2.js'), JSON.stringify({ id, options: trusting, onReplace: 'ignore' })]);
+  assert.equal(await other.next(), 'primary');
+  const replacer = app(t, { id, options: { scope: 'system', allowUids: [65534], replace: { grace: 100 } } });
+  assert.ok('replace' in (await other.nextJSON()));
+  assert.deepEqual((await replacer.nextJSON()).error.name, 'ForeignHolderError');
+  other.stdin.write('fds\n');
+  assert.ok('fds' in (await other.nextJSON())); // it still answers: never signalled
+});
+
+test('sandboxes: in a snap the abstract name starts with snap.<instance>.; in a Flatpak the socket is in $XDG_RUNTIME_DIR/app/$FLATPAK_ID', async (t) => {
+  const id = uniqueName('si2-snap');
+  const snapEnv = { ...envWithout('FLATPAK_ID'), SNAP_INSTANCE_NAME: 'editor_beta' };
+  const snapPrimary = app(t, { id }, [], { env: snapEnv });
+  assert.equal(await snapPrimary.next(), 'primary'); // spawned with the snap's environment
+  await abstractBound(`snap.editor_beta.${USER}/${id}`);
+  const inSnap = app(t, { id }, ['in-snap'], { env: snapEnv });
+  assert.equal((await inSnap.nextJSON()).primary, false);
+
+  const runtime = tempDir(t);
+  fs.mkdirSync(path.join(runtime, 'app', 'org.example.App'), { recursive: true, mode: 0o700 }); // as flatpak makes it
+  const flatpakEnv = { ...envWithout('SNAP_INSTANCE_NAME'), FLATPAK_ID: 'org.example.App', XDG_RUNTIME_DIR: runtime };
+  const flatpak = app(t, { id: 'org.example.App' }, [], { env: flatpakEnv });
+  assert.equal(await flatpak.next(), 'primary');
+  const socket = path.join(runtime, 'app', 'org.example.App', 'org.example.App.sock');
+  assert.equal(fs.statSync(socket).isSocket(), true);
+  const inFlatpak = app(t, { id: 'org.example.App' }, ['in-flatpak'], { env: flatpakEnv });
+  assert.equal((await inFlatpak.nextJSON()).primary, false);
+  assert.deepEqual((await flatpak.nextJSON()).args, ['in-flatpak']);
+});
