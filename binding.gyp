@@ -36,7 +36,8 @@
           "sources": ["src-native/glibc_floor.cc"],
           "ldflags": [
             "-Wl,--wrap=fstat,--wrap=fstat64,--wrap=fstatat,--wrap=fstatat64",
-            "-Wl,--wrap=stat,--wrap=stat64,--wrap=lstat,--wrap=lstat64"
+            "-Wl,--wrap=stat,--wrap=stat64,--wrap=lstat,--wrap=lstat64",
+            "-Wl,--wrap=pthread_create,--wrap=pthread_join"
           ]
         }],
         ["sanitize==1", {

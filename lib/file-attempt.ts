@@ -157,7 +157,7 @@ export async function tryLockTargetOnThread(target: FileTarget): Promise<number>
       const started = binding.lockVerifiedOnThread(fd, target.path, lockMethodCode(target), resolve);
       if (started < 0) {
         binding.close(fd); // no request took it
-        reject(fromErrno(started, 'uv_thread_create', { path: target.path }));
+        reject(fromErrno(started, 'pthread_create', { path: target.path }));
       }
     });
     const attempt = keepIfLocked(fd, rc, target);

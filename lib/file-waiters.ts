@@ -150,7 +150,7 @@ class ThreadWaiter<T> implements Waiter<T> {
     });
     if (started < 0) {
       binding.trackWaitFd(fd); // no request took it: back with the waiter
-      throw fromErrno(started, 'uv_thread_create', { path: target.path });
+      throw fromErrno(started, 'pthread_create', { path: target.path });
     }
     this.#running = true;
   }
