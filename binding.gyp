@@ -22,7 +22,8 @@
         "src-native/unix_socket.cc",
         "src-native/socket_info.cc",
         "src-native/socket_diag.cc",
-        "src-native/wait_fds.cc"
+        "src-native/wait_fds.cc",
+        "src-native/socket_io.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],

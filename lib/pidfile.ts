@@ -1,7 +1,7 @@
 // Pidfiles with BSD pidfile(3) semantics: the lock says whether the daemon runs, the contents say
 // which PID it claims. Truncated and written only under the lock; removed only while still held,
 // through the directory it was opened in, and only if the name still names the locked file.
-import { constants, fstatSync, lstatSync, readSync, type BigIntStats } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './binding';
@@ -20,7 +20,7 @@ export interface PidfileOptions extends FileLockOptions {
   mode?: number;
 }
 
-const { O_RDONLY, O_RDWR, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_RDWR, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, S_IFMT, S_IFREG, S_IFDIR } = constants;
 // Reads never wait: a FIFO planted at the path would block open() until a writer came.
 const READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 // Opens what is there now, to lock it again: never creating, truncating or following anything.
@@ -91,7 +91,7 @@ export class Pidfile extends Lock {
     // Opened while this fd still pins the locked inode, so that a match cannot be a reused inode.
     const fd = binding.open(path, REOPEN, 0);
     try {
-      const ours = fd >= 0 && sameFile(fstatSync(fd, { bigint: true }), fstatSync(this.fd, { bigint: true }));
+      const ours = fd >= 0 && sameFile(fdStats(fd, path), fdStats(this.fd, path));
       this.closeWithoutUnlock();
       if (!ours) return;
       const rc = binding.lockVerified(fd, path, method);
@@ -132,7 +132,21 @@ function adopt(target: FileTarget, fd: number): Pidfile {
   return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
 }
 
-function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+/** A file's type and identity: all that pidfiles compare. */
+interface FileId {
+  mode: number;
+  dev: bigint;
+  ino: bigint;
+}
+
+/** fstat through the addon: a runtime's fs may not know an fd the addon opened (Deno's does not). */
+function fdStats(fd: number, path: string): FileId {
+  const stats = binding.fstat(fd);
+  if (typeof stats === 'number') throw fromErrno(stats, 'fstat', { path });
+  return { mode: stats[0], dev: stats[1], ino: stats[2] };
+}
+
+function sameFile(a: FileId, b: FileId): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
@@ -144,18 +158,18 @@ function parsePid(text: string): number | null {
 }
 
 /** The PID in the file fd refers to, from a bounded prefix; none in a FIFO, socket or device. */
-function pidIn(fd: number, stats: BigIntStats): number | null {
-  if (!stats.isFile()) return null;
-  const prefix = Buffer.alloc(MAX_PID_TEXT + 1);
-  const length = readSync(fd, prefix, 0, prefix.length, 0);
-  return parsePid(prefix.toString('latin1', 0, length));
+function pidIn(fd: number, stats: FileId, path: string): number | null {
+  if ((stats.mode & S_IFMT) !== S_IFREG) return null;
+  const prefix = binding.pidfileRead(fd, MAX_PID_TEXT + 1);
+  if (typeof prefix === 'number') throw fromErrno(prefix, 'read', { path });
+  return parsePid(prefix.toString('latin1'));
 }
 
 function readPid(path: string): number | null {
   const fd = binding.open(path, READ, 0);
   if (fd < 0) return null;
   try {
-    return pidIn(fd, fstatSync(fd, { bigint: true }));
+    return pidIn(fd, fdStats(fd, path), path);
   } catch {
     return null;
   } finally {
@@ -218,21 +232,24 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
   const fd = binding.open(absolute, READ, 0);
   if (fd === ENOENT) return { pid: null, locked: false };
   if (fd < 0 && fd !== EACCES) throw fromErrno(fd, 'open', { path: absolute });
-  let stats: BigIntStats;
+  let stats: FileId;
   let pid: number | null = null;
-  try {
-    if (fd < 0) {
-      stats = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
-    } else {
-      stats = fstatSync(fd, { bigint: true });
-      pid = pidIn(fd, stats);
+  if (fd < 0) {
+    try {
+      const { mode, dev, ino } = lstatSync(absolute, { bigint: true }); // unreadable: the lock is still visible
+      stats = { mode: Number(mode), dev, ino };
+    } catch (error) {
+      throw fromFsError(error, 'lstat', { path: absolute });
     }
-  } catch (error) {
-    throw fromFsError(error, fd < 0 ? 'lstat' : 'read', { path: absolute });
-  } finally {
-    if (fd >= 0) binding.close(fd);
+  } else {
+    try {
+      stats = fdStats(fd, absolute);
+      pid = pidIn(fd, stats, absolute);
+    } finally {
+      binding.close(fd);
+    }
   }
   // No pidfile can be there: openPidfile* would fail the same way, so this is not "stale".
-  if (stats.isDirectory()) throw fromErrno(EISDIR, 'open', { path: absolute });
+  if ((stats.mode & S_IFMT) === S_IFDIR) throw fromErrno(EISDIR, 'open', { path: absolute });
   return { pid, locked: isLocked(stats) };
 }

@@ -15,6 +15,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterSocketInfo(env, exports);
   solely::RegisterSocketDiag(env, exports);
   solely::RegisterWaitFds(env, exports);
+  solely::RegisterSocketIo(env, exports);
   return exports;
 }
 

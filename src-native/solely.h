@@ -25,7 +25,7 @@ inline Napi::Number Result(const Napi::CallbackInfo& info, double value) {
 
 // What an exported function takes, in order. TypeScript validates what users pass, so a mismatch
 // is a caller's bug: it is thrown, never read as a default (an undefined fd is not fd 0).
-enum class Arg { kInt32, kString, kBigInt, kFunction };
+enum class Arg { kInt32, kString, kBigInt, kFunction, kBuffer };
 
 // Throws a TypeError (a RangeError for a number that is no int32) unless info's arguments have
 // these types; the caller then returns at once, having done nothing.
@@ -55,6 +55,9 @@ inline bool CheckArgs(const Napi::CallbackInfo& info, std::initializer_list<Arg>
         break;
       case Arg::kFunction:
         if (!value.IsFunction()) expected = "a function";
+        break;
+      case Arg::kBuffer:
+        if (!value.IsBuffer()) expected = "a Buffer";
         break;
     }
     if (expected != nullptr) {
@@ -155,5 +158,6 @@ void RegisterUnixSocket(Napi::Env env, Napi::Object exports);
 void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
 void RegisterSocketDiag(Napi::Env env, Napi::Object exports);
 void RegisterWaitFds(Napi::Env env, Napi::Object exports);
+void RegisterSocketIo(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

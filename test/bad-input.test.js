@@ -102,12 +102,13 @@ function callBindingWithWrongTypes(root, scratch) {
   const { inspect } = require('node:util');
   const binding = require('node-gyp-build')(root); // as lib/binding.ts loads it
   const canary = fs.openSync(`${scratch}/canary`, 'w'); // the fd every valid fd argument names
-  const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {} };
+  const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {}, buffer: Buffer.from('x') };
   const wrong = {
     int: [undefined, null, '3', {}, 3n, true, NaN, 0.5, 2 ** 31, -Infinity], // each read as fd 0 once: stdin, never stdout
     string: [undefined, null, 1, {}, Buffer.from('x'), Symbol('x')],
     bigint: [undefined, 1, '1'],
     function: [undefined, 1, {}],
+    buffer: [undefined, null, 'x', 1, {}],
   };
   const signatures = {
     abstractBind: ['string', 'int'],
@@ -137,6 +138,10 @@ function callBindingWithWrongTypes(root, scratch) {
     unlinkAtIf: ['int', 'string', 'bigint', 'bigint'],
     setCloexec: ['int'],
     socketInfo: ['int'],
+    fstat: ['int'],
+    pidfileRead: ['int', 'int'],
+    socketSend: ['int', 'buffer', 'int'],
+    socketRecv: ['int', 'int'],
   };
   const calls = { ...signatures, 'FdWatch#start': ['int'] };
   const invoke = (name, args) => {
