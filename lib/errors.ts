@@ -2,6 +2,7 @@
 // path/address, cause) plus classes that say what happened to the lock.
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
+import { runtimeName } from './runtime';
 
 /** Who holds a lock, as far as the kernel (or, for solely/postgres, the server) tells. */
 export interface Holder {
@@ -240,6 +241,15 @@ export function fromFsError(error: unknown, syscall: string, target: ErrorTarget
 export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR' | 'ENOTDIR' | 'ENOTSOCK' | 'ELOOP', reason: string, target: ErrorTarget): InvalidTargetError {
   return new InvalidTargetError(code, located(`${code}: ${reason}`, target), {
     errno: errnoOf(code),
+    ...target,
+  });
+}
+
+/** What this runtime cannot do ("Bun 1.4.5 " + what): ENOTSUP, as the kernel would say it. */
+export function unsupportedRuntime(syscall: string, what: string, target: ErrorTarget = {}): UnsupportedPlatformError {
+  return new UnsupportedPlatformError('ENOTSUP', located(`${syscall} ENOTSUP: ${runtimeName()} ${what}`, target), {
+    errno: errnoOf('ENOTSUP'),
+    syscall,
     ...target,
   });
 }
