@@ -1,6 +1,7 @@
 // The one module that touches the untyped addon. Every function returns a value >= 0 or -errno;
 // none throws for an OS error. Arguments are validated by the callers, in TypeScript.
 import path = require('node:path');
+import { UnsupportedPlatformError } from './errors';
 
 export interface FdWatch {
   /** Calls back on readability (or with events WRITABLE, writability) or hang-up of fd until
@@ -88,4 +89,14 @@ export interface Binding {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-export const binding = load(path.join(__dirname, '..')) as Binding;
+function loadAddon(): Binding {
+  try {
+    return load(path.join(__dirname, '..')) as Binding;
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ERR_DLOPEN_DISABLED') throw error;
+    const message = "solely's native addon cannot load: Node's permission model refuses addons; add --allow-addons to node's options";
+    throw new UnsupportedPlatformError('ERR_DLOPEN_DISABLED', message, { cause: error });
+  }
+}
+
+export const binding = loadAddon();
