@@ -13,9 +13,11 @@
 #include <sys/eventfd.h>
 #endif
 
-#include <memory>
+#include <algorithm>
+#include <atomic>
 #include <mutex>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "solely.h"
 
@@ -25,10 +27,12 @@ namespace {
 class FdWatch;
 
 // One per environment, shared by its FdWatch objects, its thread, and the threadsafe function's
-// finalizer; freed by the last of them. The environment (a Worker) may end with a wait pending:
-// Node then finalizes the threadsafe function whatever threads still use it, so the thread calls
-// it only under mutex, and only while finalized is false.
+// finalizer; freed by the last of them (a count of its own: std::shared_ptr and unordered_map
+// would raise the prebuilds' glibc and libstdc++ floors). The environment (a Worker) may end with a
+// wait pending: Node then finalizes the threadsafe function whatever threads still use it, so the
+// thread calls it only under mutex, and only while finalized is false.
 struct Poller {
+  std::atomic<int> holders{1};  // the environment's, until its teardown
   napi_env env;
   int epoll = -1;
   int wake = -1;  // an eventfd: written once, at teardown, to end the thread
@@ -38,12 +42,25 @@ struct Poller {
   std::mutex mutex;
   bool finalized = false;
   // JavaScript-thread state:
-  std::unordered_map<uint64_t, FdWatch*> watches;  // the active ones, by id
-  uint64_t next_id = 1;                            // 0 is the wake eventfd
+  std::vector<std::pair<uint64_t, FdWatch*>> watches;  // the active ones, by id
+  uint64_t next_id = 1;                                // 0 is the wake eventfd
   bool refed = false;
 };
 
-using PollerRef = std::shared_ptr<Poller>;
+Poller* Hold(Poller* poller) {
+  poller->holders.fetch_add(1, std::memory_order_relaxed);
+  return poller;
+}
+
+void Drop(Poller* poller) {
+  if (poller->holders.fetch_sub(1, std::memory_order_acq_rel) == 1) delete poller;
+}
+
+FdWatch* Find(Poller* poller, uint64_t id) {
+  for (auto& [watch_id, watch] : poller->watches)
+    if (watch_id == id) return watch;
+  return nullptr;
+}
 
 // An event through the threadsafe function's void*: the id, and the error bit.
 void* Encode(uint64_t id, bool error) { return reinterpret_cast<void*>((id << 1) | error); }
@@ -53,7 +70,7 @@ constexpr uint32_t kWritable = 2;
 
 class FdWatch : public Napi::ObjectWrap<FdWatch> {
  public:
-  static Napi::Function Define(Napi::Env env, PollerRef* poller) {
+  static Napi::Function Define(Napi::Env env, Poller* poller) {
     return DefineClass(
         env, "FdWatch",
         {InstanceMethod<&FdWatch::Start>("start"), InstanceMethod<&FdWatch::Stop>("stop")}, poller);
@@ -62,12 +79,15 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
   // new FdWatch(callback): callback(status) runs on every readiness between start() and stop();
   // status is 0, or -EBADF for an error condition (POLLERR), as uv_poll reports it.
   explicit FdWatch(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<FdWatch>(info), poller_(*static_cast<PollerRef*>(info.Data())) {
+      : Napi::ObjectWrap<FdWatch>(info), poller_(Hold(static_cast<Poller*>(info.Data()))) {
     if (!CheckArgs(info, {Arg::kFunction})) return;
     callback_ = Napi::Persistent(info[0].As<Napi::Function>());
   }
 
-  ~FdWatch() override { Unwatch(); }
+  ~FdWatch() override {
+    Unwatch();
+    Drop(poller_);
+  }
 
   // The thread reported id: calls back, then re-arms unless the callback stopped the watch.
   static void Dispatch(napi_env env, napi_value /*js_callback*/, void* context, void* data) {
@@ -75,9 +95,8 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     auto* poller = static_cast<Poller*>(context);
     uint64_t id = reinterpret_cast<uintptr_t>(data) >> 1;
     bool error = (reinterpret_cast<uintptr_t>(data) & 1) != 0;
-    auto found = poller->watches.find(id);
-    if (found == poller->watches.end()) return;
-    FdWatch* self = found->second;
+    FdWatch* self = Find(poller, id);
+    if (self == nullptr) return;
     Napi::HandleScope scope(env);
     napi_value argv[] = {Napi::Number::New(env, error ? -EBADF : 0)};
     napi_value result;
@@ -88,7 +107,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
       napi_get_and_clear_last_exception(env, &exception);
       napi_fatal_exception(env, exception);
     }
-    if (poller->watches.count(id) != 0) self->Arm(false);
+    if (Find(poller, id) == self) self->Arm(false);
   }
 
  private:
@@ -107,7 +126,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
       id_ = 0;
       return Result(info, rc);
     }
-    poller_->watches.emplace(id_, this);
+    poller_->watches.emplace_back(id_, this);
     if (!poller_->refed) {  // an active watch keeps the event loop alive, as a uv_poll handle does
       napi_ref_threadsafe_function(poller_->env, poller_->tsfn);
       poller_->refed = true;
@@ -141,7 +160,11 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
 
   void Unwatch() {
     if (id_ == 0) return;
-    poller_->watches.erase(id_);
+    auto& watches = poller_->watches;
+    uint64_t id = id_;
+    watches.erase(std::remove_if(watches.begin(), watches.end(),
+                                 [id](const auto& watch) { return watch.first == id; }),
+                  watches.end());
 #ifdef __linux__
     // Gone from the set already if the fd was closed; an event in flight finds no id.
     if (poller_->epoll >= 0) epoll_ctl(poller_->epoll, EPOLL_CTL_DEL, fd_, nullptr);
@@ -155,7 +178,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
 
   int StartThread();
 
-  PollerRef poller_;
+  Poller* poller_;
   Napi::FunctionReference callback_;
   uint64_t id_ = 0;
   int fd_ = -1;
@@ -165,8 +188,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
 #ifdef __linux__
 
 void* RunPoller(void* arg) {
-  auto* held = static_cast<PollerRef*>(arg);
-  Poller& poller = **held;
+  Poller& poller = *static_cast<Poller*>(arg);
   struct epoll_event events[16];
   for (bool running = true; running;) {
     int n = epoll_wait(poller.epoll, events, 16, -1);
@@ -184,17 +206,17 @@ void* RunPoller(void* arg) {
       }
     }
   }
-  delete held;
+  Drop(&poller);
   return nullptr;
 }
 
 void Finalized(napi_env /*env*/, void* data, void* /*hint*/) {
-  auto* held = static_cast<PollerRef*>(data);
+  auto* poller = static_cast<Poller*>(data);
   {
-    std::lock_guard<std::mutex> lock((*held)->mutex);
-    (*held)->finalized = true;
+    std::lock_guard<std::mutex> lock(poller->mutex);
+    poller->finalized = true;
   }
-  delete held;
+  Drop(poller);
 }
 
 int FdWatch::StartThread() {
@@ -214,10 +236,9 @@ int FdWatch::StartThread() {
   }
   napi_value name;
   napi_create_string_utf8(poller.env, "solely.fdWatch", NAPI_AUTO_LENGTH, &name);
-  auto* finalizer_hold = new PollerRef(poller_);
-  if (napi_create_threadsafe_function(poller.env, nullptr, nullptr, name, 0, 1, finalizer_hold,
+  if (napi_create_threadsafe_function(poller.env, nullptr, nullptr, name, 0, 1, Hold(&poller),
                                       Finalized, &poller, Dispatch, &poller.tsfn) != napi_ok) {
-    delete finalizer_hold;
+    Drop(&poller);
     close(epoll);
     close(wake);
     return -ENOMEM;
@@ -225,10 +246,9 @@ int FdWatch::StartThread() {
   napi_unref_threadsafe_function(poller.env, poller.tsfn);  // referenced while a watch is active
   poller.epoll = epoll;
   poller.wake = wake;
-  auto* thread_hold = new PollerRef(poller_);
-  int err = pthread_create(&poller.thread, nullptr, RunPoller, thread_hold);
+  int err = pthread_create(&poller.thread, nullptr, RunPoller, Hold(&poller));
   if (err != 0) {
-    delete thread_hold;
+    Drop(&poller);
     napi_release_threadsafe_function(poller.tsfn, napi_tsfn_abort);
     close(epoll);
     close(wake);
@@ -242,8 +262,7 @@ int FdWatch::StartThread() {
 // The environment is ending (a Worker terminated, or the process exiting): the thread ends, then
 // its descriptors close. Watches still active are dropped; their wrappers are finalized after.
 void OnEnvTeardown(void* arg) {
-  auto* held = static_cast<PollerRef*>(arg);
-  Poller& poller = **held;
+  Poller& poller = *static_cast<Poller*>(arg);
   if (poller.started) {
     uint64_t one = 1;
     ssize_t n;
@@ -256,25 +275,24 @@ void OnEnvTeardown(void* arg) {
   }
   poller.watches.clear();
   poller.refed = false;  // the threadsafe function may be finalized already: never touched again
-  delete held;
+  Drop(&poller);
 }
 
 #else
 
 int FdWatch::StartThread() { return -ENOSYS; }  // its users, inotify and abstract names, too
-void OnEnvTeardown(void* arg) { delete static_cast<PollerRef*>(arg); }
+void OnEnvTeardown(void* arg) { Drop(static_cast<Poller*>(arg)); }
 
 #endif
 
 }  // namespace
 
 void RegisterFdWatch(Napi::Env env, Napi::Object exports) {
-  auto poller = std::make_shared<Poller>();
+  // The constructor's data, held by the environment until its end; each FdWatch holds it too.
+  auto* poller = new Poller();
   poller->env = env;
-  // The constructor's data, until the environment ends: each FdWatch keeps its own reference.
-  auto* held = new PollerRef(poller);
-  napi_add_env_cleanup_hook(env, OnEnvTeardown, held);
-  exports.Set("FdWatch", FdWatch::Define(env, held));
+  napi_add_env_cleanup_hook(env, OnEnvTeardown, poller);
+  exports.Set("FdWatch", FdWatch::Define(env, poller));
 }
 
 }  // namespace solely
