@@ -48,7 +48,7 @@ async function loaded(code) {
 }
 
 test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
-  assert.deepEqual(await loaded(`require(${ROOT})`), ['binding', 'errors', 'index', 'lazy-modules', 'lock']);
+  assert.deepEqual(await loaded(`require(${ROOT})`), ['binding', 'errors', 'index', 'lazy-modules', 'lock', 'runtime']);
   const abstract = await loaded(`require(${ROOT}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
   for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'node-internals']) assert.ok(!abstract.includes(unused), unused);
