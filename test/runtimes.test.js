@@ -192,3 +192,16 @@ test('node --permission without --allow-addons: an UnsupportedPlatformError that
   const allowed = spawnSync(process.execPath, [flag, '--allow-addons', '--allow-fs-read=*', '-e', script], { cwd: consumer, encoding: 'utf8' });
   assert.equal(allowed.stdout, 'loaded\n', allowed.stderr);
 });
+
+test("the README's Runtimes table names the versions this run tested", (t) => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Runtimes\n'), readme.indexOf('\n## ', readme.indexOf('\n## Runtimes\n') + 1));
+  const tested = new Map([...section.matchAll(/^\| (Node|Bun|Deno) \| (?:≥ )?([\d.]+)/gm)].map(([, name, version]) => [name.toLowerCase(), version]));
+  assert.deepEqual([...tested.keys()], NAMES);
+  assert.ok(Number(process.versions.node.split('.')[0]) >= Number(tested.get('node')), `Node ${process.versions.node}`);
+  for (const runtime of ['bun', 'deno'].filter((name) => !skipUnless(name))) {
+    const version = spawnSync(runtime, ['--version'], { encoding: 'utf8' }).stdout.match(/\d+\.\d+\.\d+/)[0];
+    assert.equal(tested.get(runtime), version, `${runtime} --version`);
+  }
+  if (skipUnless('bun', 'deno')) t.diagnostic(skipUnless('bun', 'deno'));
+});
