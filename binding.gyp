@@ -16,6 +16,7 @@
         "src-native/lock_on_thread.cc",
         "src-native/inotify.cc",
         "src-native/fd_watch.cc",
+        "src-native/fd_watch_thread.cc",
         "src-native/fd.cc",
         "src-native/pidfile.cc",
         "src-native/statfs.cc",

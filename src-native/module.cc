@@ -8,6 +8,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterLockOnThread(env, exports);
   solely::RegisterInotify(env, exports);
   solely::RegisterFdWatch(env, exports);
+  solely::RegisterFdWatchOnThread(env, exports);
   solely::RegisterFd(env, exports);
   solely::RegisterPidfile(env, exports);
   solely::RegisterStatfs(env, exports);

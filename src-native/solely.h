@@ -151,6 +151,7 @@ void RegisterFileLock(Napi::Env env, Napi::Object exports);
 void RegisterLockOnThread(Napi::Env env, Napi::Object exports);
 void RegisterInotify(Napi::Env env, Napi::Object exports);
 void RegisterFdWatch(Napi::Env env, Napi::Object exports);
+void RegisterFdWatchOnThread(Napi::Env env, Napi::Object exports);
 void RegisterFd(Napi::Env env, Napi::Object exports);
 void RegisterPidfile(Napi::Env env, Napi::Object exports);
 void RegisterStatfs(Napi::Env env, Napi::Object exports);

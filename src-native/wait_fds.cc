@@ -44,8 +44,9 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return Result(info, close(fd) < 0 ? -errno : 0);
 }
 
-// An fd an FdWatch still watches may close first: the kernel drops it from the epoll set, and the
-// watch's own teardown (fd_watch.cc) never touches it again.
+// Runs after the hooks added later (they run in reverse order), so the FdWatch handles polling
+// these fds are closed before the fds themselves. (An fd FdWatchOnThread still watches may close
+// first: the kernel drops it from the epoll set, and the watch never touches it again.)
 void CloseAtTeardown(void* arg) {
   auto* fds = static_cast<WaitFds*>(arg);
   for (int fd : *fds) close(fd);

@@ -125,6 +125,7 @@ function callBindingWithWrongTypes(root, scratch) {
     inotifyRmWatch: ['int', 'int'],
     inotifyRead: ['int'],
     FdWatch: ['function'],
+    FdWatchOnThread: ['function'],
     close: ['int'],
     trackWaitFd: ['int'],
     untrackWaitFd: ['int'],
@@ -143,10 +144,12 @@ function callBindingWithWrongTypes(root, scratch) {
     socketSend: ['int', 'buffer', 'int'],
     socketRecv: ['int', 'int'],
   };
-  const calls = { ...signatures, 'FdWatch#start': ['int'] };
+  const calls = { ...signatures, 'FdWatch#start': ['int'], 'FdWatchOnThread#start': ['int'] };
   const invoke = (name, args) => {
     if (name === 'FdWatch') return new binding.FdWatch(...args);
     if (name === 'FdWatch#start') return new binding.FdWatch(() => {}).start(...args);
+    if (name === 'FdWatchOnThread') return new binding.FdWatchOnThread(...args);
+    if (name === 'FdWatchOnThread#start') return new binding.FdWatchOnThread(() => {}).start(...args);
     return binding[name](...args);
   };
   const fds = () => fs.readdirSync('/proc/self/fd').join(' ');

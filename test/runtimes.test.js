@@ -205,3 +205,34 @@ test("the README's Runtimes table names the versions this run tested", (t) => {
   }
   if (skipUnless('bun', 'deno')) t.diagnostic(skipUnless('bun', 'deno'));
 });
+
+test("on Node, Bun's and Deno's epoll-thread watch wakes, and a Worker terminated mid-watch ends its thread and closes its fds", async () => {
+  const { Worker } = require('node:worker_threads');
+  const fds = () => fs.readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+    const binding = require('node-gyp-build')(${JSON.stringify(ROOT)});
+    const name = 'solely-thread-watch-${process.pid}';
+    const listener = binding.abstractBind(name, 8);
+    binding.trackWaitFd(listener); // closed by the registry when this Worker ends
+    let connection = -1;
+    const watch = new binding.FdWatchOnThread(() => {
+      watch.stop();
+      binding.close(connection);
+      watch.start(listener); // armed again, with nothing to accept: pending when terminated
+      parentPort.postMessage('woken');
+    });
+    watch.start(listener);
+    parentPort.once('message', () => (connection = binding.abstractConnect(name)));
+    parentPort.postMessage('armed');`,
+    { eval: true },
+  );
+  const next = () => new Promise((resolve) => worker.once('message', resolve));
+  assert.equal(await next(), 'armed');
+  const woken = next();
+  worker.postMessage('connect');
+  assert.equal(await woken, 'woken');
+  await worker.terminate();
+  assert.equal(fds(), before);
+});
