@@ -84,15 +84,7 @@ class FdWatch : public Napi::ObjectWrap<FdWatch> {
     if (self == nullptr) return;
     napi_env env = self->env_;
     Napi::HandleScope scope(env);
-    napi_value argv[] = {Napi::Number::New(env, status)};
-    napi_value result;
-    napi_status s =
-        napi_make_callback(env, nullptr, self->Value(), self->callback_.Value(), 1, argv, &result);
-    if (s == napi_pending_exception) {  // surface it as Node does for any callback
-      napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_fatal_exception(env, error);
-    }
+    CallWithStatus(env, self->Value(), self->callback_.Value(), status);
   }
 
   napi_env env_;

@@ -99,15 +99,7 @@ class FdWatchOnThread : public Napi::ObjectWrap<FdWatchOnThread> {
     FdWatchOnThread* self = Find(poller, id);
     if (self == nullptr) return;
     Napi::HandleScope scope(env);
-    napi_value argv[] = {Napi::Number::New(env, error ? -EBADF : 0)};
-    napi_value result;
-    napi_status s =
-        napi_make_callback(env, nullptr, self->Value(), self->callback_.Value(), 1, argv, &result);
-    if (s == napi_pending_exception) {  // surface it as Node does for any callback
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
+    CallWithStatus(env, self->Value(), self->callback_.Value(), error ? -EBADF : 0);
     if (Find(poller, id) == self) self->Arm(false);
   }
 

@@ -84,6 +84,18 @@ int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   return static_cast<int>(length);
 }
 
+// Calls fn(status) on recv for a native event, inside the caller's HandleScope; an exception it
+// throws surfaces as Node surfaces one from any callback (uncaught).
+inline void CallWithStatus(napi_env env, napi_value recv, napi_value fn, int status) {
+  napi_value argv[] = {Napi::Number::New(env, status)};
+  napi_value result;
+  if (napi_make_callback(env, nullptr, recv, fn, 1, argv, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
 // Generic descriptor operations (fd.cc).
 
 // open(info[0], info[1] | O_CLOEXEC, info[2]), the path copied into path: the fd or -errno.
