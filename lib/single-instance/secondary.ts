@@ -1,9 +1,8 @@
 // A later launch: sends the primary this process's command line, cwd and data, and reads its one
 // answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
 import { readlinkSync } from 'node:fs';
-import { binding } from '../internal/binding';
+import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
-import * as lazy from '../internal/lazy-modules';
 import { type Holder, type LockHeldError } from '../errors';
 import { errnoOf, fromErrno } from '../internal/errno';
 import { holderOf } from '../internal/holder';
@@ -27,10 +26,13 @@ export interface Secondary {
 const EACCES = errnoOf('EACCES');
 const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
+const EAGAIN = errnoOf('EAGAIN');
+const CHUNK_BYTES = 65536;
 
 function workingDirectory(): Buffer {
   try {
-    return readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
+    // Buffer.from: Deno returns a plain Uint8Array, whose toString() is not the bytes.
+    return Buffer.from(readlinkSync('/proc/self/cwd', { encoding: 'buffer' }));
   } catch {
     return Buffer.from(process.cwd(), 'utf8');
   }
@@ -46,30 +48,53 @@ export function ownRequest(data: unknown, max: number, place: Place): Buffer {
 
 type Outcome = { answer: Record<string, unknown> } | 'garbage' | 'gone' | 'timeout';
 
-/** Sends the request on fd (net owns fd from here on) and reads the one answer frame. */
+/**
+ * Sends the request on fd and reads the one answer frame, through the addon rather than net (Bun's
+ * and Deno's net.Socket cannot adopt an fd); closes fd. Until then fd is in the wait registry,
+ * which closes it if this thread's environment ends first.
+ */
 function exchange(fd: number, request: Buffer, max: number, deadline: Deadline): Promise<Outcome> {
-  const socket = new (lazy.net().Socket)({ fd, readable: true, writable: true });
+  binding.trackWaitFd(fd);
   return new Promise((resolveOutcome) => {
     const reader = new FrameReader(max);
+    let sent = 0;
+    let watching = 0;
     let settled = false;
     let stopDeadline = (): void => {};
     const settle = (outcome: Outcome): void => {
       if (settled) return;
       settled = true;
       stopDeadline();
-      socket.destroy();
+      watch.stop();
+      binding.closeWaitFd(fd);
       resolveOutcome(outcome);
     };
+    const waitFor = (events: number): void => {
+      if (events === watching) return; // re-armed by the watch itself after this callback
+      watch.stop();
+      watching = events;
+      if (watch.start(fd, events) < 0) settle('gone');
+    };
+    // Sends what the socket takes, then reads what has come; closed or failed before an answer:
+    // the primary died, was busy, or is leaving.
+    const step = (): void => {
+      while (sent < request.length) {
+        const taken = binding.socketSend(fd, request, sent);
+        if (taken === EAGAIN) return waitFor(WRITABLE);
+        if (taken < 0) return settle('gone');
+        sent += taken;
+      }
+      for (;;) {
+        const chunk = binding.socketRecv(fd, CHUNK_BYTES);
+        if (chunk === EAGAIN) return waitFor(READABLE);
+        if (typeof chunk === 'number' || chunk.length === 0) return settle('gone');
+        const payload = reader.push(chunk);
+        if (payload !== undefined) return settle(payload === null ? 'garbage' : { answer: payload as Record<string, unknown> });
+      }
+    };
+    const watch = new binding.FdWatch(step);
     stopDeadline = deadline.watch(() => settle('timeout'));
-    socket.on('data', (chunk: Buffer) => {
-      const payload = reader.push(chunk);
-      if (payload === undefined) return;
-      settle(payload === null ? 'garbage' : { answer: payload as Record<string, unknown> });
-    });
-    // Closed before an answer: the primary died, was busy, or is leaving.
-    socket.on('close', () => settle('gone'));
-    socket.on('error', () => settle('gone'));
-    socket.write(request);
+    step();
   });
 }
 
