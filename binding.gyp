@@ -16,6 +16,7 @@
         "src-native/lock_on_thread.cc",
         "src-native/inotify.cc",
         "src-native/fd_watch.cc",
+        "src-native/fd_watch_thread.cc",
         "src-native/fd.cc",
         "src-native/pidfile.cc",
         "src-native/statfs.cc",
@@ -23,7 +24,8 @@
         "src-native/socket_info.cc",
         "src-native/socket_diag.cc",
         "src-native/wait_fds.cc",
-        "src-native/fd_passing.cc"
+        "src-native/fd_passing.cc",
+        "src-native/socket_io.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8"],
@@ -37,7 +39,8 @@
           "sources": ["src-native/glibc_floor.cc"],
           "ldflags": [
             "-Wl,--wrap=fstat,--wrap=fstat64,--wrap=fstatat,--wrap=fstatat64",
-            "-Wl,--wrap=stat,--wrap=stat64,--wrap=lstat,--wrap=lstat64"
+            "-Wl,--wrap=stat,--wrap=stat64,--wrap=lstat,--wrap=lstat64",
+            "-Wl,--wrap=pthread_create,--wrap=pthread_join"
           ]
         }],
         ["sanitize==1", {

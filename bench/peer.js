@@ -6,7 +6,7 @@
 //   peer.js ring KIND TARGET ID LAST MS   after "go", loop acquire/release for MS ms; print counts
 //   peer.js pending KIND TARGET STATS ROUNDS WINDOW_MS   fs.promises.stat with 64 waits pending
 // KIND: abstract | file | fcntl (solely), fsne (fs-native-extensions), fs-ext (async flock).
-// The clock is CLOCK_MONOTONIC, system-wide, so times compare across processes.
+// The clock is system-wide (below), so times compare across processes.
 const { setMaxListeners } = require('node:events');
 const fs = require('node:fs');
 const readline = require('node:readline');
@@ -15,7 +15,10 @@ const { setTimeout: sleep } = require('node:timers/promises');
 const solely = require('..');
 
 const [role, kind, target, ...rest] = process.argv.slice(2);
-const now = () => process.hrtime.bigint();
+// Node's hrtime is CLOCK_MONOTONIC, system-wide; Bun's and Deno's count from their own start, so
+// there the wall clock (performance, to the µs) keeps times comparable across processes.
+const wallClock = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+const now = process.versions.bun || process.versions.deno ? wallClock : () => process.hrtime.bigint();
 const say = (line) => process.stdout.write(`${line}\n`);
 
 function optional(name) {

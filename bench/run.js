@@ -101,6 +101,7 @@ async function main() {
   m.seconds = Math.round((Date.now() - started) / 1000);
   fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ machine: m, rows }, null, 2)}\n`);
   print(m);
+  if (!MARKDOWN) await require('./runtimes').main(QUICK);
 }
 
 function cleanUp() {

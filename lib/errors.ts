@@ -51,7 +51,7 @@ export type ErrnoCode = keyof typeof constants.errno | LibuvOnlyCode | 'ENOTFOUN
 export type SolelyErrorCode =
   | ErrnoCode
   // Node's own codes, meaning what they mean in Node.
-  | 'ABORT_ERR' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'MODULE_NOT_FOUND'
+  | 'ABORT_ERR' | 'ERR_DLOPEN_DISABLED' | 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'MODULE_NOT_FOUND'
   // Ours. ELOCKED keeps its errno-like name: proper-lockfile users check it.
   | 'ELOCKED' | 'ERR_SOLELY_LOCK_LOST' | 'ERR_SOLELY_NETWORK_FILESYSTEM' | 'ERR_SOLELY_POSTGRES' | 'ERR_SOLELY_REDIS' | 'ERR_SOLELY_DBUS';
 

@@ -1,7 +1,7 @@
 // Pidfiles with BSD pidfile(3) semantics: the lock says whether the daemon runs, the contents say
 // which PID it claims. Truncated and written only under the lock; removed only while still held,
 // through the directory it was opened in, and only if the name still names the locked file.
-import { constants, fstatSync, lstatSync, type BigIntStats } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { binding } from './internal/binding';
@@ -12,7 +12,7 @@ import { fileHeldError, lockFailure, lockTargetSync, type FileTarget } from './i
 import { lockTarget } from './internal/file-waiters';
 import { fileHolder, isLocked } from './internal/holder';
 import { Lock } from './lock';
-import { MAX_PID, READ, pidIn, readPid } from './internal/pid-in-file';
+import { MAX_PID, READ, fdStats, pidIn, readPid, type FileId } from './internal/pid-in-file';
 import { optionsObject, parseWait, type WaitOptions } from './internal/options';
 import { absolutePath } from './internal/path';
 
@@ -25,7 +25,7 @@ export interface PidfileOptions extends FileOpenOptions {
   mode?: number;
 }
 
-const { O_RDONLY, O_RDWR, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_RDWR, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, S_IFMT, S_IFDIR } = constants;
 // Opens what is there now, to lock it again: never creating, truncating or following anything.
 const REOPEN = O_RDWR | O_NOFOLLOW | O_NONBLOCK;
 const ENOENT = errnoOf('ENOENT');
@@ -102,7 +102,7 @@ export class Pidfile extends Lock {
     // Opened while this fd still pins the locked inode, so that a match cannot be a reused inode.
     const fd = binding.open(path, REOPEN, 0);
     try {
-      const ours = fd >= 0 && sameFile(fstatSync(fd, { bigint: true }), fstatSync(this.fd, { bigint: true }));
+      const ours = fd >= 0 && sameFile(fdStats(fd, path), fdStats(this.fd, path));
       this.closeWithoutUnlock();
       if (!ours) return;
       const rc = binding.lockVerified(fd, path, method);
@@ -143,7 +143,7 @@ function adopt(target: FileTarget, fd: number): Pidfile {
   return new Pidfile(target, fd, rc); // the Pidfile owns both fds from here
 }
 
-function sameFile(a: BigIntStats, b: BigIntStats): boolean {
+function sameFile(a: FileId, b: FileId): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
@@ -239,21 +239,24 @@ export function readPidfile(path: string): { pid: number | null; locked: boolean
   if (fd === ENOENT) return { pid: null, locked: false };
   // Unreadable, or a socket (ENXIO): no PID, but whether it is locked is still visible.
   if (fd < 0 && fd !== EACCES && fd !== ENXIO) throw fromErrno(fd, 'open', { path: absolute });
-  let stats: BigIntStats;
+  let stats: FileId;
   let pid: number | null = null;
-  try {
-    if (fd < 0) {
-      stats = lstatSync(absolute, { bigint: true });
-    } else {
-      stats = fstatSync(fd, { bigint: true });
-      pid = pidIn(fd, stats);
+  if (fd < 0) {
+    try {
+      const { mode, dev, ino } = lstatSync(absolute, { bigint: true });
+      stats = { mode: Number(mode), dev, ino };
+    } catch (error) {
+      throw fromFsError(error, 'lstat', { path: absolute });
     }
-  } catch (error) {
-    throw fromFsError(error, fd < 0 ? 'lstat' : 'read', { path: absolute });
-  } finally {
-    if (fd >= 0) binding.close(fd);
+  } else {
+    try {
+      stats = fdStats(fd, absolute);
+      pid = pidIn(fd, stats, absolute);
+    } finally {
+      binding.close(fd);
+    }
   }
   // No pidfile can be there: openPidfile* would fail the same way, so this is not "stale".
-  if (stats.isDirectory()) throw fromErrno(EISDIR, 'open', { path: absolute });
+  if ((stats.mode & S_IFMT) === S_IFDIR) throw fromErrno(EISDIR, 'open', { path: absolute });
   return { pid, locked: isLocked(stats) };
 }

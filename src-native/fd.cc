@@ -88,6 +88,15 @@ Napi::Value StatAt(const Napi::CallbackInfo& info) {
   return StatResult(info, st);
 }
 
+// fstat(fd): [mode, dev, ino] or -errno. Runtimes other than Node cannot fstat an fd they did
+// not open (Deno's fs knows only its own resources).
+Napi::Value Fstat(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
+  struct stat st;
+  if (fstat(IntArg(info, 0), &st) < 0) return Result(info, -errno);
+  return StatResult(info, st);
+}
+
 // unlinkAtIf(dirfd, name, dev, ino): 0, -ESTALE if name is another inode now, or -errno.
 Napi::Value UnlinkAtIf(const Napi::CallbackInfo& info) {
   if (!CheckArgs(info, {Arg::kInt32, Arg::kString, Arg::kBigInt, Arg::kBigInt}))
@@ -118,6 +127,7 @@ void RegisterFd(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
   exports.Set("statAt", Napi::Function::New(env, StatAt, "statAt"));
+  exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("unlinkAtIf", Napi::Function::New(env, UnlinkAtIf, "unlinkAtIf"));
   exports.Set("unlinkVerified", Napi::Function::New(env, UnlinkVerified, "unlinkVerified"));
 #if defined(__linux__) && defined(O_PATH)

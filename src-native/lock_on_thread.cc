@@ -1,12 +1,14 @@
 // One LockAndVerify on a thread of its own, for network filesystems where even a non-blocking
-// lock request can wait on the server: never the event loop, never libuv's pool. The thread is
-// libuv's (exported by Node), not pthread_create: glibc 2.34 gave that a new symbol version,
-// which would raise the prebuild's glibc floor above Node 20's own.
+// lock request can wait on the server: never the event loop, never libuv's pool. A thread of
+// pthread_create, not libuv's uv_thread (Bun stubs it with a panic); glibc 2.34 gave
+// pthread_create a new symbol version, which the prebuilds do not take (glibc_floor.cc).
 //
 // The environment (a Worker, or the process at exit) may end while the request is in flight, and
 // Node then frees the threadsafe function whatever threads still hold it. So the thread touches
 // it only under Link's mutex, and only while its finalizer has not run.
-#include <uv.h>
+#include <pthread.h>
+
+#include <mutex>
 
 #include "file_lock.h"
 #include "solely.h"
@@ -15,28 +17,26 @@ namespace solely {
 namespace {
 
 struct Link {
-  uv_mutex_t mutex;
+  std::mutex mutex;
   bool finalized = false;  // the threadsafe function is gone
   int holders = 2;         // the thread and the finalizer: the last one frees the Link
 };
 
 void Unhold(Link* link) {  // called with link->mutex held; unlocks it
   bool last = --link->holders == 0;
-  uv_mutex_unlock(&link->mutex);
-  if (!last) return;
-  uv_mutex_destroy(&link->mutex);
-  delete link;
+  link->mutex.unlock();
+  if (last) delete link;
 }
 
 void Finalized(napi_env /*env*/, void* data, void* /*hint*/) {
   auto* link = static_cast<Link*>(data);
-  uv_mutex_lock(&link->mutex);
+  link->mutex.lock();
   link->finalized = true;
   Unhold(link);
 }
 
 struct ThreadAttempt {
-  uv_thread_t thread;
+  pthread_t thread;
   napi_threadsafe_function done;
   Link* link;
   int fd;
@@ -52,12 +52,12 @@ void Abandon(ThreadAttempt* attempt) {
   delete attempt;
 }
 
-void RunAttempt(void* arg) {
+void* RunAttempt(void* arg) {
   auto* attempt = static_cast<ThreadAttempt*>(arg);
   attempt->rc = LockAndVerify(attempt->fd, attempt->path, attempt->method);
   Link* link = attempt->link;
   napi_threadsafe_function done = attempt->done;
-  uv_mutex_lock(&link->mutex);
+  link->mutex.lock();
   bool queued = !link->finalized &&
                 napi_call_threadsafe_function(done, attempt, napi_tsfn_blocking) == napi_ok;
   if (queued) napi_release_threadsafe_function(done, napi_tsfn_release);
@@ -66,11 +66,12 @@ void RunAttempt(void* arg) {
   // the environment has ended (napi_closing dropped our hold): the fd is ours to release, outside
   // the mutex, since closing on a network filesystem can wait. This thread is never joined then.
   if (!queued) Abandon(attempt);
+  return nullptr;
 }
 
 void CallBack(napi_env env, napi_value callback, void* /*context*/, void* data) {
   auto* attempt = static_cast<ThreadAttempt*>(data);
-  uv_thread_join(&attempt->thread);             // it only has its return left: microseconds
+  pthread_join(attempt->thread, nullptr);       // it only has its return left: microseconds
   if (env == nullptr) return Abandon(attempt);  // queued, then the environment ended
   int rc = attempt->rc;
   delete attempt;
@@ -96,27 +97,21 @@ Napi::Value LockVerifiedOnThread(const Napi::CallbackInfo& info) {
     return Result(info, length);
   }
   auto* link = new Link();
-  if (uv_mutex_init(&link->mutex) < 0) {
-    delete link;
-    delete attempt;
-    return Result(info, -ENOMEM);
-  }
   attempt->link = link;
   napi_value name = Napi::String::New(info.Env(), "solely.lockOnThread");
   if (napi_create_threadsafe_function(info.Env(), info[3], nullptr, name, 0, 1, link, Finalized,
                                       nullptr, CallBack, &attempt->done) != napi_ok) {
-    uv_mutex_destroy(&link->mutex);
     delete link;
     delete attempt;
     return Result(info, -ENOMEM);
   }
-  int err = uv_thread_create(&attempt->thread, RunAttempt, attempt);
-  if (err < 0) {  // libuv errors are -errno on Unix; the release runs Finalized, which drops a hold
-    uv_mutex_lock(&link->mutex);
+  int err = pthread_create(&attempt->thread, nullptr, RunAttempt, attempt);
+  if (err != 0) {  // the release runs Finalized, which drops a hold
+    link->mutex.lock();
     Unhold(link);  // the thread's
     napi_release_threadsafe_function(attempt->done, napi_tsfn_release);
     delete attempt;
-    return Result(info, err);
+    return Result(info, -err);
   }
   return Result(info, 0);
 }

@@ -8,6 +8,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterLockOnThread(env, exports);
   solely::RegisterInotify(env, exports);
   solely::RegisterFdWatch(env, exports);
+  solely::RegisterFdWatchOnThread(env, exports);
   solely::RegisterFd(env, exports);
   solely::RegisterPidfile(env, exports);
   solely::RegisterStatfs(env, exports);
@@ -16,6 +17,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterSocketDiag(env, exports);
   solely::RegisterWaitFds(env, exports);
   solely::RegisterFdPassing(env, exports);
+  solely::RegisterSocketIo(env, exports);
   return exports;
 }
 

@@ -1,6 +1,9 @@
-// Pidfile contents (BSD pidfile(3)): written only under the lock. Removal is fd.cc's
+// Pidfile contents (BSD pidfile(3)): written only under the lock, read by anyone (through the
+// addon: the runtime's fs may not know an fd the addon opened). Removal is fd.cc's
 // unlinkVerified: only if the name still names the locked file.
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "solely.h"
 
@@ -30,10 +33,29 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return Result(info, written);
 }
 
+// pidfileRead(fd, max): the first max bytes (fewer at end of file), from offset 0, as a Buffer;
+// or -errno.
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kInt32})) return info.Env().Undefined();
+  int fd = IntArg(info, 0);
+  char text[64];
+  size_t max = std::min(sizeof text, static_cast<size_t>(std::max(IntArg(info, 1), 0)));
+  size_t length = 0;
+  while (length < max) {
+    ssize_t n = pread(fd, text + length, max - length, static_cast<off_t>(length));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Result(info, -errno);
+    if (n == 0) break;
+    length += static_cast<size_t>(n);
+  }
+  return Napi::Buffer<char>::Copy(info.Env(), text, length);
+}
+
 }  // namespace
 
 void RegisterPidfile(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfileWrite", Napi::Function::New(env, Write, "pidfileWrite"));
+  exports.Set("pidfileRead", Napi::Function::New(env, Read, "pidfileRead"));
 }
 
 }  // namespace solely

@@ -25,7 +25,7 @@ inline Napi::Number Result(const Napi::CallbackInfo& info, double value) {
 
 // What an exported function takes, in order. TypeScript validates what users pass, so a mismatch
 // is a caller's bug: it is thrown, never read as a default (an undefined fd is not fd 0).
-enum class Arg { kInt32, kString, kBigInt, kFunction };
+enum class Arg { kInt32, kString, kBigInt, kFunction, kBuffer };
 
 // Throws a TypeError (a RangeError for a number that is no int32) unless info's arguments have
 // these types; the caller then returns at once, having done nothing.
@@ -56,6 +56,9 @@ inline bool CheckArgs(const Napi::CallbackInfo& info, std::initializer_list<Arg>
       case Arg::kFunction:
         if (!value.IsFunction()) expected = "a function";
         break;
+      case Arg::kBuffer:
+        if (!value.IsBuffer()) expected = "a Buffer";
+        break;
     }
     if (expected != nullptr) {
       std::string message = "Argument " + std::to_string(i) + " must be " + expected;
@@ -79,6 +82,18 @@ int CopyString(const Napi::CallbackInfo& info, size_t i, char (&buf)[N]) {
   if (napi_get_value_string_utf8(info.Env(), info[i], buf, N, &length) != napi_ok) return -EINVAL;
   if (length >= N - 1) return -ENAMETOOLONG;
   return static_cast<int>(length);
+}
+
+// Calls fn(status) on recv for a native event, inside the caller's HandleScope; an exception it
+// throws surfaces as Node surfaces one from any callback (uncaught).
+inline void CallWithStatus(napi_env env, napi_value recv, napi_value fn, int status) {
+  napi_value argv[] = {Napi::Number::New(env, status)};
+  napi_value result;
+  if (napi_make_callback(env, nullptr, recv, fn, 1, argv, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
 }
 
 // Generic descriptor operations (fd.cc).
@@ -147,6 +162,7 @@ void RegisterFileLock(Napi::Env env, Napi::Object exports);
 void RegisterLockOnThread(Napi::Env env, Napi::Object exports);
 void RegisterInotify(Napi::Env env, Napi::Object exports);
 void RegisterFdWatch(Napi::Env env, Napi::Object exports);
+void RegisterFdWatchOnThread(Napi::Env env, Napi::Object exports);
 void RegisterFd(Napi::Env env, Napi::Object exports);
 void RegisterPidfile(Napi::Env env, Napi::Object exports);
 void RegisterStatfs(Napi::Env env, Napi::Object exports);
@@ -155,5 +171,6 @@ void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
 void RegisterSocketDiag(Napi::Env env, Napi::Object exports);
 void RegisterWaitFds(Napi::Env env, Napi::Object exports);
 void RegisterFdPassing(Napi::Env env, Napi::Object exports);
+void RegisterSocketIo(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

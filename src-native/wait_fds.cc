@@ -45,7 +45,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 }
 
 // Runs after the hooks added later (they run in reverse order), so the FdWatch handles polling
-// these fds are closed before the fds themselves.
+// these fds are closed before the fds themselves. (An fd FdWatchOnThread still watches may close
+// first: the kernel drops it from the epoll set, and the watch never touches it again.)
 void CloseAtTeardown(void* arg) {
   auto* fds = static_cast<WaitFds*>(arg);
   for (int fd : *fds) close(fd);

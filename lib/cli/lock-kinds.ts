@@ -1,7 +1,6 @@
 // One adapter per lock kind for `solely run`: it takes the lock, then says which fd COMMAND inherits,
 // what COMMAND finds in its environment, what losing the lock means, and how the lock is let go.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { fstatSync } from 'node:fs';
 import type { SolelyError } from '../errors';
 import type { Lock } from '../lock';
 import type { Pidfile } from '../pidfile';
@@ -16,6 +15,7 @@ const pidfile = lazy(() => require('../pidfile') as typeof import('../pidfile'))
 const postgres = lazy(() => require('../postgres') as typeof import('../postgres'));
 const redis = lazy(() => require('../redis') as typeof import('../redis'));
 const holder = lazy(() => require('../internal/holder') as typeof import('../internal/holder'));
+const pidInFile = lazy(() => require('../internal/pid-in-file') as typeof import('../internal/pid-in-file'));
 
 /** A lock `solely run` holds while COMMAND runs. */
 export interface LockAroundCommand {
@@ -97,7 +97,7 @@ function pidfileKind(lock: Pidfile, close: boolean): LockAroundCommand {
  */
 function settleSharedPidfile(lock: Pidfile): void {
   const { otherFileHolder } = holder();
-  const survivor = otherFileHolder(fstatSync(lock.fd, { bigint: true }));
+  const survivor = otherFileHolder(pidInFile().fdStats(lock.fd, lock.target));
   if (survivor !== undefined) return lock.write(survivor); // still under the lock; exit closes the fd
   lock.removeUnlessHeld();
 }

@@ -2,6 +2,7 @@
 // an errno, the class that says what it means for a lock), and the errors for bad input.
 import { constants } from 'node:os';
 import { InvalidTargetError, SolelyError, UnsupportedPlatformError, type ErrorTarget, type SolelyErrorFields } from '../errors';
+import { runtimeName } from './runtime';
 import { describe, systemMessage } from './system-message';
 
 const INVALID_TARGET = new Set(['EINVAL', 'ENAMETOOLONG', 'ENOTSOCK', 'ELOOP', 'EISDIR', 'ENOTDIR']);
@@ -38,6 +39,15 @@ export function fromFsError(error: unknown, syscall: string, target: ErrorTarget
 export function invalidTarget(code: 'EINVAL' | 'ENAMETOOLONG' | 'EISDIR' | 'ENOTDIR' | 'ENOTSOCK' | 'ELOOP', reason: string, target: ErrorTarget): InvalidTargetError {
   return new InvalidTargetError(code, located(`${code}: ${reason}`, target), {
     errno: errnoOf(code),
+    ...target,
+  });
+}
+
+/** What this runtime cannot do ("Bun 1.4.5 " + what): ENOTSUP, as the kernel would say it. */
+export function unsupportedRuntime(syscall: string, what: string, target: ErrorTarget = {}): UnsupportedPlatformError {
+  return new UnsupportedPlatformError('ENOTSUP', systemMessage('ENOTSUP', `${runtimeName()} ${what}`, syscall, target), {
+    errno: errnoOf('ENOTSUP'),
+    syscall,
     ...target,
   });
 }

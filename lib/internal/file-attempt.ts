@@ -196,7 +196,7 @@ export function lockOnThread(target: FileTarget, fd: number, settle: (rc: number
   });
   if (started < 0) {
     binding.close(fd); // no request took it
-    throw fromErrno(started, 'uv_thread_create', { path: target.path });
+    throw fromErrno(started, 'pthread_create', { path: target.path });
   }
   return settled;
 }

@@ -177,7 +177,7 @@ interface FileKey {
   minor: number;
 }
 
-function keyOf(stats: BigIntStats): FileKey {
+function keyOf(stats: Pick<BigIntStats, 'dev' | 'ino'>): FileKey {
   const { dev, ino } = stats;
   // glibc's encoding of st_dev (new_encode_dev), as the kernel's MAJOR()/MINOR() print it.
   const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
@@ -217,7 +217,7 @@ function holdsLock(pid: number, key: FileKey): boolean {
 }
 
 /** Whether a file is locked right now (flock, OFD or POSIX), by anyone: /proc/locks, no lock taken. */
-export function isLocked(stats: BigIntStats): boolean {
+export function isLocked(stats: Pick<BigIntStats, 'dev' | 'ino'>): boolean {
   return claimedPids(keyOf(stats)).length > 0;
 }
 
@@ -260,7 +260,7 @@ function hiddenHolder(leads: number[]): Holder {
 }
 
 /** A process other than this one whose fds hold the lock on the file that stats describes (fdinfo), among those /proc shows us. */
-export function otherFileHolder(stats: BigIntStats): number | undefined {
+export function otherFileHolder(stats: Pick<BigIntStats, 'dev' | 'ino'>): number | undefined {
   return lockingPid(keyOf(stats), [], process.pid);
 }
 

@@ -1,9 +1,8 @@
 // A later launch: sends the primary this process's command line, cwd and data, and reads its one
 // answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
 import { readlinkSync } from 'node:fs';
-import { binding } from '../internal/binding';
+import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
-import * as lazy from '../internal/lazy-modules';
 import { type Holder, type LockHeldError } from '../errors';
 import { errnoOf, fromErrno } from '../internal/errno';
 import { holderOf } from '../internal/holder';
@@ -32,10 +31,13 @@ const ECONNRESET = errnoOf('ECONNRESET');
 const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
 const EPROTONOSUPPORT = errnoOf('EPROTONOSUPPORT');
+const EAGAIN = errnoOf('EAGAIN');
+const CHUNK_BYTES = 65536;
 
 function workingDirectory(): Buffer {
   try {
-    return readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
+    // Buffer.from: Deno returns a plain Uint8Array, whose toString() is not the bytes.
+    return Buffer.from(readlinkSync('/proc/self/cwd', { encoding: 'buffer' }));
   } catch {
     return Buffer.from(process.cwd(), 'utf8');
   }
@@ -79,43 +81,71 @@ export function ownRequest(data: unknown, policy: InstancePolicy, place: Place, 
 type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'timeout';
 
 /**
- * Sends the request on fd (net owns fd from here on) and reads the one answer frame. With attach,
- * a first answer { fds: true } asks for this launch's stdin, stdout and stderr: they go over the
- * socket (SCM_RIGHTS), and from then on the launch waits, with no deadline, for the answer that
- * carries the primary's exit().
+ * Sends the request on fd and reads the one answer frame, through the addon rather than net (Bun's
+ * and Deno's net.Socket cannot adopt an fd); closes fd. Until then fd is in the wait registry,
+ * which closes it if this thread's environment ends first. With attach, a first answer
+ * { fds: true } asks for this launch's stdin, stdout and stderr: they go over the socket
+ * (SCM_RIGHTS), and from then on the launch waits, with no deadline, for the answer that carries
+ * the primary's exit().
  */
 function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, attach: boolean): Promise<Outcome> {
-  const socket = new (lazy.net().Socket)({ fd, readable: true, writable: true });
+  binding.trackWaitFd(fd);
   return new Promise((resolveOutcome) => {
     let reader = new FrameReader(max);
     let attached = false;
+    let sent = 0;
+    let watching = 0;
     let settled = false;
     let stopDeadline = (): void => {};
     const settle = (outcome: Outcome): void => {
       if (settled) return;
       settled = true;
       stopDeadline();
-      socket.destroy();
+      watch.stop();
+      binding.closeWaitFd(fd);
       resolveOutcome(outcome);
     };
-    stopDeadline = deadline.watch(() => settle('timeout'));
-    socket.on('data', (chunk: Buffer) => {
-      const payload = reader.push(chunk);
-      if (payload === undefined) return;
-      if (payload === null) return settle('garbage');
-      const answer = payload as Record<string, unknown>;
-      if (!attach || attached || answer.fds !== true) return settle({ answer });
+    const waitFor = (events: number): void => {
+      if (events === watching) return; // re-armed by the watch itself after this callback
+      watch.stop();
+      watching = events;
+      if (watch.start(fd, events) < 0) settle('gone');
+    };
+    // Closed or failed before an answer: the primary died, was busy, or is leaving; once attached, it is lost.
+    const closed = (): void => settle(attached ? { failed: ECONNRESET, syscall: 'recv', why: 'the primary closed the connection before exit()' } : 'gone');
+    // The answer; or, the first time an attached launch is asked for them, its stdio sent on.
+    const answered = (answer: Record<string, unknown>): boolean => {
+      if (!attach || attached || answer.fds !== true) {
+        settle({ answer });
+        return true;
+      }
       attached = true;
       stopDeadline();
       reader = new FrameReader(max);
-      const sent = binding.sendFds(fd, STDIO_TEXT, [0, 1, 2]); // net's socket is on this fd
-      if (sent < 0) settle({ failed: sent, syscall: 'sendmsg', why: 'passing stdin, stdout and stderr failed' });
-    });
-    // Closed before an answer: the primary died, was busy, or is leaving; once attached, it is lost.
-    const closed = (): void => settle(attached ? { failed: ECONNRESET, syscall: 'recv', why: 'the primary closed the connection before exit()' } : 'gone');
-    socket.on('close', closed);
-    socket.on('error', closed);
-    socket.write(request);
+      const passed = binding.sendFds(fd, STDIO_TEXT, [0, 1, 2]);
+      if (passed < 0) settle({ failed: passed, syscall: 'sendmsg', why: 'passing stdin, stdout and stderr failed' });
+      return passed < 0;
+    };
+    // Sends what the socket takes, then reads what has come.
+    const step = (): void => {
+      while (sent < request.length) {
+        const taken = binding.socketSend(fd, request, sent);
+        if (taken === EAGAIN) return waitFor(WRITABLE);
+        if (taken < 0) return closed();
+        sent += taken;
+      }
+      for (;;) {
+        const chunk = binding.socketRecv(fd, CHUNK_BYTES);
+        if (chunk === EAGAIN) return waitFor(READABLE);
+        if (typeof chunk === 'number' || chunk.length === 0) return closed();
+        const payload = reader.push(chunk);
+        if (payload === null) return settle('garbage');
+        if (payload !== undefined && answered(payload as Record<string, unknown>)) return;
+      }
+    };
+    const watch = new binding.FdWatch(step);
+    stopDeadline = deadline.watch(() => settle('timeout'));
+    step();
   });
 }
 

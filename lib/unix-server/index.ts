@@ -8,7 +8,8 @@ import { bindAbstract, checkName, heldError, lockAbstract } from '../abstract';
 import { activatedSocket, parseActivation, type ActivationOptions } from '../activation';
 import { binding } from '../internal/binding';
 import { LockTimeoutError } from '../errors';
-import { invalidArgument } from '../internal/errno';
+import { invalidArgument, unsupportedRuntime } from '../internal/errno';
+import { onNode } from '../internal/runtime';
 import * as lazy from '../internal/lazy-modules';
 import { optionKeys, optionsObject, parseBoolean, parseInteger, parseMode, parseWait, type WaitOptions } from '../internal/options';
 import { absolutePath } from '../internal/path';
@@ -63,7 +64,14 @@ export async function listenUnix<S extends Server = Server>(path: string, option
   const backlog = parseInteger('options.backlog', o.backlog, 1, MAX_BACKLOG, DEFAULT_BACKLOG);
   const net = lazy.net();
   const server = o.server ?? (net.createServer() as S);
-  if (!(server instanceof net.Server)) throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
+  if (!(server instanceof net.Server)) {
+    // Bun's http.Server is no net.Server, and its listen({ fd }) ignores the fd for a TCP port.
+    if (!onNode && typeof (server as { listen?: unknown } | null)?.listen === 'function') {
+      const target = typeof path === 'string' && path.startsWith('\0') ? { address: `@${path.slice(1)}` } : { path: String(path) };
+      throw unsupportedRuntime('listen', "cannot serve options.server on a socket solely bound: it is not a net.Server (Bun's http.Server is not one); pass net.createServer((socket) => server.emit('connection', socket))", target);
+    }
+    throw invalidArgument('ERR_INVALID_ARG_TYPE', 'options.server', 'an instance of net.Server', server);
+  }
   if (server.listening) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.server', 'a server that is not listening', server);
   const activation = parseActivation(o);
   const wait = parseWait(o);

@@ -102,13 +102,14 @@ function callBindingWithWrongTypes(root, scratch) {
   const { inspect } = require('node:util');
   const binding = require('node-gyp-build')(root); // as lib/internal/binding.ts loads it
   const canary = fs.openSync(`${scratch}/canary`, 'w'); // the fd every valid fd argument names
-  const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {}, fds: [] };
+  const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {}, fds: [], buffer: Buffer.from('x') };
   const wrong = {
     int: [undefined, null, '3', {}, 3n, true, NaN, 0.5, 2 ** 31, -Infinity], // each read as fd 0 once: stdin, never stdout
     string: [undefined, null, 1, {}, Buffer.from('x'), Symbol('x')],
     bigint: [undefined, 1, '1'],
     function: [undefined, 1, {}],
     fds: [undefined, 1, {}, '[]', ['3'], [3, 3, 3, 3, 3]],
+    buffer: [undefined, null, 'x', 1, {}],
   };
   const signatures = {
     abstractBind: ['string', 'int'],
@@ -125,6 +126,7 @@ function callBindingWithWrongTypes(root, scratch) {
     inotifyRmWatch: ['int', 'int'],
     inotifyRead: ['int'],
     FdWatch: ['function'],
+    FdWatchOnThread: ['function'],
     close: ['int'],
     trackWaitFd: ['int'],
     untrackWaitFd: ['int'],
@@ -140,11 +142,17 @@ function callBindingWithWrongTypes(root, scratch) {
     socketInfo: ['int'],
     sendFds: ['int', 'string', 'fds'],
     recvFds: ['int'],
+    fstat: ['int'],
+    pidfileRead: ['int', 'int'],
+    socketSend: ['int', 'buffer', 'int'],
+    socketRecv: ['int', 'int'],
   };
-  const calls = { ...signatures, 'FdWatch#start': ['int'] };
+  const calls = { ...signatures, 'FdWatch#start': ['int'], 'FdWatchOnThread#start': ['int'] };
   const invoke = (name, args) => {
     if (name === 'FdWatch') return new binding.FdWatch(...args);
     if (name === 'FdWatch#start') return new binding.FdWatch(() => {}).start(...args);
+    if (name === 'FdWatchOnThread') return new binding.FdWatchOnThread(...args);
+    if (name === 'FdWatchOnThread#start') return new binding.FdWatchOnThread(() => {}).start(...args);
     return binding[name](...args);
   };
   const fds = () => fs.readdirSync('/proc/self/fd').join(' ');

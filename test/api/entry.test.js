@@ -49,7 +49,7 @@ async function loaded(code) {
 
 test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
   // system-message words errors: loaded up front, since an error for want of fds (EMFILE) could not load it.
-  assert.deepEqual(await loaded(`require(${ROOT_LITERAL})`), ['errors', 'index', 'internal/binding', 'internal/errno', 'internal/lazy-modules', 'internal/system-message', 'lock']);
+  assert.deepEqual(await loaded(`require(${ROOT_LITERAL})`), ['errors', 'index', 'internal/binding', 'internal/errno', 'internal/lazy-modules', 'internal/runtime', 'internal/system-message', 'lock']);
   const abstract = await loaded(`require(${ROOT_LITERAL}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
   for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!abstract.includes(unused), unused);

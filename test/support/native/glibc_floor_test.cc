@@ -1,7 +1,9 @@
 // Checks src-native/glibc_floor.cc: with the linker's --wrap flags of binding.gyp, fstat, fstatat,
 // stat and lstat must fill struct stat exactly as statx reports the same file, and fail with the
-// same errno as glibc. Built and run by scripts/test-glibc-floor.sh (arm64 under qemu-user).
+// same errno as glibc; pthread_create and pthread_join must run a thread. Built and run by
+// scripts/test-glibc-floor.sh (arm64 under qemu-user).
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -12,6 +14,11 @@
 namespace {
 
 int failures = 0;
+
+void* Run(void* arg) {
+  *static_cast<int*>(arg) = 1;
+  return arg;
+}
 
 void Expect(bool ok, const char* what) {
   printf("%s %s\n", ok ? "ok" : "FAIL", what);
@@ -51,5 +58,11 @@ int main(int argc, char** argv) {
   Expect(fstatat(dir, "missing", &st, 0) == -1 && errno == ENOENT, "ENOENT");
   errno = 0;
   Expect(fstat(-1, &st) == -1 && errno == EBADF, "EBADF");
+  pthread_t thread;
+  int ran = 0;
+  void* result = nullptr;
+  bool created = pthread_create(&thread, nullptr, Run, &ran) == 0;
+  Expect(created && pthread_join(thread, &result) == 0 && ran == 1 && result == &ran,
+         "pthread_create and pthread_join");
   return failures == 0 ? 0 : 1;
 }
