@@ -47,6 +47,13 @@ async function loaded(code) {
     .sort();
 }
 
+/** Node's own modules a node process loaded after running code ('NativeModule net'...). */
+async function builtinsLoaded(code) {
+  const script = `Promise.resolve((() => ${code})()).then(() => console.log(JSON.stringify(process.moduleLoadList)))`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  return JSON.parse(stdout);
+}
+
 test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
   // system-message words errors: loaded up front, since an error for want of fds (EMFILE) could not load it.
   assert.deepEqual(await loaded(`require(${ROOT_LITERAL})`), ['errors', 'index', 'internal/binding', 'internal/errno', 'internal/lazy-modules', 'internal/runtime', 'internal/system-message', 'lock']);
@@ -95,7 +102,10 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
     primary.on('second-instance', (message, reply) => reply('seen'));
     const modules = await loaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
     assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
-    for (const server of ['single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
+    for (const server of ['single-instance/primary', 'single-instance/replace', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
+    // Without systemd's variables, nothing asks which thread adopts passed sockets.
+    const builtins = await builtinsLoaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)})`);
+    for (const builtin of ['NativeModule net', 'NativeModule worker_threads']) assert.ok(!builtins.includes(builtin), `a secondary loaded ${builtin}`);
   } finally {
     await primary.release();
   }
