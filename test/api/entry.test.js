@@ -103,9 +103,11 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
     const modules = await loaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
     assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
     for (const server of ['single-instance/primary', 'single-instance/replace', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
-    // Without systemd's variables, nothing asks which thread adopts passed sockets.
+    // Nor what only a wait, a server or systemd's sockets need (which thread adopts them).
     const builtins = await builtinsLoaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)})`);
-    for (const builtin of ['NativeModule net', 'NativeModule worker_threads']) assert.ok(!builtins.includes(builtin), `a secondary loaded ${builtin}`);
+    for (const builtin of ['NativeModule net', 'NativeModule worker_threads', 'NativeModule diagnostics_channel', 'NativeModule perf_hooks']) {
+      assert.ok(!builtins.includes(builtin), `a secondary loaded ${builtin}`);
+    }
   } finally {
     await primary.release();
   }
