@@ -3,13 +3,20 @@
 import { binding, type FdWatch } from './internal/binding';
 import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
-import { abstractHolder } from './internal/holder';
 import { heldBy } from './internal/holder-message';
 import { systemMessage } from './internal/system-message';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './internal/options';
 import { anySlot, firstFree, parseSlots, slotName, slotNumbers } from './internal/slots';
-import { FALLBACK_POLL_MS, waitFor, type WakeCause, type Waiter } from './internal/wait';
+import { lazy } from './internal/lazy-modules';
+import type { WakeCause, Waiter } from './internal/wait';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// Loaded when a lock is held already or waited for: a launch that takes a free lock skips them.
+// heldBy stays eager: out of fds (EMFILE), the held error must still be built.
+const holders = lazy(() => require('./internal/holder') as typeof import('./internal/holder'));
+const waits = lazy(() => require('./internal/wait') as typeof import('./internal/wait'));
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * Options of lockAbstractSync, tryLockAbstractSync and lockAbstract (which also takes WaitOptions).
@@ -91,7 +98,7 @@ export function heldError(name: string): LockHeldError {
   const fields = { errno: EADDRINUSE, syscall: 'bind', address, cause: fromErrno(EADDRINUSE, 'bind', { address }) };
   let holder: Holder | undefined;
   try {
-    holder = abstractHolder(name);
+    holder = holders().abstractHolder(name);
   } catch {
     // Neither sock_diag nor /proc/net/unix to read: the lock is held all the same, by someone unknown.
   }
@@ -157,7 +164,7 @@ export async function lockAbstract(name: string, options?: WaitOptions & Abstrac
   if (wait.timeout === 0 && !wait.signal?.aborted) return bindOrThrow(request);
   // Connected to every slot's holder: whichever lets go first wakes the wait.
   const waiters = request.slotNames.map((_, slot) => new AbstractWaiter(request, slot));
-  return waitFor(anySlot(waiters), wait, { address: `@${request.name}` });
+  return waits().waitFor(anySlot(waiters), wait, { address: `@${request.name}` });
 }
 
 /**
@@ -227,7 +234,7 @@ class AbstractWaiter implements Waiter<Lock> {
       this.#backoff = undefined;
       wake('backoff');
     }, this.#backoffMs);
-    this.#backoffMs = Math.min(this.#backoffMs * 2, FALLBACK_POLL_MS);
+    this.#backoffMs = Math.min(this.#backoffMs * 2, waits().FALLBACK_POLL_MS);
   }
 
   #hangUp(): void {

@@ -39,10 +39,12 @@ let offered: Map<number, string> | undefined;
 function passedFds(): Map<number, string> {
   if (offered !== undefined) return offered;
   offered = new Map();
+  const { LISTEN_PID: pid, LISTEN_FDS: fds, LISTEN_FDNAMES: names } = process.env;
+  // Nothing passed (most launches): no need to load worker_threads to ask which thread this is.
+  if (pid === undefined && fds === undefined && names === undefined) return offered;
   // The fds are the process's, and a Worker's copy of the environment names them too: only the
   // main thread adopts them, so that no fd ever has two owners.
   if (!lazy.isMainThread()) return offered;
-  const { LISTEN_PID: pid, LISTEN_FDS: fds, LISTEN_FDNAMES: names } = process.env;
   delete process.env.LISTEN_PID;
   delete process.env.LISTEN_FDS;
   delete process.env.LISTEN_FDNAMES;

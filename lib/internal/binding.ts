@@ -1,5 +1,6 @@
 // The one module that touches the untyped addon. Every function returns a value >= 0 or -errno;
 // none throws for an OS error. Arguments are validated by the callers, in TypeScript.
+import { existsSync } from 'node:fs';
 import path = require('node:path');
 import { UnsupportedPlatformError } from '../errors';
 import { onNode } from './runtime';
@@ -97,12 +98,34 @@ export interface Binding {
   socketRecv(fd: number, max: number): Buffer | number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const load = require('node-gyp-build') as (dir: string) => unknown;
+const ROOT = path.join(__dirname, '..', '..');
+
+/**
+ * The binary node-gyp-build would choose in the two usual layouts (a build from source, or the
+ * glibc prebuild an install kept), found with a stat or two: loading node-gyp-build and its
+ * directory search cost a start more than the dlopen itself. Undefined where node-gyp-build must
+ * decide: an environment variable that steers it, musl, or any other layout.
+ */
+function expectedBinary(): string | undefined {
+  const env = process.env;
+  if (env.PREBUILDS_ONLY || env.SOLELY_PREBUILD || env.LIBC || env.npm_config_arch || env.npm_config_platform) return undefined;
+  const release = path.join(ROOT, 'build', 'Release', 'solely.node');
+  if (existsSync(release)) return release;
+  if (process.platform !== 'linux' || existsSync(path.join(ROOT, 'build')) || existsSync('/etc/alpine-release')) return undefined;
+  const prebuild = path.join(ROOT, 'prebuilds', `linux-${process.arch}`, 'solely.glibc.node');
+  return existsSync(prebuild) ? prebuild : undefined;
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+function load(): unknown {
+  const binary = expectedBinary();
+  return binary === undefined ? (require('node-gyp-build') as (dir: string) => unknown)(ROOT) : require(binary);
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 function loadAddon(): Binding {
   try {
-    return load(path.join(__dirname, '..', '..')) as Binding;
+    return load() as Binding;
   } catch (error) {
     if ((error as { code?: unknown } | null)?.code !== 'ERR_DLOPEN_DISABLED') throw error;
     const message = "solely's native addon cannot load: Node's permission model refuses addons; add --allow-addons to node's options";

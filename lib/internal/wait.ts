@@ -1,8 +1,8 @@
 // Event-driven waiting. Each mechanism arms a wake-up source that the kernel fires on release
 // (a connection reset by the holder's exit, an inotify close event); a slow poll covers holders
 // and filesystems that give no event. Nothing here blocks, and no thread-pool thread is used.
-import { channel } from 'node:diagnostics_channel';
 import { AbortError, LockTimeoutError, type ErrorTarget, type SolelyError } from '../errors';
+import { lazy } from './lazy-modules';
 import type { Wait } from './options';
 
 /**
@@ -35,7 +35,14 @@ type AttemptCause = 'first' | WakeCause | 'recheck' | 'poll';
  * Publishes { target, cause, acquired } for each attempt of a wait, so that tests can prove which
  * wake-up granted a lock (the fallback poll would otherwise hide a dead event source).
  */
-const attempts = channel('solely:wait');
+// Created at the first wait: a launch that only takes a free lock (or a secondary's Deadline)
+// does not load diagnostics_channel. A subscriber by name sees the same channel either way.
+const attempts = lazy(() => (require('node:diagnostics_channel') as typeof import('node:diagnostics_channel')).channel('solely:wait')); // eslint-disable-line @typescript-eslint/no-require-imports
+
+/** Milliseconds on the monotonic clock; performance.now() would load perf_hooks on first use. */
+function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 // One 'abort' listener per signal, however many waits share it: a signal passed to many waits
 // would pass EventTarget's listener limit and print a MaxListenersExceededWarning.
@@ -79,12 +86,12 @@ export class Deadline {
     this.#wait = wait;
     this.#what = what;
     this.#target = target;
-    this.#end = performance.now() + wait.timeout; // monotonic: a clock step moves no deadline
+    this.#end = now() + wait.timeout; // monotonic: a clock step moves no deadline
   }
 
   /** ms left: 0 once the deadline passed, Infinity without one. */
   get remaining(): number {
-    return Math.max(this.#end - performance.now(), 0);
+    return Math.max(this.#end - now(), 0);
   }
 
   timedOut(): LockTimeoutError {
@@ -157,7 +164,7 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
         poll = cause === 'event' ? setTimeout(retry, RECHECK_MS, 'recheck') : setTimeout(retry, FALLBACK_POLL_MS, 'poll');
       }
       // Published once armed: a subscriber that acts on "held" finds the wake-ups in place.
-      if (attempts.hasSubscribers) attempts.publish({ target, cause, acquired: lock !== null });
+      if (attempts().hasSubscribers) attempts().publish({ target, cause, acquired: lock !== null });
       if (lock !== null) settle(undefined, lock);
     };
     const wake = (cause: WakeCause = 'event'): void => retry(cause);

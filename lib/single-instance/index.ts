@@ -12,7 +12,6 @@ import { optionsObject, parseChoice } from '../internal/options';
 import { KEYS, parsePolicy, type InstancePolicy, type ReplaceOptions, type SingleInstanceOptions } from './options';
 import { placeOf, sandboxOf, type Place } from './place';
 import type { Primary } from './primary';
-import { takeOver } from './replace';
 import { Deadline } from '../internal/wait';
 import { ask, forgetActivation, heldError, ownRequest, type Secondary } from './secondary';
 
@@ -29,6 +28,8 @@ const ENOENT = errnoOf('ENOENT');
 // Loaded only to become the primary: a secondary never serves.
 const serverModule = lazy(() => require('../unix-server') as typeof import('../unix-server'));
 const primaryModule = lazy(() => require('./primary') as typeof import('./primary'));
+// Loaded only for options.replace.
+const replaceModule = lazy(() => require('./replace') as typeof import('./replace'));
 
 /**
  * Becomes the primary for `id`, or hands this launch's command line (and `options.data`) to the
@@ -64,7 +65,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     if (!(primary instanceof LockHeldError)) return primary;
   }
   if (policy.grace !== undefined) {
-    const primary = await takeOver(place, policy, ownRequest(o.data, policy, place, true), policy.grace, () => tryPrimary(place, policy));
+    const primary = await replaceModule().takeOver(place, policy, ownRequest(o.data, policy, place, true), policy.grace, () => tryPrimary(place, policy));
     if (primary !== undefined) return primary;
   }
   let backoff = 1;

@@ -47,12 +47,52 @@ async function loaded(code) {
     .sort();
 }
 
+/** Node's own modules a node process loaded after running code ('NativeModule net'...). */
+async function builtinsLoaded(code) {
+  const script = `Promise.resolve((() => ${code})()).then(() => console.log(JSON.stringify(process.moduleLoadList)))`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  return JSON.parse(stdout);
+}
+
 test('require("solely") loads no mechanism until one is used, then only what it needs', async () => {
   // system-message words errors: loaded up front, since an error for want of fds (EMFILE) could not load it.
   assert.deepEqual(await loaded(`require(${ROOT_LITERAL})`), ['errors', 'index', 'internal/binding', 'internal/errno', 'internal/lazy-modules', 'internal/runtime', 'internal/system-message', 'lock']);
   const abstract = await loaded(`require(${ROOT_LITERAL}).tryLockAbstractSync('solely-entry-test-${process.pid}')?.release()`);
   assert.ok(abstract.includes('abstract'));
-  for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!abstract.includes(unused), unused);
+  // A free lock taken: who holds it and how to wait for it are never asked.
+  for (const unused of ['file', 'pidfile', 'single-instance/index', 'single-instance/primary', 'unix-server', 'internal/node-internals', 'internal/holder', 'internal/wait']) {
+    assert.ok(!abstract.includes(unused), unused);
+  }
+});
+
+test('the addon loads from the binary node-gyp-build would choose, without loading it; PREBUILDS_ONLY and musl go through it', { skip: process.platform !== 'linux' || fs.existsSync('/etc/alpine-release') }, async (t) => {
+  const copy = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'solely-addon-'));
+  t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
+  for (const relative of ['package.json', 'dist', 'node_modules/node-gyp-build']) fs.cpSync(path.join(ROOT, relative), path.join(copy, relative), { recursive: true });
+  const built = path.join(ROOT, 'build', 'Release', 'solely.node');
+  const prebuild = path.join('prebuilds', `linux-${process.arch}`, 'solely.glibc.node');
+  fs.mkdirSync(path.dirname(path.join(copy, prebuild)), { recursive: true });
+  fs.copyFileSync(fs.existsSync(built) ? built : path.join(ROOT, prebuild), path.join(copy, prebuild));
+  const env = { ...process.env };
+  for (const name of ['PREBUILDS_ONLY', 'SOLELY_PREBUILD', 'LIBC', 'npm_config_arch', 'npm_config_platform']) delete env[name];
+  /** The files under copy that require('solely') loaded (the addon, node-gyp-build), with extra env. */
+  const files = async (extra = {}) => {
+    const script = `require(${JSON.stringify(copy)}).lockAbstractSync('solely-entry-addon-${process.pid}'); console.log(JSON.stringify(Object.keys(require.cache)))`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { ...env, ...extra }, encoding: 'utf8' });
+    return JSON.parse(stdout)
+      .filter((file) => file.startsWith(copy + path.sep) && !file.startsWith(path.join(copy, 'dist') + path.sep) && !file.endsWith('package.json'))
+      .map((file) => path.relative(copy, file))
+      .sort();
+  };
+  const gypBuild = ['node_modules/node-gyp-build/index.js', 'node_modules/node-gyp-build/node-gyp-build.js'];
+  assert.deepEqual(await files(), [prebuild], 'an installed prebuild, straight');
+  assert.deepEqual(await files({ PREBUILDS_ONLY: '1' }), [...gypBuild, prebuild].sort());
+  // node-gyp-build picks musl's prebuild there, which this copy lacks: the direct path must not guess glibc.
+  await assert.rejects(files({ LIBC: 'musl' }), /No native build was found/);
+  fs.mkdirSync(path.join(copy, 'build', 'Release'), { recursive: true });
+  fs.copyFileSync(path.join(copy, prebuild), path.join(copy, 'build', 'Release', 'solely.node'));
+  assert.deepEqual(await files(), ['build/Release/solely.node'], 'a build from source, straight, before any prebuild');
+  assert.deepEqual(await files({ PREBUILDS_ONLY: '1' }), [...gypBuild, prebuild].sort());
 });
 
 test('a secondary launch asks the primary first: it never binds, so never loads the primary or the server', async () => {
@@ -62,7 +102,12 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
     primary.on('second-instance', (message, reply) => reply('seen'));
     const modules = await loaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
     assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
-    for (const server of ['single-instance/primary', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
+    for (const server of ['single-instance/primary', 'single-instance/replace', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
+    // Nor what only a wait, a server or systemd's sockets need (which thread adopts them).
+    const builtins = await builtinsLoaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)})`);
+    for (const builtin of ['NativeModule net', 'NativeModule worker_threads', 'NativeModule diagnostics_channel', 'NativeModule perf_hooks']) {
+      assert.ok(!builtins.includes(builtin), `a secondary loaded ${builtin}`);
+    }
   } finally {
     await primary.release();
   }
