@@ -331,6 +331,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     await assert.rejects(tryLockRedis(uniqueName(), { connection: { port: silent, connectTimeout: 200 } }), { name: 'SolelyError', code: 'ETIMEDOUT', syscall: 'connect', address: `localhost:${silent}` });
     const http = await start((socket) => socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
     await assert.rejects(whoHoldsRedis(uniqueName(), { connection: `redis://127.0.0.1:${http}` }), { name: 'SolelyError', code: 'EPROTO', address: `127.0.0.1:${http}` });
+    // An echo server answers every command with the command itself: an array, never GET's string or nil.
+    const echo = await start((socket) => socket.pipe(socket));
+    await assert.rejects(whoHoldsRedis(uniqueName(), { connection: `redis://127.0.0.1:${echo}` }), { name: 'SolelyError', code: 'EPROTO', syscall: 'read', address: `127.0.0.1:${echo}` });
+    await assert.rejects(lockRedis(uniqueName(), { connection: `redis://127.0.0.1:${echo}` }), { name: 'SolelyError', code: 'EPROTO', address: `127.0.0.1:${echo}` });
     await assert.rejects(lockRedis(uniqueName(), { connection: { port: server.port, host: '127.0.0.1', username: 'nobody', password: 'wrong' } }), (error) => {
       assert.equal(error.code, 'ERR_SOLELY_REDIS');
       assert.match(error.message, /^redis 127\.0\.0\.1:\d+: WRONGPASS/);
