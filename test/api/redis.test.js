@@ -184,7 +184,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const [lease] = redisKeys(key);
     const lock = await lockRedis(key, options);
     const value = await admin.get(lease);
-    assert.equal(value, `${lock.fencingToken} ${process.pid} ${os.hostname()}`);
+    assert.match(value, new RegExp(`^${lock.fencingToken} [0-9a-f]{16} ${process.pid} ${os.hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
     // The lease expired and another client took it: a release must leave that one alone.
     await admin.set(lease, 'someone else');
     const releasing = lock.release();
@@ -226,6 +226,22 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     assert.deepEqual([lock.lost, lock.signal.aborted, lock.signal.reason], [true, true, error]);
     await lock.release();
     assert.equal(await admin.get(lease), 'taken');
+  });
+
+  test('after the token counter is lost (FLUSHALL), two locks of one process get the same token but different leases: the first loses, its release leaves the second', async () => {
+    const key = uniqueName();
+    const [lease] = redisKeys(key);
+    const first = await lockRedis(key, { ...options, ttl: 600 });
+    await admin.flushall();
+    const second = await lockRedis(key, { ...options, ttl: 600 });
+    assert.equal(second.fencingToken, first.fencingToken, 'the counter started again');
+    const held = await admin.get(lease);
+    const error = await once(first, 'lost');
+    assert.match(error.message, /the lease expired or was taken$/);
+    await first.release();
+    assert.deepEqual([await admin.get(lease), second.lost], [held, false]);
+    await second.release();
+    assert.equal(await admin.exists(lease), 0);
   });
 
   test('a holder cut off behind a frozen proxy reports lost before a waiting successor is granted the lease', { timeout: 60_000 }, async (t) => {
@@ -372,11 +388,13 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const [lease, counter] = redisKeys(key);
     const lock = await lockRedis(key, options);
     const held = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `4242 ${os.hostname()}`)).split('\n');
-    assert.deepEqual(held.slice(0, 2), ['0', `${lock.fencingToken} ${process.pid} ${os.hostname()}`]);
+    assert.equal(held[0], '0');
+    assert.equal(held[1], await admin.get(lease));
+    assert.deepEqual(await whoHoldsRedis(key, options), { fencingToken: lock.fencingToken, pid: process.pid, hostname: os.hostname() });
     await lock.release();
-    const [granted, token] = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `4242 ${os.hostname()}`)).trim().split('\n');
+    const [granted, token] = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `0123456789abcdef 4242 ${os.hostname()}`)).trim().split('\n');
     assert.deepEqual([granted, BigInt(token)], ['1', lock.fencingToken + 1n]);
-    const value = `${token} 4242 ${os.hostname()}`;
+    const value = `${token} 0123456789abcdef 4242 ${os.hostname()}`;
     assert.equal((await cli('EVAL', scripts.renew, '1', lease, value, '10000')).trim(), '1');
     assert.deepEqual(await whoHoldsRedis(key, options), { fencingToken: BigInt(token), pid: 4242, hostname: os.hostname() });
     assert.equal(await tryLockRedis(key, options), null);
@@ -385,6 +403,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
       assert.equal((await cli('SCRIPT', 'EXISTS', createHash('sha1').update(scripts[name]).digest('hex'))).trim(), '1', name);
     }
     assert.equal((await cli('EVAL', scripts.release, '1', lease, value)).trim(), '1');
+    // A client written before nonces ("<pid> <host>") still names its holder.
+    const [, oldToken] = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `4242 ${os.hostname()}`)).trim().split('\n');
+    assert.deepEqual(await whoHoldsRedis(key, options), { fencingToken: BigInt(oldToken), pid: 4242, hostname: os.hostname() });
+    assert.equal((await cli('EVAL', scripts.release, '1', lease, `${oldToken} 4242 ${os.hostname()}`)).trim(), '1');
     await (await lockRedis(key, options)).release();
   });
 
