@@ -14,7 +14,7 @@ const { describe, before, after, test } = require('node:test');
 const Redis = require('ioredis');
 const solely = require('solely');
 const { lockRedis, tryLockRedis, whoHoldsRedis, redisKeys, RedisLock } = require('solely/redis');
-const { ROOT, CLI, FIXTURES, uniqueName, spawnReady, kill, readableCopy } = require('../support/helpers');
+const { ROOT, CLI, FIXTURES, uniqueName, spawnReady, commandStopsWithWrapper, kill, readableCopy } = require('../support/helpers');
 const { startRedis, redisMissing } = require('../support/redis-server');
 
 const FIXTURE = path.join(FIXTURES, 'hold-redis.js');
@@ -231,9 +231,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
   test('after the token counter is lost (FLUSHALL), two locks of one process get the same token but different leases: the first loses, its release leaves the second', async () => {
     const key = uniqueName();
     const [lease] = redisKeys(key);
-    const first = await lockRedis(key, { ...options, ttl: 600 });
+    // A ttl long enough that a renewal is not lost to a slow answer under load.
+    const first = await lockRedis(key, { ...options, ttl: 3000 });
     await admin.flushall();
-    const second = await lockRedis(key, { ...options, ttl: 600 });
+    const second = await lockRedis(key, { ...options, ttl: 3000 });
     assert.equal(second.fencingToken, first.fencingToken, 'the counter started again');
     const held = await admin.get(lease);
     const error = await once(first, 'lost');
@@ -433,6 +434,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
   });
 
   // Last: the crash ends every connection.
+  test('CLI: COMMAND gets SIGTERM when the wrapper is SIGKILLed; a second run starts only after', { timeout: 60_000 }, async (t) => {
+    await commandStopsWithWrapper(t, ['--redis', server.url]);
+  });
+
   test('tokens survive a server crash and restart (AOF, appendfsync always); the holder reports lost, and the CLI stops COMMAND and exits 69', { timeout: 60_000 }, async (t) => {
     const key = uniqueName();
     const lock = await lockRedis(key, { ...options, ttl: 2000 });
