@@ -224,7 +224,8 @@ function readableFixture(name) {
 
 /**
  * `solely run LOCK_ARGS --key K -- COMMAND`, its wrapper SIGKILLed while COMMAND runs: COMMAND must
- * get SIGTERM (it says so on the pipe it shares with the test), and a second run then takes the lock.
+ * get SIGTERM (it says so on the pipe it shares with the test), and a second run then takes the lock;
+ * a COMMAND that cannot run keeps its documented status.
  */
 async function commandStopsWithWrapper(t, lockArgs) {
   const key = uniqueName();
@@ -243,6 +244,10 @@ async function commandStopsWithWrapper(t, lockArgs) {
   assert.equal(await next, 'SIGTERM');
   const second = spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--wait', '--', 'echo', 'second'], { encoding: 'utf8' });
   assert.deepEqual([second.status, second.stdout], [0, 'second\n'], second.stderr);
+  // Through the guard, a COMMAND that cannot run still exits 127 (not found) or 126 (not executable).
+  const missing = spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--', 'solely-no-such-command'], { encoding: 'utf8' });
+  assert.deepEqual([missing.status, missing.stderr], [127, 'solely: solely-no-such-command: command not found\n']);
+  assert.equal(spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--', __filename]).status, 126);
 }
 
 module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, spawnLines, commandStopsWithWrapper, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
