@@ -18,40 +18,36 @@ namespace solely {
 
 namespace {
 
-// execWithParentDeath(argv: string[], signal, expectedParent): arms PR_SET_PDEATHSIG, checks that
+// execWithParentDeath(signal, expectedParent, argv: string[]): arms PR_SET_PDEATHSIG, checks that
 // the parent is still expectedParent (else -ESRCH: it died before the signal was armed), then
 // execvp(argv[0], argv). Returns only on failure: -errno.
 Napi::Value ExecWithParentDeath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray() || info[0].As<Napi::Array>().Length() == 0) {
-    Napi::TypeError::New(env, "Argument 1 must be a non-empty array of strings")
-        .ThrowAsJavaScriptException();
+  if (!CheckArgs(info, {Arg::kInt32, Arg::kInt32})) return env.Undefined();
+  const char* kNotArgv = "Argument 3 must be a non-empty array of strings";
+  if (!info[2].IsArray() || info[2].As<Napi::Array>().Length() == 0) {
+    Napi::TypeError::New(env, kNotArgv).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Array array = info[0].As<Napi::Array>();
+  Napi::Array array = info[2].As<Napi::Array>();
   std::vector<std::string> strings;
   for (uint32_t i = 0; i < array.Length(); i++) {
     Napi::Value item = array.Get(i);
     if (!item.IsString()) {
-      Napi::TypeError::New(env, "Argument 1 must be a non-empty array of strings")
-          .ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, kNotArgv).ThrowAsJavaScriptException();
       return env.Undefined();
     }
     strings.push_back(item.As<Napi::String>().Utf8Value());
-  }
-  if (!info[1].IsNumber() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "Arguments 2 and 3 must be numbers").ThrowAsJavaScriptException();
-    return env.Undefined();
   }
   std::vector<char*> argv;
   for (std::string& s : strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 #ifdef __linux__
-  if (prctl(PR_SET_PDEATHSIG, IntArg(info, 1)) < 0) return Result(info, -errno);
+  if (prctl(PR_SET_PDEATHSIG, IntArg(info, 0)) < 0) return Result(info, -errno);
 #else
   return Result(info, -ENOTSUP);  // no parent-death signal: COMMAND must not run unguarded
 #endif
-  if (getppid() != IntArg(info, 2)) return Result(info, -ESRCH);
+  if (getppid() != IntArg(info, 1)) return Result(info, -ESRCH);
   sigset_t all;
   sigfillset(&all);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);  // fails harmlessly for KILL, STOP

@@ -11,7 +11,7 @@ function guard(args: string[]): number {
     process.stderr.write('solely: usage: guard.js PARENT_PID -- COMMAND [ARGS]\n');
     return 2;
   }
-  const errno = binding.execWithParentDeath(commandLine, constants.signals.SIGTERM, Number(parent));
+  const errno = binding.execWithParentDeath(constants.signals.SIGTERM, Number(parent), commandLine);
   // The wrapper died before the signal was armed: its lock is gone, COMMAND must not start.
   if (errno === -constants.errno.ESRCH) return 128 + constants.signals.SIGTERM;
   const [command] = commandLine;

@@ -99,7 +99,7 @@ export interface Binding {
    * Arms the parent-death signal, checks the parent is still expectedParent (else -ESRCH), resets
    * signal dispositions and mask, then execvp(argv[0], argv). Returns only on failure: -errno.
    */
-  execWithParentDeath(argv: string[], signal: number, expectedParent: number): number;
+  execWithParentDeath(signal: number, expectedParent: number, argv: string[]): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
