@@ -18,6 +18,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterWaitFds(env, exports);
   solely::RegisterFdPassing(env, exports);
   solely::RegisterSocketIo(env, exports);
+  solely::RegisterExec(env, exports);
   return exports;
 }
 

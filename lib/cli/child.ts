@@ -2,10 +2,13 @@
 // signals retargeted to it, ended after --max-runtime; its exit as `solely run` reports it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import type { SolelyError } from '../errors';
 import type { Parsed } from './args';
 import type { LockAroundCommand } from './lock-kinds';
 import type { SignalForwarding } from './signals';
+
+const GUARD = join(__dirname, 'guard.js');
 
 /** timeout(1)'s status when COMMAND ran out of time (--max-runtime). */
 export const EX_EXPIRED = 124;
@@ -25,7 +28,9 @@ export function terminate(child: ChildProcess, ms: number): () => void {
 export function runChild(commandLine: string[], lock: LockAroundCommand, signals: SignalForwarding, options: Parsed, spawned: (child: ChildProcess) => void): Promise<number> {
   const [command, ...args] = commandLine;
   if (options.verbose) process.stderr.write(`solely: running ${commandLine.join(' ')}\n`);
-  const child = spawn(command, args, {
+  // Through the guard, COMMAND gets SIGTERM if this process dies (even SIGKILLed) with its lock.
+  const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), '--', ...commandLine]] : [command, args];
+  const child = spawn(file, argv, {
     stdio: lock.inheritedFd === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', lock.inheritedFd],
     env: { ...process.env, ...lock.env },
   });

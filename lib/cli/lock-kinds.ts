@@ -21,6 +21,8 @@ const pidInFile = lazy(() => require('../internal/pid-in-file') as typeof import
 export interface LockAroundCommand {
   /** The fd COMMAND gets a dup of as its fd 3; undefined with --close, or for a lock with no fd. */
   readonly inheritedFd: number | undefined;
+  /** The lock lives only in this process: COMMAND is to get SIGTERM if this process dies. */
+  readonly diesWithWrapper?: boolean;
   /** Added to COMMAND's environment. */
   readonly env: Readonly<Record<string, string>>;
   /** COMMAND was spawned with this PID; throws if the lock could not record it. */
@@ -106,6 +108,7 @@ function settleSharedPidfile(lock: Pidfile): void {
 function fenced(lock: PostgresLock | RedisLock): LockAroundCommand {
   return {
     inheritedFd: undefined,
+    diesWithWrapper: true,
     env: lock.fencingToken === null ? {} : { SOLELY_FENCING_TOKEN: String(lock.fencingToken) },
     started: nothing,
     onLost: (lost) => void lock.once('lost', lost),

@@ -96,6 +96,11 @@ export interface Binding {
   socketSend(fd: number, buffer: Buffer, offset: number): number;
   /** One non-blocking recv(2) of up to max bytes: a Buffer (empty at end of stream), or -errno. */
   socketRecv(fd: number, max: number): Buffer | number;
+  /**
+   * Arms the parent-death signal, checks the parent is still expectedParent (else -ESRCH), resets
+   * signal dispositions and mask, then execvp(argv[0], argv). Returns only on failure: -errno.
+   */
+  execWithParentDeath(signal: number, expectedParent: number, argv: string[]): number;
 }
 
 const ROOT = path.join(__dirname, '..', '..');

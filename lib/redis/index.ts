@@ -4,7 +4,7 @@
 // optional peer dependency, loaded at the first call, so that this module loads without it.
 import { hostname } from 'node:os';
 import type { Holder, LockHeldError } from '../errors';
-import { invalidArgument } from '../internal/errno';
+import { errnoOf, fromErrno, invalidArgument } from '../internal/errno';
 import { heldBy } from '../internal/holder-message';
 import { MAX_TIMER_MS, WAIT_KEYS, optionKeys, optionsObject, parseInteger, parseKey, parseWait, type WaitOptions } from '../internal/options';
 import { throwIfAborted } from '../internal/wait';
@@ -114,7 +114,11 @@ export async function whoHoldsRedis(key: string, options?: WhoHoldsRedisOptions)
   const connection = await Connection.open(parseConnection(o.connection), Math.floor(DEFAULT_TTL_MS / 3), signal);
   try {
     const value = await connection.call('GET', redisKeys(name)[0]);
-    return typeof value === 'string' ? leaseHolder(value) : null;
+    if (value === null) return null;
+    if (typeof value === 'string') return leaseHolder(value);
+    // GET answers a string or nil: anything else is a server that does not speak Redis.
+    const unexpected = new Error(`unexpected answer to GET: ${JSON.stringify(value)}`);
+    throw fromErrno(errnoOf('EPROTO'), 'read', { address: connection.address }, unexpected);
   } finally {
     await connection.end();
   }

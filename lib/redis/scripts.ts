@@ -1,7 +1,7 @@
 // What solely/redis keeps in Redis, and the three scripts that change it: each one atomic on the
 // server, so that no other client's command runs between its check and its action. docs/redis.md
 // shows them for redis-cli; change nothing here without changing it there.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Holder } from '../errors';
 
 /** A Lua script and its SHA-1, for EVALSHA. */
@@ -28,8 +28,8 @@ export function redisKeys(key: string): [lease: string, counter: string] {
 }
 
 /**
- * KEYS: lease, counter; ARGV: ttl ms, "<pid> <host>". Free: the next token, and the lease
- * "<token> <pid> <host>" set for ttl ms; returns {1, token}. Held: {0, the holder's value, its ms left}.
+ * KEYS: lease, counter; ARGV: ttl ms, "<nonce> <pid> <host>". Free: the next token, and the lease
+ * "<token> <nonce> <pid> <host>" set for ttl ms; returns {1, token}. Held: {0, the holder's value, its ms left}.
  */
 export const ACQUIRE = script(`local held = redis.call('GET', KEYS[1])
 if held then return {0, held, redis.call('PTTL', KEYS[1])} end
@@ -51,14 +51,22 @@ export const RELEASE = script(`if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`);
 
-/** The value of a lease this process takes, after its token. */
+/**
+ * What this lock writes after its token: a random nonce, then "<pid> <host>". The nonce tells
+ * apart two locks of one process (or of two hosts named alike) that the same token would
+ * otherwise make indistinguishable, as after the counter was lost (FLUSHALL, a restart without
+ * persistence).
+ */
 export function owner(pid: number, host: string): string {
-  return `${pid} ${host}`;
+  return `${randomBytes(8).toString('hex')} ${pid} ${host}`;
 }
 
-/** The holder a lease's value names: {} for a value solely did not write. */
+/**
+ * The holder a lease's value names: "<token> <nonce> <pid> <host>", or "<token> <pid> <host>"
+ * as written before nonces (a pid is never 16 digits long); {} for a value solely did not write.
+ */
 export function leaseHolder(value: string): Holder {
-  const match = /^(\d+) (\d+) (.*)$/s.exec(value);
+  const match = /^(\d+) (?:[0-9a-f]{16} )?(\d+) (.*)$/s.exec(value);
   if (match === null) return {};
   return { fencingToken: BigInt(match[1]), pid: Number(match[2]), hostname: match[3] };
 }

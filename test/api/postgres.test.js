@@ -10,7 +10,7 @@ const { describe, before, after, test } = require('node:test');
 const { Client } = require('pg');
 const solely = require('../..');
 const { lockPostgres, tryLockPostgres, whoHoldsPostgres, advisoryKey, PostgresLock } = require('solely/postgres');
-const { FIXTURES, uniqueName, spawnReady, kill, ROOT, CLI } = require('../support/helpers');
+const { FIXTURES, uniqueName, spawnReady, commandStopsWithWrapper, kill, ROOT, CLI } = require('../support/helpers');
 const { startPostgres, postgresMissing } = require('../support/postgres-server');
 
 const FIXTURE = path.join(FIXTURES, 'hold-postgres.js');
@@ -413,6 +413,10 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     const { rows } = await admin.query("SELECT ('x' || left(encode(sha256(convert_to($1, 'UTF8')), 'hex'), 16))::bit(64)::bigint AS key", [name]);
     return rows[0].key;
   }
+
+  test('CLI: COMMAND gets SIGTERM when the wrapper is SIGKILLed; a second run starts only after; 126/127 kept', { timeout: 60_000 }, async (t) => {
+    await commandStopsWithWrapper(t, ['--postgres', server.url]);
+  });
 
   test('shared: shared locks coexist and exclude an exclusive one, against SQL pg_advisory_lock_shared on the same key, both ways; a waiting exclusive request is not overtaken', async () => {
     const key = uniqueName();

@@ -14,7 +14,7 @@ const { describe, before, after, test } = require('node:test');
 const Redis = require('ioredis');
 const solely = require('solely');
 const { lockRedis, tryLockRedis, whoHoldsRedis, redisKeys, RedisLock } = require('solely/redis');
-const { ROOT, CLI, FIXTURES, uniqueName, spawnReady, kill, readableCopy } = require('../support/helpers');
+const { ROOT, CLI, FIXTURES, uniqueName, spawnReady, commandStopsWithWrapper, kill, readableCopy } = require('../support/helpers');
 const { startRedis, redisMissing } = require('../support/redis-server');
 
 const FIXTURE = path.join(FIXTURES, 'hold-redis.js');
@@ -184,7 +184,7 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const [lease] = redisKeys(key);
     const lock = await lockRedis(key, options);
     const value = await admin.get(lease);
-    assert.equal(value, `${lock.fencingToken} ${process.pid} ${os.hostname()}`);
+    assert.match(value, new RegExp(`^${lock.fencingToken} [0-9a-f]{16} ${process.pid} ${os.hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
     // The lease expired and another client took it: a release must leave that one alone.
     await admin.set(lease, 'someone else');
     const releasing = lock.release();
@@ -226,6 +226,23 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     assert.deepEqual([lock.lost, lock.signal.aborted, lock.signal.reason], [true, true, error]);
     await lock.release();
     assert.equal(await admin.get(lease), 'taken');
+  });
+
+  test('after the token counter is lost (FLUSHALL), two locks of one process get the same token but different leases: the first loses, its release leaves the second', async () => {
+    const key = uniqueName();
+    const [lease] = redisKeys(key);
+    // A ttl long enough that a renewal is not lost to a slow answer under load.
+    const first = await lockRedis(key, { ...options, ttl: 3000 });
+    await admin.flushall();
+    const second = await lockRedis(key, { ...options, ttl: 3000 });
+    assert.equal(second.fencingToken, first.fencingToken, 'the counter started again');
+    const held = await admin.get(lease);
+    const error = await once(first, 'lost');
+    assert.match(error.message, /the lease expired or was taken$/);
+    await first.release();
+    assert.deepEqual([await admin.get(lease), second.lost], [held, false]);
+    await second.release();
+    assert.equal(await admin.exists(lease), 0);
   });
 
   test('a holder cut off behind a frozen proxy reports lost before a waiting successor is granted the lease', { timeout: 60_000 }, async (t) => {
@@ -331,6 +348,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     await assert.rejects(tryLockRedis(uniqueName(), { connection: { port: silent, connectTimeout: 200 } }), { name: 'SolelyError', code: 'ETIMEDOUT', syscall: 'connect', address: `localhost:${silent}` });
     const http = await start((socket) => socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
     await assert.rejects(whoHoldsRedis(uniqueName(), { connection: `redis://127.0.0.1:${http}` }), { name: 'SolelyError', code: 'EPROTO', address: `127.0.0.1:${http}` });
+    // An echo server answers every command with the command itself: an array, never GET's string or nil.
+    const echo = await start((socket) => socket.pipe(socket));
+    await assert.rejects(whoHoldsRedis(uniqueName(), { connection: `redis://127.0.0.1:${echo}` }), { name: 'SolelyError', code: 'EPROTO', syscall: 'read', address: `127.0.0.1:${echo}` });
+    await assert.rejects(lockRedis(uniqueName(), { connection: `redis://127.0.0.1:${echo}` }), { name: 'SolelyError', code: 'EPROTO', address: `127.0.0.1:${echo}` });
     await assert.rejects(lockRedis(uniqueName(), { connection: { port: server.port, host: '127.0.0.1', username: 'nobody', password: 'wrong' } }), (error) => {
       assert.equal(error.code, 'ERR_SOLELY_REDIS');
       assert.match(error.message, /^redis 127\.0\.0\.1:\d+: WRONGPASS/);
@@ -368,11 +389,13 @@ describe('solely/redis', { skip: redisMissing() }, () => {
     const [lease, counter] = redisKeys(key);
     const lock = await lockRedis(key, options);
     const held = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `4242 ${os.hostname()}`)).split('\n');
-    assert.deepEqual(held.slice(0, 2), ['0', `${lock.fencingToken} ${process.pid} ${os.hostname()}`]);
+    assert.equal(held[0], '0');
+    assert.equal(held[1], await admin.get(lease));
+    assert.deepEqual(await whoHoldsRedis(key, options), { fencingToken: lock.fencingToken, pid: process.pid, hostname: os.hostname() });
     await lock.release();
-    const [granted, token] = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `4242 ${os.hostname()}`)).trim().split('\n');
+    const [granted, token] = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `0123456789abcdef 4242 ${os.hostname()}`)).trim().split('\n');
     assert.deepEqual([granted, BigInt(token)], ['1', lock.fencingToken + 1n]);
-    const value = `${token} 4242 ${os.hostname()}`;
+    const value = `${token} 0123456789abcdef 4242 ${os.hostname()}`;
     assert.equal((await cli('EVAL', scripts.renew, '1', lease, value, '10000')).trim(), '1');
     assert.deepEqual(await whoHoldsRedis(key, options), { fencingToken: BigInt(token), pid: 4242, hostname: os.hostname() });
     assert.equal(await tryLockRedis(key, options), null);
@@ -381,6 +404,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
       assert.equal((await cli('SCRIPT', 'EXISTS', createHash('sha1').update(scripts[name]).digest('hex'))).trim(), '1', name);
     }
     assert.equal((await cli('EVAL', scripts.release, '1', lease, value)).trim(), '1');
+    // A client written before nonces ("<pid> <host>") still names its holder.
+    const [, oldToken] = (await cli('EVAL', scripts.acquire, '2', lease, counter, '10000', `4242 ${os.hostname()}`)).trim().split('\n');
+    assert.deepEqual(await whoHoldsRedis(key, options), { fencingToken: BigInt(oldToken), pid: 4242, hostname: os.hostname() });
+    assert.equal((await cli('EVAL', scripts.release, '1', lease, `${oldToken} 4242 ${os.hostname()}`)).trim(), '1');
     await (await lockRedis(key, options)).release();
   });
 
@@ -407,6 +434,10 @@ describe('solely/redis', { skip: redisMissing() }, () => {
   });
 
   // Last: the crash ends every connection.
+  test('CLI: COMMAND gets SIGTERM when the wrapper is SIGKILLed; a second run starts only after; 126/127 kept', { timeout: 60_000 }, async (t) => {
+    await commandStopsWithWrapper(t, ['--redis', server.url]);
+  });
+
   test('tokens survive a server crash and restart (AOF, appendfsync always); the holder reports lost, and the CLI stops COMMAND and exits 69', { timeout: 60_000 }, async (t) => {
     const key = uniqueName();
     const lock = await lockRedis(key, { ...options, ttl: 2000 });

@@ -1,6 +1,7 @@
 'use strict';
 // Shared by the suites: unique names, temporary directories, holder processes.
-const { spawn, execFileSync } = require('node:child_process');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -221,4 +222,32 @@ function readableFixture(name) {
   return path.join(readablePackage(), path.relative(ROOT, FIXTURES), name);
 }
 
-module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, spawnLines, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
+/**
+ * `solely run LOCK_ARGS --key K -- COMMAND`, its wrapper SIGKILLed while COMMAND runs: COMMAND must
+ * get SIGTERM (it says so on the pipe it shares with the test), and a second run then takes the lock;
+ * a COMMAND that cannot run keeps its documented status.
+ */
+async function commandStopsWithWrapper(t, lockArgs) {
+  const key = uniqueName();
+  const command = [process.execPath, '-e', "process.on('SIGTERM', () => { console.log('SIGTERM'); process.exit(0); }); console.log(process.pid); setInterval(() => {}, 1e9)"];
+  const wrapper = await spawnReady(t, process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--', ...command]);
+  // COMMAND (its PID is the first line) is not the test's child: without the guard it would outlive the test.
+  t.after(() => {
+    try {
+      process.kill(Number(wrapper.firstLine), 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  });
+  const next = new Promise((resolve) => wrapper.lines.once('line', resolve));
+  wrapper.kill('SIGKILL');
+  assert.equal(await next, 'SIGTERM');
+  const second = spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--wait', '--', 'echo', 'second'], { encoding: 'utf8' });
+  assert.deepEqual([second.status, second.stdout], [0, 'second\n'], second.stderr);
+  // Through the guard, a COMMAND that cannot run still exits 127 (not found) or 126 (not executable).
+  const missing = spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--', 'solely-no-such-command'], { encoding: 'utf8' });
+  assert.deepEqual([missing.status, missing.stderr], [127, 'solely: solely-no-such-command: command not found\n']);
+  assert.equal(spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--', __filename]).status, 126);
+}
+
+module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, spawnLines, commandStopsWithWrapper, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };

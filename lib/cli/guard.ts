@@ -1,0 +1,23 @@
+// `node guard.js PARENT_PID -- COMMAND ARGS`: what `solely run` spawns for a lock COMMAND cannot
+// inherit (a PostgreSQL session, a Redis lease). It becomes COMMAND with SIGTERM armed for when its
+// parent dies, so that a SIGKILLed wrapper, whose lock is gone with it, leaves no COMMAND running.
+import { constants } from 'node:os';
+import { binding } from '../internal/binding';
+import { fromErrno } from '../internal/errno';
+
+function guard(args: string[]): number {
+  const [parent, separator, ...commandLine] = args;
+  if (separator !== '--' || commandLine.length === 0 || !/^\d+$/.test(parent)) {
+    process.stderr.write('solely: usage: guard.js PARENT_PID -- COMMAND [ARGS]\n');
+    return 2;
+  }
+  const errno = binding.execWithParentDeath(constants.signals.SIGTERM, Number(parent), commandLine);
+  // The wrapper died before the signal was armed: its lock is gone, COMMAND must not start.
+  if (errno === -constants.errno.ESRCH) return 128 + constants.signals.SIGTERM;
+  const [command] = commandLine;
+  const notFound = errno === -constants.errno.ENOENT;
+  process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : fromErrno(errno, 'execvp', { path: command }).message}\n`);
+  return notFound ? 127 : 126;
+}
+
+process.exitCode = guard(process.argv.slice(2));
