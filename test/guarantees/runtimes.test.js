@@ -164,6 +164,33 @@ describe('the solely CLI runs on every runtime', () => {
   });
 });
 
+describe('relative paths name the file the kernel opens, in a working directory whose name is not UTF-8', () => {
+  // process.cwd() decodes the name lossily (U+FFFD) or, on Deno, throws: the name is given as bytes.
+  const INTO = 'cd "$0/$(printf \'d\\376\')" && exec "$@"';
+  onEach('a lock held by flock(1) is held for every call, and new locks, pidfiles and sockets open', async (t, runtime) => {
+    const parent = tempDir(t);
+    spawnSync('sh', ['-c', 'mkdir "$0/$(printf \'d\\376\')"', parent]);
+    const holder = spawn('sh', ['-c', INTO, parent, 'flock', 'held.lock', '-c', 'echo locked; read line'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => holder.exitCode === null && kill(holder));
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const [command, argv] = commandFor(runtime, 'app.cjs', ['relative']);
+    const relative = spawnSync('sh', ['-c', INTO, parent, command, ...argv], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(relative.stdout), {
+      whoHolds: true,
+      readPidfile: true,
+      tryLockFileSync: null,
+      lockFileSync: true,
+      openPidfileSync: true,
+      listenUnix: true,
+    }, relative.stderr);
+    const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), ['status', '--file', './held.lock']);
+    const status = spawnSync('sh', ['-c', INTO, parent, cli, ...cliArgv], { encoding: 'utf8' });
+    assert.equal(status.status, 0, status.stderr);
+    holder.stdin.end('\n');
+    await exited(holder);
+  });
+});
+
 describe('singleInstance between runtimes', () => {
   for (const primary of NAMES) {
     for (const secondary of NAMES) {
