@@ -191,6 +191,16 @@ describe('relative paths name the file the kernel opens, in a working directory 
   });
 });
 
+describe('solely lock --fd locks an inherited fd on every runtime', () => {
+  onEach('lock --fd 9 -n in sh: flock -n on the same file is then refused', (t, runtime) => {
+    const file = path.join(tempDir(t), 'lock');
+    const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), ['lock', '--fd', '9', '-n']);
+    const script = 'exec 9>"$0"; "$@" || exit 9; flock -n "$0" true; echo $?';
+    const locked = spawnSync('sh', ['-c', script, file, cli, ...cliArgv], { encoding: 'utf8' });
+    assert.equal(locked.stdout, '1\n', locked.stderr);
+  });
+});
+
 describe('singleInstance between runtimes', () => {
   for (const primary of NAMES) {
     for (const secondary of NAMES) {
