@@ -5,15 +5,15 @@ import { constants } from 'node:os';
 import type { SolelyError } from '../errors';
 import type { Parsed } from './args';
 import type { LockAroundCommand } from './lock-kinds';
-import type { SignalForwarding } from './signals';
+import { signalChild, type SignalForwarding } from './signals';
 
 /** timeout(1)'s status when COMMAND ran out of time (--max-runtime). */
 export const EX_EXPIRED = 124;
 
 /** SIGTERM now, SIGKILL after ms if it still runs; the returned function cancels the SIGKILL. */
 export function terminate(child: ChildProcess, ms: number): () => void {
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  signalChild(child, 'SIGTERM');
+  const timer = setTimeout(() => signalChild(child, 'SIGKILL'), ms);
   return () => clearTimeout(timer);
 }
 
@@ -55,7 +55,7 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
         if (child.pid !== undefined) lock.started(child.pid);
       } catch (error) {
         process.stderr.write(`solely: ${(error as SolelyError).message}\n`);
-        child.kill('SIGTERM');
+        signalChild(child, 'SIGTERM');
       }
     });
     child.once('exit', (code, signal) => {

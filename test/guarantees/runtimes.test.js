@@ -191,6 +191,20 @@ describe('relative paths name the file the kernel opens, in a working directory 
   });
 });
 
+describe('solely run forwards a signal to COMMAND and exits with its status on every runtime', () => {
+  onEach('SIGTERM to the wrapper: COMMAND traps it and exits 5, and so does solely', async (t, runtime) => {
+    const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), [
+      'run', '--abstract', uniqueName('solely-runtimes'), '--', 'sh', '-c', 'trap "exit 5" TERM; echo ready; while :; do sleep 0.1; done',
+    ]);
+    const wrapper = spawn(cli, cliArgv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => wrapper.exitCode === null && kill(wrapper));
+    await new Promise((resolve) => wrapper.stdout.once('data', resolve));
+    wrapper.kill('SIGTERM');
+    await exited(wrapper);
+    assert.equal(wrapper.exitCode, 5);
+  });
+});
+
 describe('solely lock --fd locks an inherited fd on every runtime', () => {
   onEach('lock --fd 9 -n in sh: flock -n on the same file is then refused', (t, runtime) => {
     const file = path.join(tempDir(t), 'lock');
