@@ -191,6 +191,18 @@ describe('relative paths name the file the kernel opens, in a working directory 
   });
 });
 
+test('deno: singleInstance from a working directory whose name is not UTF-8 is a typed UnsupportedPlatformError naming Deno', { skip: needs('deno') }, (t) => {
+  const parent = tempDir(t);
+  const into = 'mkdir "$0/$(printf \'d\\376\')" && cd "$0/$(printf \'d\\376\')" && exec "$@"';
+  const [command, argv] = commandFor('deno', 'app.cjs', ['single-instance', uniqueName('solely-runtimes')]);
+  const launched = spawnSync('sh', ['-c', into, parent, command, ...argv], { encoding: 'utf8' });
+  const { error } = JSON.parse(launched.stdout);
+  assert.equal(error.name, 'UnsupportedPlatformError');
+  assert.equal(error.code, 'ENOTSUP');
+  assert.match(error.message, /^ENOTSUP: Deno \d+\.\d+\.\d+ cannot read a working directory whose name is not UTF-8/);
+  assert.equal(launched.status, 3);
+});
+
 describe('solely run forwards a signal to COMMAND and exits with its status on every runtime', () => {
   onEach('SIGTERM to the wrapper: COMMAND traps it and exits 5, and so does solely', async (t, runtime) => {
     const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), [
