@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { SolelyError } from '../errors';
 import type { Parsed } from './args';
 import type { LockAroundCommand } from './lock-kinds';
-import type { SignalForwarding } from './signals';
+import { signalChild, type SignalForwarding } from './signals';
 
 const GUARD = join(__dirname, 'guard.js');
 
@@ -15,8 +15,8 @@ export const EX_EXPIRED = 124;
 
 /** SIGTERM now, SIGKILL after ms if it still runs; the returned function cancels the SIGKILL. */
 export function terminate(child: ChildProcess, ms: number): () => void {
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  signalChild(child, 'SIGTERM');
+  const timer = setTimeout(() => signalChild(child, 'SIGKILL'), ms);
   return () => clearTimeout(timer);
 }
 
@@ -60,7 +60,7 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
         if (child.pid !== undefined) lock.started(child.pid);
       } catch (error) {
         process.stderr.write(`solely: ${(error as SolelyError).message}\n`);
-        child.kill('SIGTERM');
+        signalChild(child, 'SIGTERM');
       }
     });
     child.once('exit', (code, signal) => {

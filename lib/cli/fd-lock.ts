@@ -2,11 +2,12 @@
 // the shell opened (`exec 9>/run/lock/x`). The lock belongs to the open file description this
 // process inherited and shares with the shell, so it outlives this process, as with flock(1).
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { fstatSync, readlinkSync } from 'node:fs';
+import { constants, readlinkSync } from 'node:fs';
 import { LockTimeoutError } from '../errors';
 import { byHolder } from '../internal/holder-message';
 import { binding } from '../internal/binding';
-import { errnoOf, fromErrno, fromFsError } from '../internal/errno';
+import { errnoOf, fromErrno } from '../internal/errno';
+import { fdStats, type FileId } from '../internal/pid-in-file';
 import { lockFailure, type FileTarget } from '../internal/file-attempt';
 import { unwatchFile, watchFile } from '../internal/file-events';
 import { lazy } from '../internal/lazy-modules';
@@ -30,17 +31,16 @@ export const UNLOCK_HELP = `usage: solely unlock [--fcntl] --fd N
 
 Unlocks the file open as fd N, as flock -u N does: for every process that shares that open file.`;
 
+const fileOf = ({ mode, dev, ino }: FileId) => ({ dev, ino, isFile: () => (mode & constants.S_IFMT) === constants.S_IFREG });
+
 /** The fd the options name, with the path it is open at (for messages) and the lock method. */
 function fdTarget(options: Parsed | null): { fd: number; target: FileTarget } | null {
   if (options === null) return null;
   if (options.fd === undefined) throw new UsageError('give --fd N');
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
   const { fd } = options;
-  try {
-    fstatSync(fd);
-  } catch (error) {
-    throw fromFsError(error, 'fstat', {});
-  }
+  // The addon's fstat: Deno's node:fs knows only the fds it opened itself, not inherited ones.
+  fdStats(fd, `/proc/self/fd/${fd}`);
   let path = `/proc/self/fd/${fd}`;
   try {
     path = readlinkSync(path);
@@ -98,7 +98,7 @@ export async function lockFd(args: string[]): Promise<number> {
   const wait = parseWait({ wait: options.wait });
   try {
     if (wait.timeout > 0) await waitFor(waiter, wait, { path: target.path });
-    else if (waiter.attempt() === null) return held(options, `${target.path} is held${byHolder(holder().fileHolderOf(fstatSync(fd, { bigint: true }), target.path))}`);
+    else if (waiter.attempt() === null) return held(options, `${target.path} is held${byHolder(holder().fileHolderOf(fileOf(fdStats(fd, target.path)), target.path))}`);
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
     return held(options, `timed out waiting for ${target.path}`);

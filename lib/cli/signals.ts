@@ -13,6 +13,19 @@ const inspectorModule = lazy(() => require('node:inspector') as typeof import('n
  */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
+/**
+ * Sends signal to COMMAND by its PID, not child.kill(): after child.kill(signal) Deno reports the
+ * exit as (null, signal) whatever COMMAND did with it, and solely must exit with COMMAND's status.
+ */
+export function signalChild(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(child.pid, signal);
+  } catch {
+    // gone already: its exit is on its way
+  }
+}
+
 export interface SignalForwarding {
   /** COMMAND was spawned: it gets the signals that came before, then each one as it comes. */
   to(child: ChildProcess): void;
@@ -33,9 +46,9 @@ export function forwardSignals(): SignalForwarding {
     to(child) {
       // COMMAND did not exist yet when the early ones came: they are all its to get, once (a
       // respawned COMMAND gets only what comes after).
-      for (const signal of early.splice(0)) child.kill(signal);
+      for (const signal of early.splice(0)) signalChild(child, signal);
       deliver = (signal) => {
-        if (child.pid !== undefined && !terminalSentToBoth(signal, child.pid)) child.kill(signal);
+        if (child.pid !== undefined && !terminalSentToBoth(signal, child.pid)) signalChild(child, signal);
       };
     },
     stop() {

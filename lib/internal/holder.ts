@@ -229,7 +229,7 @@ export function isLocked(stats: Pick<BigIntStats, 'dev' | 'ino'>): boolean {
  * that a pidfile's holder is the process it names wherever it is looked up, then claim, then the
  * PIDs /proc/locks shows. If no process we may see holds it, see hiddenHolder().
  */
-export function fileHolderOf(stats: BigIntStats, path: string, claim?: number): Holder | undefined {
+export function fileHolderOf(stats: Pick<BigIntStats, 'dev' | 'ino' | 'isFile'>, path: string, claim?: number): Holder | undefined {
   const key = keyOf(stats);
   const claimed = claimedPids(key);
   if (claimed.length === 0) return undefined;

@@ -4,6 +4,21 @@ import { invalidArgument, invalidTarget } from './errno';
 const PATH_MAX_BYTES = 4095;
 
 /**
+ * The working directory as a path the kernel resolves to the real one. process.cwd() decodes the
+ * directory's bytes as UTF-8, so a name that is not UTF-8 comes back with U+FFFD (naming another
+ * directory, or none) and Deno throws InvalidData; the kernel's own link names the real one.
+ */
+export function workingDirectory(): string {
+  try {
+    const cwd = process.cwd();
+    if (!cwd.includes('\uFFFD')) return cwd;
+  } catch {
+    // Deno's InvalidData, or a removed directory: the link still names what open(2) would reach.
+  }
+  return '/proc/self/cwd';
+}
+
+/**
  * The path made absolute by prefixing the working directory, and nothing else: '..', '.', '//'
  * and a trailing '/' are the kernel's to resolve, so that this names the file that open(2),
  * flock(1) or any other peer opens for the same string ('link/..' is the symlink target's parent,
@@ -17,7 +32,7 @@ export function absolutePath(path: unknown): string {
   if (!path.isWellFormed()) throw invalidTarget('EINVAL', 'a path must be well-formed Unicode', { path });
   let absolute = path;
   if (!path.startsWith('/')) {
-    const cwd = process.cwd();
+    const cwd = workingDirectory();
     absolute = cwd.endsWith('/') ? `${cwd}${path}` : `${cwd}/${path}`;
   }
   if (Buffer.byteLength(absolute) > PATH_MAX_BYTES) {

@@ -1,8 +1,9 @@
 // Where an instance lives: an abstract name derived from its id, or a socket file in a runtime
 // directory that only its owner can write to.
 import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { binding } from '../internal/binding';
+import { absolutePath } from '../internal/path';
 import * as lazy from '../internal/lazy-modules';
 import { SolelyError, type ErrorTarget } from '../errors';
 import { errnoOf, fromErrno, fromFsError, invalidArgument, invalidTarget } from '../internal/errno';
@@ -137,7 +138,10 @@ export function placeOf(id: string, scope: SingleInstanceScope, transport: Singl
   if (directory !== undefined && (typeof directory !== 'string' || directory === '' || directory.includes('\0'))) {
     throw invalidArgument('ERR_INVALID_ARG_VALUE', 'options.directory', 'a path', directory);
   }
-  const path = join(directory === undefined ? defaultDirectory(scope, uid, sandbox) : resolve(directory), socketFileOf(id));
+  // absolutePath, not path.resolve: process.cwd() misnames a working directory that is not UTF-8,
+  // and '..' after /proc/self/cwd is the kernel's to resolve.
+  const base = directory === undefined ? defaultDirectory(scope, uid, sandbox) : absolutePath(directory);
+  const path = `${base.endsWith('/') ? base : `${base}/`}${socketFileOf(id)}`;
   if (Buffer.byteLength(path) > MAX_NAME_BYTES) throw invalidTarget('ENAMETOOLONG', `a single-instance socket path is at most ${MAX_NAME_BYTES} bytes`, { path });
   return { listenAddress: path, target: path, errorTarget: { path }, connect: () => binding.unixConnect(path) };
 }

@@ -4,7 +4,7 @@ import { readlinkSync } from 'node:fs';
 import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
 import { type Holder, type LockHeldError } from '../errors';
-import { errnoOf, fromErrno } from '../internal/errno';
+import { errnoOf, fromErrno, unsupportedRuntime } from '../internal/errno';
 import { holderOf } from '../internal/holder';
 import { heldBy } from '../internal/holder-message';
 import type { Deadline } from '../internal/wait';
@@ -39,7 +39,14 @@ function workingDirectory(): Buffer {
     // Buffer.from: Deno returns a plain Uint8Array, whose toString() is not the bytes.
     return Buffer.from(readlinkSync('/proc/self/cwd', { encoding: 'buffer' }));
   } catch {
-    return Buffer.from(process.cwd(), 'utf8');
+    // Deno's readlink and cwd() both throw InvalidData for a name that is not UTF-8.
+    let cwd: string;
+    try {
+      cwd = process.cwd();
+    } catch {
+      throw unsupportedRuntime('getcwd', 'cannot read a working directory whose name is not UTF-8', { path: '/proc/self/cwd' });
+    }
+    return Buffer.from(cwd, 'utf8');
   }
 }
 

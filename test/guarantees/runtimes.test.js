@@ -164,6 +164,69 @@ describe('the solely CLI runs on every runtime', () => {
   });
 });
 
+describe('relative paths name the file the kernel opens, in a working directory whose name is not UTF-8', () => {
+  // process.cwd() decodes the name lossily (U+FFFD) or, on Deno, throws: the name is given as bytes.
+  const INTO = 'cd "$0/$(printf \'d\\376\')" && exec "$@"';
+  onEach('a lock held by flock(1) is held for every call, and new locks, pidfiles and sockets open', async (t, runtime) => {
+    const parent = tempDir(t);
+    spawnSync('sh', ['-c', 'mkdir "$0/$(printf \'d\\376\')"', parent]);
+    const holder = spawn('sh', ['-c', INTO, parent, 'flock', 'held.lock', '-c', 'echo locked; read line'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => holder.exitCode === null && kill(holder));
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    const [command, argv] = commandFor(runtime, 'app.cjs', ['relative']);
+    const relative = spawnSync('sh', ['-c', INTO, parent, command, ...argv], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(relative.stdout), {
+      whoHolds: true,
+      readPidfile: true,
+      tryLockFileSync: null,
+      lockFileSync: true,
+      openPidfileSync: true,
+      listenUnix: true,
+    }, relative.stderr);
+    const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), ['status', '--file', './held.lock']);
+    const status = spawnSync('sh', ['-c', INTO, parent, cli, ...cliArgv], { encoding: 'utf8' });
+    assert.equal(status.status, 0, status.stderr);
+    holder.stdin.end('\n');
+    await exited(holder);
+  });
+});
+
+test('deno: singleInstance from a working directory whose name is not UTF-8 is a typed UnsupportedPlatformError naming Deno', { skip: needs('deno') }, (t) => {
+  const parent = tempDir(t);
+  const into = 'mkdir "$0/$(printf \'d\\376\')" && cd "$0/$(printf \'d\\376\')" && exec "$@"';
+  const [command, argv] = commandFor('deno', 'app.cjs', ['single-instance', uniqueName('solely-runtimes')]);
+  const launched = spawnSync('sh', ['-c', into, parent, command, ...argv], { encoding: 'utf8' });
+  const { error } = JSON.parse(launched.stdout);
+  assert.equal(error.name, 'UnsupportedPlatformError');
+  assert.equal(error.code, 'ENOTSUP');
+  assert.match(error.message, /^ENOTSUP: Deno \d+\.\d+\.\d+ cannot read a working directory whose name is not UTF-8/);
+  assert.equal(launched.status, 3);
+});
+
+describe('solely run forwards a signal to COMMAND and exits with its status on every runtime', () => {
+  onEach('SIGTERM to the wrapper: COMMAND traps it and exits 5, and so does solely', async (t, runtime) => {
+    const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), [
+      'run', '--abstract', uniqueName('solely-runtimes'), '--', 'sh', '-c', 'trap "exit 5" TERM; echo ready; while :; do sleep 0.1; done',
+    ]);
+    const wrapper = spawn(cli, cliArgv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => wrapper.exitCode === null && kill(wrapper));
+    await new Promise((resolve) => wrapper.stdout.once('data', resolve));
+    wrapper.kill('SIGTERM');
+    await exited(wrapper);
+    assert.equal(wrapper.exitCode, 5);
+  });
+});
+
+describe('solely lock --fd locks an inherited fd on every runtime', () => {
+  onEach('lock --fd 9 -n in sh: flock -n on the same file is then refused', (t, runtime) => {
+    const file = path.join(tempDir(t), 'lock');
+    const [cli, cliArgv] = commandFor(runtime, path.join(consumer, 'node_modules', 'solely', 'dist', 'cli.js'), ['lock', '--fd', '9', '-n']);
+    const script = 'exec 9>"$0"; "$@" || exit 9; flock -n "$0" true; echo $?';
+    const locked = spawnSync('sh', ['-c', script, file, cli, ...cliArgv], { encoding: 'utf8' });
+    assert.equal(locked.stdout, '1\n', locked.stderr);
+  });
+});
+
 describe('singleInstance between runtimes', () => {
   for (const primary of NAMES) {
     for (const secondary of NAMES) {
