@@ -4,7 +4,7 @@ import { InvalidTargetError, type SolelyError } from '../errors';
 import { closest, parseKey } from '../internal/options';
 import { MAX_SLOTS } from '../internal/slots';
 import { lazy } from '../internal/lazy-modules';
-import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, optionsIn, SECONDS_WORD, seconds } from './flock-syntax';
+import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, optionsIn, SECONDS_WORD, seconds, timerSeconds } from './flock-syntax';
 import { UsageError } from './usage-error';
 
 const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
@@ -149,13 +149,13 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
         parsed.command = value();
         break;
       case '--kill-after':
-        parsed.killAfter = seconds(name, value());
+        parsed.killAfter = timerSeconds(name, value());
         break;
       case '--backoff':
-        parsed.backoff = seconds(name, value());
+        parsed.backoff = timerSeconds(name, value());
         break;
       case '--max-runtime':
-        parsed.maxRuntime = seconds(name, value());
+        parsed.maxRuntime = timerSeconds(name, value());
         break;
       case '--fd': {
         const fd = value();

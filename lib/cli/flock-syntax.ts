@@ -43,3 +43,13 @@ export function seconds(name: string, text: string): number {
   if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`${name} takes a number of seconds, not ${text}`);
   return value * 1000;
 }
+
+/** Node's timers take at most 2^31 - 1 ms: a longer one would fire at once. */
+const MAX_TIMER_SECONDS = (2 ** 31 - 1) / 1000;
+
+/** Seconds for a timer (--max-runtime, --kill-after, --backoff), within what Node's timers take. */
+export function timerSeconds(name: string, text: string): number {
+  const ms = seconds(name, text);
+  if (ms > MAX_TIMER_SECONDS * 1000) throw new UsageError(`${name} takes at most ${MAX_TIMER_SECONDS} seconds, not ${text}`);
+  return ms;
+}

@@ -12,6 +12,7 @@ import { lazy } from '../internal/lazy-modules';
 import { LIST_OPTIONS, parseOptions, UsageError } from './args';
 
 const holders = lazy(() => require('../internal/holder') as typeof import('../internal/holder'));
+const pidInFile = lazy(() => require('../internal/pid-in-file') as typeof import('../internal/pid-in-file'));
 
 export const LIST_HELP = `usage: solely list [--json]
 
@@ -38,7 +39,6 @@ interface ListedLock {
 // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF", in /proc/locks and after "lock:" in fdinfo.
 const LOCK_LINE = /^(?:lock:\s+)?\d+: (->\s+)?(FLOCK|OFDLCK|POSIX)\s+\S+\s+(READ|WRITE)\s+(-?\d+)\s+([0-9a-f]+:[0-9a-f]+:\d+)\s/gm;
 const METHODS = { FLOCK: 'flock', OFDLCK: 'ofd', POSIX: 'posix' } as const;
-const PID_TEXT = /^\s*(\d+)\s*$/;
 
 /** The granted locks in a /proc/locks or fdinfo text: method, mode, the file's key, the PID shown. */
 function* locksIn(text: string): Generator<{ method: Method; mode: Mode; key: string; pid: number }> {
@@ -48,12 +48,16 @@ function* locksIn(text: string): Generator<{ method: Method; mode: Mode; key: st
   }
 }
 
-/** A locked regular file whose text is a PID is a pidfile: its PID and when it was written. */
+/**
+ * A locked regular file whose text is a PID is a pidfile: its PID and when it was written. Read as
+ * pidfiles are (never blocking, a bounded prefix, regular files only): anyone may lock a FIFO or
+ * a device, and reading /dev/zero whole would never end.
+ */
 function asPidfile(lock: ListedLock): ListedLock {
   try {
-    const pid = PID_TEXT.exec(readFileSync(lock.target, { encoding: 'latin1', flag: 'r' }).slice(0, 64))?.[1];
-    if (pid === undefined) return lock;
-    return { ...lock, kind: 'pidfile', pid: Number(pid), since: statSync(lock.target).mtime.toISOString() };
+    const pid = pidInFile().readPid(lock.target);
+    if (pid === null) return lock;
+    return { ...lock, kind: 'pidfile', pid, since: statSync(lock.target).mtime.toISOString() };
   } catch {
     return lock; // a directory, or gone meanwhile
   }

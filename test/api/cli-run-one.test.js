@@ -233,3 +233,26 @@ test('list: a lock no process shows among its fds: the file as MAJ:MIN:INODE wit
   assert.match(hidden.target, /^[0-9a-f]+:[0-9a-f]+:\d+$/);
   assert.deepEqual(locks.find((lock) => lock.target === name), { kind: 'abstract', target: name, holder: { uid: process.getuid() } });
 });
+
+test('list reads a locked device without blocking: a flocked /dev/zero is listed, never read as a pidfile', { skip: needs('flock') }, async (t) => {
+  const locker = await spawnReady(t, 'flock', ['/dev/zero', 'sh', '-c', 'echo ready; exec sleep 30'], { detached: true });
+  const listing = run(['list', '--json']);
+  // Only so that a hang fails here, as a kill, rather than at the suite's timeout.
+  const guard = setTimeout(() => listing.child.kill('SIGKILL'), 60_000);
+  const listed = await listing;
+  clearTimeout(guard);
+  assert.equal(listed.status, 0, listed.stderr);
+  const zero = JSON.parse(listed.stdout).find((lock) => lock.target === '/dev/zero');
+  assert.ok(zero, '/dev/zero is listed');
+  assert.notEqual(zero.kind, 'pidfile');
+  await kill(locker);
+});
+
+test('--max-runtime, --kill-after and --backoff beyond what Node timers take are usage errors (64), never a timer that fires at once', async () => {
+  for (const args of [['--max-runtime', '2147484'], ['--max-runtime', '1', '--kill-after', '2592000'], ['--respawn', '--backoff', '2592000']]) {
+    const refused = await run(['run', ...args, '--', 'true']);
+    assert.equal(refused.status, 64, args.join(' '));
+    assert.match(refused.stderr, /takes at most 2147483\.647 seconds/);
+  }
+  assert.equal((await run(['run', '--max-runtime', '2147483', '--', 'true'])).status, 0);
+});
