@@ -40,7 +40,13 @@ function fdTarget(options: Parsed | null): { fd: number; target: FileTarget } | 
   if (options.rest.length > 0) throw new UsageError(`unexpected argument ${options.rest[0]}`);
   const { fd } = options;
   // The addon's fstat: Deno's node:fs knows only the fds it opened itself, not inherited ones.
-  fdStats(fd, `/proc/self/fd/${fd}`);
+  const { mode } = fdStats(fd, `/proc/self/fd/${fd}`);
+  // A number the shell left closed may be one of the runtime's own fds by now (an epoll, an
+  // eventfd, a pipe): only a file or a directory is one the shell opened to lock.
+  const type = mode & constants.S_IFMT;
+  if (type !== constants.S_IFREG && type !== constants.S_IFDIR) {
+    throw fromErrno(errnoOf('EBADF'), 'flock', { path: `/proc/self/fd/${fd}` }, new Error(`fd ${fd} is not a file the shell opened`));
+  }
   let path = `/proc/self/fd/${fd}`;
   try {
     path = readlinkSync(path);

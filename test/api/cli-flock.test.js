@@ -175,3 +175,13 @@ test('lock --fd locks the file the fd is open on, even once its path is unlinked
   assert.equal(renamed.firstLine, 'locked');
   assert.equal((await flock(['-n', `${file}.old`, 'true'])).status, 1, 'the renamed file is locked');
 });
+
+test('lock --fd N and unlock --fd N on a number the shell did not pass fail EBADF (1), never touching solely\'s own fds', { skip: needs('bash') }, async () => {
+  for (const fd of [5, 7, 9, 11, 13, 15]) {
+    for (const command of [`$SOLELY lock --fd ${fd} -n`, `$SOLELY unlock --fd ${fd}`]) {
+      const result = await run(['-c', `exec ${fd}>&-; ${command}`], { command: 'bash', prefix: [], env: { ...process.env, SOLELY } });
+      assert.equal(result.status, 1, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /EBADF/, command);
+    }
+  }
+});
