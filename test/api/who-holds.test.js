@@ -37,7 +37,8 @@ test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks),
 test('whoHolds a flock whose acquirer died: the process still holding it, not the PID /proc/locks keeps', async (t) => {
   const file = path.join(tempDir(t), 'inherited.lock');
   // flock(1) locks, then forks the command, which shares the lock; then flock(1) itself dies.
-  const acquirer = await spawnReady(t, 'flock', ['-n', file, 'sh', '-c', 'echo $$; exec sleep 30']);
+  // The command says its pid once it runs, so its command line is its own by then.
+  const acquirer = await spawnReady(t, 'flock', ['-n', file, process.execPath, '-e', 'console.log(process.pid); setTimeout(() => {}, 30_000)']);
   const sleeper = Number(acquirer.firstLine);
   t.after(() => process.kill(sleeper, 'SIGKILL'));
   await kill(acquirer);
@@ -45,7 +46,7 @@ test('whoHolds a flock whose acquirer died: the process still holding it, not th
   assert.match(fs.readFileSync('/proc/locks', 'latin1'), new RegExp(`FLOCK\\s+ADVISORY\\s+WRITE ${acquirer.pid} \\S+:${ino} `));
   const held = solely.whoHolds({ file });
   assert.equal(held.pid, sleeper);
-  assert.match(held.command, /^sleep 30/);
+  assert.equal(held.command, `${process.execPath} -e console.log(process.pid); setTimeout(() => {}, 30_000)`);
 });
 
 test('whoHolds an abstract name: a listening holder, a holder that does not listen, a free name', async (t) => {
