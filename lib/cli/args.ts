@@ -4,7 +4,7 @@ import { InvalidTargetError, type SolelyError } from '../errors';
 import { closest, parseKey } from '../internal/options';
 import { MAX_SLOTS } from '../internal/slots';
 import { lazy } from '../internal/lazy-modules';
-import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, optionsIn, SECONDS_WORD, seconds, timerSeconds } from './flock-syntax';
+import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, isSeconds, optionsIn, seconds, timerSeconds } from './flock-syntax';
 import { UsageError } from './usage-error';
 
 const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
@@ -102,7 +102,7 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--wait':
         // `--wait 5` is flock's habit: a number right after it is its seconds, never COMMAND.
         if (inline !== undefined) parsed.wait = seconds(name, inline);
-        else if (SECONDS_WORD.test(args[i + 1] ?? '')) parsed.wait = seconds(name, args[++i]);
+        else if (isSeconds(args[i + 1])) parsed.wait = seconds(name, args[++i]);
         else parsed.wait = true;
         break;
       case '--conflict-exit-code': {

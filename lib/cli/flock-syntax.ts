@@ -18,8 +18,16 @@ const SHORT: Readonly<Record<string, string>> = {
 const TAKES_VALUE = new Set(['--timeout', '--conflict-exit-code', '--command', '--kill-after', '--backoff', '--max-runtime', '--fd']);
 export const DEFAULT_KILL_AFTER_MS = 10_000;
 export const DEFAULT_BACKOFF_MS = 1000;
-/** A word `--wait` takes as its seconds rather than as COMMAND. */
-export const SECONDS_WORD = /^\d+(\.\d*)?$|^\.\d+$/;
+/**
+ * Seconds as flock(1) reads them with strtod(3), in decimal: 5, +5, 0.5, .5, 5., 1e0, 5e-1. Every
+ * option that takes seconds, and the word `--wait` takes as its seconds rather than as COMMAND.
+ */
+const SECONDS_WORD = /^\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Whether `--wait` takes text as its seconds, rather than as COMMAND. */
+export function isSeconds(text: string | undefined): boolean {
+  return text !== undefined && SECONDS_WORD.test(text);
+}
 
 /** One argument as [option, inline value] pairs: `--wait=5`, or `-nw5` as -n and -w 5. */
 export function optionsIn(arg: string): Array<[string, string | undefined]> {
@@ -37,10 +45,10 @@ export function optionsIn(arg: string): Array<[string, string | undefined]> {
   return pairs;
 }
 
-/** Seconds as flock(1) and timeout(1) take them (0.5, 10), in ms. */
+/** Seconds as flock(1) and timeout(1) take them (0.5, 10, 1e0), in ms. */
 export function seconds(name: string, text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`${name} takes a number of seconds, not ${text}`);
+  if (!isSeconds(text) || !Number.isFinite(value)) throw new UsageError(`${name} takes a number of seconds, not ${text}`);
   return value * 1000;
 }
 

@@ -44,13 +44,14 @@ test('-n, -E N, --nonblock --conflict-exit-code N, -w 0 and --timeout=0 fail at 
   await kill(holding);
 });
 
-test('-w S, --timeout S, --wait S and --wait=S wait for the holder and never run "S"; -w gives up with the conflict code', { skip: needs('flock') }, async (t) => {
+test('-w S, --timeout S, --wait S and --wait=S wait for the holder and never run "S", in every spelling strtod(3) reads as flock(1) does (3e1, +30, .3e2, 30.); -w gives up with the conflict code', { skip: needs('flock') }, async (t) => {
   const file = path.join(tempDir(t), 'lockfile');
   const holding = await holder(t, 'file', file, '--release-on-input');
   const expired = await run(['run', '-w', '0.2', '-E', '5', '--file', file, '--', 'echo', 'x']);
   assert.deepEqual([expired.status, expired.stdout], [5, '']);
   assert.match(expired.stderr, /timed out waiting for/);
-  const spellings = [['-w', '30'], ['-w30'], ['--timeout', '30'], ['--timeout=30'], ['--wait', '30'], ['--wait=30'], ['--wait']];
+  const spellings = [['-w', '30'], ['-w30'], ['--timeout', '30'], ['--timeout=30'], ['--wait', '30'], ['--wait=30'], ['--wait'],
+    ['--wait', '3e1'], ['--wait', '+30'], ['--wait', '.3e2'], ['--wait', '30.'], ['--wait', '3E+1'], ['-w', '3e1'], ['--timeout', '300e-1']];
   const waiters = spellings.map((args) => run(['run', ...args, '--file', file, '--', 'echo', 'After timeout.']));
   const flockWaiter = flock(['--timeout', '30', file, 'echo', 'After timeout.']);
   // Each has the lock file open, trying for it, while the holder still holds it.
@@ -62,13 +63,13 @@ test('-w S, --timeout S, --wait S and --wait=S wait for the holder and never run
   }
 });
 
-test('-c STRING runs STRING with sh -c; -c with a COMMAND too, an unknown -k, or -w without seconds is a usage error', async (t) => {
+test('-c STRING runs STRING with sh -c; -c with a COMMAND too, an unknown -k, -w without seconds, or seconds that are not a decimal number is a usage error', async (t) => {
   const file = path.join(tempDir(t), 'lockfile');
   const ran = await run(['run', '--file', file, '-c', 'echo "$0" one; exit 3']);
   assert.deepEqual([ran.status, ran.stdout], [3, 'sh one\n']);
   const long = await run(['run', '--file', file, '--command', 'echo two']);
   assert.deepEqual([long.status, long.stdout], [0, 'two\n']);
-  for (const args of [['-c', 'true', 'extra'], ['-k'], ['-w'], ['-w', 'soon'], ['--timeout', '-1'], ['--until-success'], ['--backoff']]) {
+  for (const args of [['-c', 'true', 'extra'], ['-k'], ['-w'], ['-w', 'soon'], ['--timeout', '-1', 'true'], ['--timeout', '1e', 'true'], ['--timeout', '1e400', 'true'], ['--wait=0b1', 'true'], ['--backoff', '0x1', 'true'], ['--until-success'], ['--backoff']]) {
     const result = await run(['run', '--file', file, ...args]);
     assert.equal(result.status, 64, args.join(' '));
     assert.match(result.stderr, /^solely: .*\nusage: solely run/, args.join(' '));
