@@ -139,7 +139,11 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--until-failure':
         if (inline !== undefined) throw new UsageError(`${name} takes no value`);
         if (name === '--nonblock') parsed.wait = false;
-        else if (name.startsWith('--until-')) parsed.until = name.slice(8) as 'success' | 'failure';
+        else if (name.startsWith('--until-')) {
+          const until = name.slice(8) as 'success' | 'failure';
+          if (parsed.until !== undefined && parsed.until !== until) throw new UsageError('--until-success and --until-failure exclude each other');
+          parsed.until = until;
+        }
         else parsed[name.slice(2) as 'verbose' | 'fcntl' | 'replace' | 'respawn'] = true;
         break;
       case '--timeout':

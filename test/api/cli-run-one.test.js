@@ -256,3 +256,16 @@ test('--max-runtime, --kill-after and --backoff beyond what Node timers take are
   }
   assert.equal((await run(['run', '--max-runtime', '2147483', '--', 'true'])).status, 0);
 });
+
+test('--until-success and --until-failure exclude each other, and each goes with --respawn: usage errors (64), before COMMAND runs', async (t) => {
+  const marker = path.join(tempDir(t), 'ran');
+  // Each COMMAND ends the respawning the last option would ask for: a refusal is all that fails it.
+  for (const [args, status] of [[['--respawn', '--until-success', '--until-failure'], 1], [['--respawn', '--until-failure', '--until-success'], 0], [['--until-success'], 0], [['--until-failure'], 1]]) {
+    const refused = await run(['run', '--abstract', uniqueName(), ...args, '--', 'sh', '-c', `touch ${marker}; exit ${status}`]);
+    assert.equal(refused.status, 64, args.join(' '));
+    assert.match(refused.stderr, /^solely: --until-(success and --until-failure exclude each other|success goes with --respawn|failure goes with --respawn)\nusage: /, args.join(' '));
+  }
+  assert.equal(fs.existsSync(marker), false, 'COMMAND never ran');
+  // The same one twice is that one.
+  assert.equal((await run(['run', '--abstract', uniqueName(), '--respawn', '--until-success', '--until-success', '--', 'true'])).status, 0);
+});
