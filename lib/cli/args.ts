@@ -175,7 +175,9 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
 /** --shared and --slots: each only where the lock has it, and never both. */
 function checkLockMode({ target, shared, slots }: Parsed): void {
   if (shared && slots !== undefined) throw new UsageError('--shared and --slots exclude each other');
-  if (shared && target !== undefined && target.kind !== 'file' && target.kind !== 'postgres') throw new UsageError('--shared works with --file and --postgres');
+  if (shared && target?.kind !== 'file' && target?.kind !== 'postgres') {
+    throw new UsageError(`--shared works with --file and --postgres${target === undefined ? ': without a target, the lock is an abstract name' : ''}`);
+  }
   if (slots !== undefined && (target?.kind === 'pidfile' || target?.kind === 'redis')) throw new UsageError('--slots works with --abstract, --file and --postgres');
 }
 

@@ -608,7 +608,7 @@ describe('run --slots N: at most N COMMANDs at once, each told its slot; status 
   });
 });
 
-test('run -s/--shared: shared runs overlap, an exclusive (-x) run exits 75 beside them; bad --slots and --shared uses exit 64', async (t) => {
+test('run -s/--shared: shared runs overlap, an exclusive (-x) run exits 75 beside them; bad --slots and --shared uses exit 64, -s without a target too', async (t) => {
   const file = path.join(tempDir(t), 'shared.lock');
   const run = (flag) => spawnReady(t, process.execPath, [CLI, 'run', '--file', file, flag, '--', 'sh', '-c', 'echo in; exec cat']);
   assert.equal((await run('-s')).firstLine, 'in');
@@ -625,6 +625,7 @@ test('run -s/--shared: shared runs overlap, an exclusive (-x) run exits 75 besid
     ['--file', file, '-s', '--slots', '2'],
     ['--abstract', uniqueName(), '--shared'],
     ['--pidfile', path.join(path.dirname(file), 'p.pid'), '--slots', '2'],
+    ['-s'], // no target: an abstract name, which has no shared mode
   ]) {
     const result = usage(...args);
     assert.equal(result.status, 64, args.join(' '));
