@@ -7,7 +7,7 @@ import { heldBy } from './internal/holder-message';
 import { systemMessage } from './internal/system-message';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './internal/options';
-import { anySlot, firstFree, parseSlots, slotName, slotNumbers } from './internal/slots';
+import { anySlot, firstFree, parseSlots, slotNames } from './internal/slots';
 import { lazy } from './internal/lazy-modules';
 import type { WakeCause, Waiter } from './internal/wait';
 
@@ -76,9 +76,7 @@ interface AbstractRequest {
 function parseRequest(name: unknown, o: Partial<AbstractLockOptions>): AbstractRequest {
   const checked = checkName(name);
   const { slots } = parseSlots(o);
-  // Every slot's name is checked before any is bound: the last one is the longest.
-  const slotNames = slotNumbers(slots).map((slot) => (slot === 0 ? checked : checkName(slotName(checked, slot))));
-  return { name: checked, slotNames, backlog: backlogOf(o) };
+  return { name: checked, slotNames: slotNames(checked, slots, checkName), backlog: backlogOf(o) };
 }
 
 /** One bind of one slot's name: the lock, null if the name is bound already, or a typed error. */

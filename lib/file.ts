@@ -7,7 +7,7 @@ import { errnoOf } from './internal/errno';
 import { systemMessage } from './internal/system-message';
 import { fileHeldError, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
 import { lockTargets } from './internal/file-waiters';
-import { firstFree, parseSlots, slotName, slotNumbers } from './internal/slots';
+import { firstFree, parseSlots, slotNames } from './internal/slots';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseChoice, parseMode, parseWait, type WaitOptions } from './internal/options';
 import { absolutePath } from './internal/path';
@@ -72,7 +72,7 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
 function slotTargets(path: string, options: FileLockOptions | undefined, keys: readonly string[]): FileTarget[] {
   const { slots, shared } = parseSlots(optionsObject(options, keys));
   const first = fileTarget(path, options, 'file', keys, shared);
-  return slotNumbers(slots).map((slot) => ({ ...first, path: slotName(first.path, slot) }));
+  return slotNames(first.path, slots, absolutePath).map((slotPath) => ({ ...first, path: slotPath }));
 }
 
 function tryLockSync(targets: FileTarget[]): Lock | null {

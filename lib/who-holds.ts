@@ -6,7 +6,7 @@ import { fromFsError, invalidArgument } from './internal/errno';
 import { abstractHolder, fileHolderOf } from './internal/holder';
 import { optionKeys, optionsObject } from './internal/options';
 import { absolutePath } from './internal/path';
-import { parseSlots, slotName, slotNumbers } from './internal/slots';
+import { parseSlots, slotNames } from './internal/slots';
 
 /**
  * A lock to look up: a string ('/' in it: a file path; otherwise, or with a leading "\0", an
@@ -44,13 +44,12 @@ export function whoHolds(target: HolderTarget, options?: WhoHoldsOptions): Holde
 export function whoHolds(target: HolderTarget, options?: WhoHoldsOptions): Holder | null | Array<Holder | null> {
   const o = optionsObject(options, KEYS);
   const { slots } = parseSlots(o);
-  const holderOf = holderLookup(target);
-  if (o.slots === undefined) return holderOf(0);
-  return slotNumbers(slots).map(holderOf);
+  const holders = holderLookups(target, slots).map((lookUp) => lookUp());
+  return o.slots === undefined ? holders[0] : holders;
 }
 
-/** A function that finds the holder of slot i of target, never taking it. */
-function holderLookup(target: HolderTarget): (slot: number) => Holder | null {
+/** One lookup of each slot's holder, every slot's name checked first; none takes a lock. */
+function holderLookups(target: HolderTarget, slots: number): Array<() => Holder | null> {
   let abstract: unknown;
   let file: unknown;
   if (typeof target === 'string') {
@@ -62,12 +61,8 @@ function holderLookup(target: HolderTarget): (slot: number) => Holder | null {
   } else {
     throw invalidArgument('ERR_INVALID_ARG_TYPE', 'target', 'a string, { abstract: string } or { file: string }', target);
   }
-  if (abstract !== undefined) {
-    const name = checkName(abstract);
-    return (slot) => abstractHolder(slot === 0 ? name : checkName(slotName(name, slot))) ?? null;
-  }
-  const path = absolutePath(file);
-  return (slot) => fileSlotHolder(slotName(path, slot));
+  if (abstract !== undefined) return slotNames(checkName(abstract), slots, checkName).map((name) => () => abstractHolder(name) ?? null);
+  return slotNames(absolutePath(file), slots, absolutePath).map((path) => () => fileSlotHolder(path));
 }
 
 function fileSlotHolder(path: string): Holder | null {

@@ -2,7 +2,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { InvalidTargetError, type SolelyError } from '../errors';
 import { closest, parseKey } from '../internal/options';
-import { MAX_SLOTS } from '../internal/slots';
+import { MAX_SLOTS, slotNames } from '../internal/slots';
 import { lazy } from '../internal/lazy-modules';
 import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, isSeconds, optionsIn, seconds, timerSeconds } from './flock-syntax';
 import { UsageError } from './usage-error';
@@ -223,14 +223,24 @@ export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, he
   return options as WithTarget;
 }
 
-/** The library's own check of a name or path as text: one it refuses is a usage error, found before anything is locked. */
-function checkTargetText({ target: { kind, value }, key = '' }: WithTarget): void {
+/**
+ * The library's own check of a name or path as text, and of every slot's name with --slots (a name
+ * that fits may not fit with a high slot's suffix): one it refuses is a usage error, found before
+ * anything is locked.
+ */
+function checkTargetText({ target: { kind, value }, key = '', slots }: WithTarget): void {
+  if (kind === 'postgres' || kind === 'redis') return refusedAsUsage('--key', () => parseKey(key));
+  const check = kind === 'abstract' ? abstract().checkName : path().absolutePath;
+  refusedAsUsage(`--${kind}`, () => check(value));
+  if (slots !== undefined) refusedAsUsage(`--slots ${slots}`, () => slotNames(value, slots, check));
+}
+
+/** Runs check; an InvalidTargetError it throws is a usage error of the option named. */
+function refusedAsUsage(option: string, check: () => unknown): void {
   try {
-    if (kind === 'abstract') abstract().checkName(value);
-    else if (kind === 'postgres' || kind === 'redis') parseKey(key);
-    else path().absolutePath(value);
+    check();
   } catch (error) {
-    if (error instanceof InvalidTargetError) throw new UsageError(`${kind === 'postgres' || kind === 'redis' ? '--key' : `--${kind}`}: ${error.message}`);
+    if (error instanceof InvalidTargetError) throw new UsageError(`${option}: ${error.message}`);
     throw error;
   }
 }

@@ -38,6 +38,14 @@ export function slotName(name: string, slot: number): string {
   return slot === 0 ? name : `${name}.${slot}`;
 }
 
+/**
+ * Each slot's name, slot 0's first, every one checked by check (a name's or a path's own check)
+ * before any is used: a name that fits may not fit with a high slot's suffix.
+ */
+export function slotNames(name: string, slots: number, check: (name: string) => string): string[] {
+  return slotNumbers(slots).map((slot) => check(slotName(name, slot)));
+}
+
 /** The slot numbers 0..slots-1. */
 export function slotNumbers(slots: number): number[] {
   return Array.from({ length: slots }, (_, i) => i);

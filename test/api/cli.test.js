@@ -558,6 +558,10 @@ test('run: a refused name or path is a usage error (64), said once; other failur
     [['run', '--abstract', '', '--', 'true'], '--abstract: EINVAL: an abstract name cannot be empty (that would autobind a random name) @\n'],
     [['run', '--abstract', 'x'.repeat(108), '--', 'true'], '--abstract: ENAMETOOLONG: an abstract name is at most 107 bytes'],
     [['status', '--pidfile=', '--json'], '--pidfile: EINVAL: a lock path cannot be empty\n'],
+    // A name that fits, but not with slot 10's suffix: refused before any slot is taken.
+    [['run', '--abstract', 'x'.repeat(105), '--slots', '11', '--', 'true'], `--slots 11: ENAMETOOLONG: an abstract name is at most 107 bytes of UTF-8 @${'x'.repeat(105)}.10\n`],
+    [['status', '--abstract', 'x'.repeat(104), '--slots', '101'], `--slots 101: ENAMETOOLONG: an abstract name is at most 107 bytes of UTF-8 @${'x'.repeat(104)}.100\n`],
+    [['run', '--file', `/${'d/'.repeat(2045)}x`, '--slots', '101', '--', 'true'], '--slots 101: ENAMETOOLONG: a path is at most 4095 bytes'],
   ]) {
     const result = cli(args);
     assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);

@@ -267,11 +267,22 @@ describe('slots and shared: bad input, whoHolds, fd hygiene', () => {
     assert.deepEqual(fs.readdirSync(dir), []);
   });
 
-  test('an abstract name whose last slot name would pass 107 bytes: ENAMETOOLONG, no slot taken', () => {
+  test('an abstract name whose last slot name would pass 107 bytes, or a path 4095: ENAMETOOLONG from every call, no slot taken or looked up', async () => {
     const name = `${uniqueName()}-`.padEnd(105, 'x');
     assert.equal(solely.tryLockAbstractSync(name, { slots: 10 })?.release(), undefined, 'name.9 is 107 bytes');
-    assert.throws(() => solely.tryLockAbstractSync(name, { slots: 11 }), { name: 'InvalidTargetError', code: 'ENAMETOOLONG', address: `@${name}.10` });
+    const tooLong = { name: 'InvalidTargetError', code: 'ENAMETOOLONG', address: `@${name}.10` };
+    assert.throws(() => solely.tryLockAbstractSync(name, { slots: 11 }), tooLong);
+    assert.throws(() => solely.lockAbstractSync(name, { slots: 11 }), tooLong);
+    await assert.rejects(solely.lockAbstract(name, { slots: 11, wait: true }), tooLong);
+    assert.throws(() => solely.whoHolds(name, { slots: 11 }), tooLong);
     assert.equal(solely.whoHolds(name), null);
+    // 4092 bytes, in directories that do not exist: slot 100's path is 4096 bytes, refused before any open(2) (ENOENT).
+    const file = `/${'d/'.repeat(2045)}x`;
+    const pathTooLong = { name: 'InvalidTargetError', code: 'ENAMETOOLONG', path: `${file}.100` };
+    assert.throws(() => solely.tryLockFileSync(file, { slots: 101 }), pathTooLong);
+    assert.throws(() => solely.lockFileSync(file, { slots: 101 }), pathTooLong);
+    await assert.rejects(solely.lockFile(file, { slots: 101, wait: true }), pathTooLong);
+    assert.throws(() => solely.whoHolds({ file }, { slots: 101 }), pathTooLong);
   });
 
   test('whoHolds with slots never takes a slot and creates no slot file', (t) => {
