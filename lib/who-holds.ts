@@ -3,6 +3,7 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { checkName } from './abstract';
 import { type Holder } from './errors';
 import { fromFsError, invalidArgument } from './internal/errno';
+import { refuseUnopenable } from './internal/file-attempt';
 import { abstractHolder, fileHolderOf } from './internal/holder';
 import { optionKeys, optionsObject } from './internal/options';
 import { absolutePath } from './internal/path';
@@ -29,8 +30,10 @@ const KEYS = optionKeys<WhoHoldsOptions>({ slots: true });
  * Who holds a lock, without taking it: null if it is free. A string containing '/' is a file
  * path (write './name' for a relative one); "\0name" or any other string is an abstract name.
  * Fields the kernel does not let us see are left out ({} means held by a process we cannot see).
- * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG` for a name or path that cannot be a lock.
- * @throws {SolelyError} `EACCES`, `ENOTDIR`... from lstat(2); `ERR_INVALID_ARG_TYPE` or `ERR_INVALID_ARG_VALUE` (an unknown key) for a bad target.
+ * @throws {InvalidTargetError} `EINVAL`, `ENAMETOOLONG` for a name or path that cannot be a lock; `ELOOP` for a symlink at a
+ * file path (or a slot's), which no lock call would follow.
+ * @throws {SolelyError} `ENXIO` for a socket at a file path; `EACCES`, `ENOTDIR`... from lstat(2); `ERR_INVALID_ARG_TYPE` or
+ * `ERR_INVALID_ARG_VALUE` (an unknown key) for a bad target.
  * With `{ slots: N }`, an array of N entries: the holder of each slot, or null for a free one.
  * @example
  * const { whoHolds } = require('solely');
@@ -72,5 +75,6 @@ function fileSlotHolder(path: string): Holder | null {
   } catch (error) {
     throw fromFsError(error, 'lstat', { path });
   }
+  refuseUnopenable(stats, path);
   return stats === undefined ? null : (fileHolderOf(stats, path) ?? null);
 }

@@ -2,7 +2,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { existsSync, lstatSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
-import { errnoOf, fromErrno } from '../internal/errno';
+import { refuseUnopenable } from '../internal/file-attempt';
 import { describeHolder } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
 import { absolutePath } from '../internal/path';
@@ -45,16 +45,6 @@ async function slotsStatusOf(kind: TargetKind, target: string, key: string | und
   return { target: key ?? target, kind, state, slots: reports };
 }
 
-/**
- * What `solely run` would fail to open at a file or pidfile path, as its open(2) would fail: a
- * symlink (never followed: ELOOP) or a socket (ENXIO). Not "not held" or "stale": no run could take it.
- */
-function refuseUnlockable(path: string): void {
-  const stats = lstatSync(path, { throwIfNoEntry: false });
-  if (stats?.isSymbolicLink() === true) throw fromErrno(errnoOf('ELOOP'), 'open', { path });
-  if (stats?.isSocket() === true) throw fromErrno(errnoOf('ENXIO'), 'open', { path });
-}
-
 /** Never takes the lock: /proc (and the pidfile's contents) only; pg_locks for postgres (target: URL). */
 async function statusOf(kind: TargetKind, target: string, key = ''): Promise<StatusReport> {
   if (kind === 'postgres') {
@@ -67,15 +57,17 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
   }
   if (kind === 'file') {
+    // A symlink or socket at the path, which `solely run` would fail to open, whoHolds refuses as it does.
     const holder = whoHolds({ file: target });
-    refuseUnlockable(absolutePath(target));
     return holder === null ? { target, kind, state: 'free' } : { target, kind, state: 'held', holder };
   }
   // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
   // Its holder is the process it names, as for a conflict: COMMAND under `solely run`, not the wrapper.
   const { readPidfile, pidfileHolder } = pidfile();
   const { pid, locked } = readPidfile(target);
-  refuseUnlockable(absolutePath(target));
+  // Not "stale" where `solely run` would fail to open the path: a symlink or a socket.
+  const path = absolutePath(target);
+  refuseUnopenable(lstatSync(path, { throwIfNoEntry: false }), path);
   if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
   const holder = pidfileHolder(target, pid);
   return { target, kind, state: 'held', pid, ...(holder === undefined ? {} : { holder }) };

@@ -1,7 +1,7 @@
 // One attempt at a file lock: open (created if absent, never through a symlink), lock without
 // blocking, then check that the path still names the locked inode (FreeBSD flopen); a file
 // unlinked or replaced meanwhile is opened again, or a second holder could lock the new one.
-import { constants, lstatSync } from 'node:fs';
+import { constants, lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { binding } from './binding';
 import { SolelyError, type LockHeldError } from '../errors';
@@ -56,6 +56,7 @@ const EROFS = errnoOf('EROFS');
 const EISDIR = errnoOf('EISDIR');
 const ELOOP = errnoOf('ELOOP');
 const ESTALE = errnoOf('ESTALE');
+const ENXIO = errnoOf('ENXIO');
 
 const warned = new Set<string>();
 // statfs f_type by directory: classified once per process, not on every lock.
@@ -86,6 +87,15 @@ export function onNetworkFilesystem(target: FileTarget): boolean {
     process.emitWarning(message, { code: 'SOLELY_NETWORK_FILESYSTEM', detail: "Pass { onNetworkFilesystem: 'lock' } to lock without this warning." });
   }
   return true;
+}
+
+/**
+ * What no lock call could open at path, as its open(2) would fail, from path's lstat: a symlink
+ * (never followed: ELOOP) or a socket (ENXIO). Never "not held": no lock call could take it.
+ */
+export function refuseUnopenable(stats: Pick<Stats, 'isSymbolicLink' | 'isSocket'> | undefined, path: string): void {
+  if (stats?.isSymbolicLink() === true) throw fromErrno(ELOOP, 'open', { path });
+  if (stats?.isSocket() === true) throw fromErrno(ENXIO, 'open', { path });
 }
 
 /** Opens the lock file (created if absent, never through a symlink), or a directory in place. */

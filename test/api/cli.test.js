@@ -515,7 +515,7 @@ test('status: 4 (unknown) when it cannot tell, the error once on stderr and, wit
   assert.match(cli(['status', '--help']).stdout, /\b4 unknown/);
 });
 
-test('status: a symlink (even to a held file) or a socket at the path is refused as run refuses it: 4 with ELOOP or ENXIO, never "not held"', async (t) => {
+test('status: a symlink (even to a held file) or a socket at the path, or a symlink at a slot\'s path with --slots, is refused as run refuses it: 4 with ELOOP or ENXIO, never "not held"', async (t) => {
   const dir = tempDir(t);
   const target = path.join(dir, 'target.lock');
   const link = path.join(dir, 'link.lock');
@@ -535,6 +535,17 @@ test('status: a symlink (even to a held file) or a socket at the path is refused
       assert.equal(JSON.parse(cli(['status', '--json', kind, where]).stdout).error.code, code);
     }
   }
+  // Slot 1 a symlink: a run that finds slot 0 held fails on it, and status --slots says so, never "slot 1: not held".
+  const slots = path.join(dir, 'slots.lock');
+  fs.symlinkSync(target, `${slots}.1`);
+  await holder(t, 'file', slots);
+  const run = cli(['run', '--file', slots, '--slots', '3', '--', 'true']);
+  assert.deepEqual([run.status, run.stderr], [1, `solely: ELOOP: too many symbolic links encountered, open '${slots}.1'\n`]);
+  const status = cli(['status', '--file', slots, '--slots', '3']);
+  assert.deepEqual([status.status, status.stdout, status.stderr], [4, '', run.stderr]);
+  const json = cli(['status', '--json', '--file', slots, '--slots', '3']);
+  assert.equal(json.status, 4);
+  assert.deepEqual(JSON.parse(json.stdout), { target: slots, kind: 'file', state: 'unknown', error: { code: 'ELOOP', message: `ELOOP: too many symbolic links encountered, open '${slots}.1'` } });
 });
 
 test('status: 4 (unknown) when a directory on the path is not searchable (EACCES)', { skip: process.getuid() === 0 && needs('setpriv') }, (t) => {

@@ -198,6 +198,30 @@ test('whoHolds refuses bad targets', () => {
   assert.throws(() => solely.whoHolds({ abstract: 'x'.repeat(108) }), { code: 'ENAMETOOLONG' });
 });
 
+test('whoHolds refuses a symlink at a file path or at a slot\'s path (ELOOP, an InvalidTargetError) and a socket (ENXIO), as a lock call would; never null', async (t) => {
+  const dir = tempDir(t);
+  const target = path.join(dir, 'target.lock');
+  await holder(t, 'file', target);
+  const file = path.join(dir, 'slots.lock');
+  fs.symlinkSync(target, path.join(dir, 'link.lock'));
+  fs.symlinkSync(target, `${file}.1`);
+  const loop = (where) => ({ name: 'InvalidTargetError', code: 'ELOOP', syscall: 'open', path: where });
+  assert.throws(() => solely.whoHolds({ file: path.join(dir, 'link.lock') }), loop(path.join(dir, 'link.lock')));
+  assert.throws(() => solely.whoHolds(path.join(dir, 'link.lock')), loop(path.join(dir, 'link.lock')));
+  assert.throws(() => solely.whoHolds({ file }, { slots: 3 }), loop(`${file}.1`));
+  assert.deepEqual(solely.whoHolds({ file }, { slots: 1 }), [null], 'slot 0 alone is a plain free file');
+  // A lock call refuses the same slot when it gets to it: slot 0 held, slot 1 is tried.
+  const slot0 = solely.lockFileSync(file, { slots: 3 });
+  assert.throws(() => solely.lockFileSync(file, { slots: 3 }), loop(`${file}.1`));
+  slot0.release();
+  const socket = path.join(dir, 'socket.lock');
+  const server = require('node:net').createServer();
+  await new Promise((resolve) => server.listen(socket, resolve));
+  t.after(() => server.close());
+  assert.throws(() => solely.whoHolds({ file: socket }), { code: 'ENXIO', syscall: 'open', path: socket });
+  assert.throws(() => solely.lockFileSync(socket), { code: 'ENXIO', syscall: 'open', path: socket });
+});
+
 test('an abstract name bound by another uid (socat) is a ForeignHolderError', { skip: (!root && 'needs root for setpriv') || needs('socat') }, async (t) => {
   const name = uniqueName();
   const squatter = await spawnReady(t, 'setpriv', [
