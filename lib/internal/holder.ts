@@ -8,7 +8,8 @@ import { readPid } from './pid-in-file';
 /** The command line of a process, or undefined if it is gone or hidden (hidepid). */
 function commandOf(pid: number): string | undefined {
   try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    // UTF-8, as Node decodes process.argv: bytes that are not UTF-8 become U+FFFD.
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return raw.replace(/\0+$/, '').split('\0').join(' ') || undefined;
   } catch {
     return undefined;

@@ -34,6 +34,19 @@ test('whoHolds a file lock: flock and OFD holders (OFD shows -1 in /proc/locks),
   assert.throws(() => solely.lockFileSync(file, { method: 'fcntl' }), (error) => error.holder.pid === ofd.pid);
 });
 
+test('holder.command is the command line decoded as UTF-8 (bytes that are not UTF-8 as U+FFFD): in whoHolds, LockHeldError, status and list', { skip: needs('flock') }, async (t) => {
+  const file = path.join(tempDir(t), 'utf8.lock');
+  // sh passes printf's byte 0xff on to flock(1) as is: no Node string could.
+  const script = `exec flock "$0" sh -c 'echo locked; exec sleep 30' sh 'héllo 中文' "$(printf '\\377')"`;
+  const squatter = await spawnReady(t, 'sh', ['-c', script, file], { detached: true });
+  const command = `flock ${file} sh -c echo locked; exec sleep 30 sh héllo 中文 \uFFFD`;
+  assert.deepEqual(solely.whoHolds(file), { pid: squatter.pid, uid: process.getuid(), command });
+  assert.throws(() => solely.lockFileSync(file), (error) => error.holder.command === command && error.message.endsWith(`: ${command})`));
+  const cli = (...args) => JSON.parse(execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' }));
+  assert.equal(cli('status', '--json', '--file', file).holder.command, command);
+  assert.equal(cli('list', '--json').find((lock) => lock.target === file).holder.command, command);
+});
+
 test('whoHolds a flock whose acquirer died: the process still holding it, not the PID /proc/locks keeps', async (t) => {
   const file = path.join(tempDir(t), 'inherited.lock');
   // flock(1) locks, then forks the command, which shares the lock; then flock(1) itself dies.
