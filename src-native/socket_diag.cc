@@ -1,6 +1,7 @@
-// Who binds an abstract name, from the kernel's own table of Unix sockets (NETLINK_SOCK_DIAG,
-// unix_diag): every socket of this network namespace, listening or not, with its inode and its
-// owner's uid, for any caller without privilege. A connect probe only finds a holder that listens.
+// Who binds an abstract name, and every abstract name bound, from the kernel's own table of Unix
+// sockets (NETLINK_SOCK_DIAG, unix_diag): every socket of this network namespace, listening or not,
+// with its inode, its owner's uid and its name's exact bytes, for any caller without privilege. A
+// connect probe only finds a holder that listens; /proc/net/unix prints a name's newline raw.
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "solely.h"
@@ -34,12 +36,17 @@ constexpr unsigned short kUnixDiagUid = 7;  // UNIX_DIAG_UID, an enum value olde
 constexpr size_t kReplyBytes = 32768;
 constexpr uint32_t kSequence = 1;
 
-struct Owner {
+// One socket of the dump: its inode, its owner's uid (-1 where the kernel did not report it), the
+// inode of its peer (0: not connected), and its bound name, pointing into the reply buffer.
+struct Socket {
   uint32_t inode;
-  int64_t uid;  // -1 where the kernel did not report it
+  int64_t uid;
+  uint32_t peer;
+  const char* name;
+  size_t nameLength;
 };
 
-// Asks for every Unix socket in every state, with its bound name and its owner. 0 or -errno.
+// Asks for every Unix socket in every state, with its bound name, peer and owner. 0 or -errno.
 int RequestDump(int fd) {
   struct {
     nlmsghdr header;
@@ -52,7 +59,7 @@ int RequestDump(int fd) {
   message.header.nlmsg_seq = kSequence;
   message.request.sdiag_family = AF_UNIX;
   message.request.udiag_states = ~0u;
-  message.request.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_UID;
+  message.request.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_UID;
   sockaddr_nl kernel = {};
   kernel.nl_family = AF_NETLINK;
   // A datagram: sent whole or not at all.
@@ -63,34 +70,38 @@ int RequestDump(int fd) {
   return 0;
 }
 
-// Records the socket one SOCK_DIAG_BY_FAMILY message describes if its bound name is exactly the
-// length bytes at name (the sun_path bytes, leading NUL included). header->nlmsg_len is within the
-// buffer (NLMSG_OK checked it); a message too short for its fixed part is skipped.
-void Match(nlmsghdr* header, const char* name, size_t length, std::vector<Owner>* owners) {
-  if (header->nlmsg_len < NLMSG_SPACE(sizeof(unix_diag_msg))) return;
+// The socket one SOCK_DIAG_BY_FAMILY message describes (name bytes as sun_path has them, leading
+// NUL included; empty if unbound); false for a message too short for its fixed part.
+// header->nlmsg_len is within the buffer (NLMSG_OK checked it).
+bool Parse(nlmsghdr* header, Socket* socket) {
+  if (header->nlmsg_len < NLMSG_SPACE(sizeof(unix_diag_msg))) return false;
   const auto* diag = static_cast<const unix_diag_msg*>(NLMSG_DATA(header));
+  *socket = {diag->udiag_ino, -1, 0, nullptr, 0};
   auto* attribute = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(header) +
                                               NLMSG_SPACE(sizeof(unix_diag_msg)));
   // Signed: RTA_NEXT subtracts the aligned length, which may pass zero at the last attribute.
   int left = static_cast<int>(header->nlmsg_len - NLMSG_SPACE(sizeof(unix_diag_msg)));
-  bool named = false;
-  int64_t uid = -1;
   for (; RTA_OK(attribute, left); attribute = RTA_NEXT(attribute, left)) {
     size_t size = RTA_PAYLOAD(attribute);
     unsigned short type = attribute->rta_type & NLA_TYPE_MASK;
     if (type == UNIX_DIAG_NAME) {
-      named = size == length && memcmp(RTA_DATA(attribute), name, length) == 0;
+      socket->name = static_cast<const char*>(RTA_DATA(attribute));
+      socket->nameLength = size;
+    } else if (type == UNIX_DIAG_PEER && size >= sizeof(uint32_t)) {
+      memcpy(&socket->peer, RTA_DATA(attribute), sizeof socket->peer);
     } else if (type == kUnixDiagUid && size >= sizeof(uint32_t)) {
       uint32_t value;
       memcpy(&value, RTA_DATA(attribute), sizeof value);
-      uid = value;
+      socket->uid = value;
     }
   }
-  if (named) owners->push_back({diag->udiag_ino, uid});
+  return true;
 }
 
-// Reads the multipart answer until NLMSG_DONE, keeping the sockets bound to name. 0 or -errno.
-int ReadDump(int fd, const char* name, size_t length, std::vector<Owner>* owners) {
+// Reads the multipart answer until NLMSG_DONE, calling visit(const Socket&) for each socket (its
+// name valid only during the call). 0 or -errno.
+template <typename Visit>
+int ReadDump(int fd, Visit visit) {
   alignas(nlmsghdr) char reply[kReplyBytes + NLMSG_ALIGNTO];
   for (;;) {
     sockaddr_nl from = {};
@@ -121,11 +132,25 @@ int ReadDump(int fd, const char* name, size_t length, std::vector<Owner>* owners
         int error = static_cast<const nlmsgerr*>(NLMSG_DATA(header))->error;
         if (error != 0) return error < 0 ? error : -EPROTO;
       } else if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-        Match(header, name, length, owners);
+        Socket socket;
+        if (Parse(header, &socket)) visit(socket);
       }
     }
   }
 }
+
+// One whole dump on a netlink socket of its own, visiting each socket. 0 or -errno.
+template <typename Visit>
+int Dump(Visit visit) {
+  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return -errno;
+  int rc = RequestDump(fd);
+  if (rc == 0) rc = ReadDump(fd, visit);
+  close(fd);
+  return rc;
+}
+
+Napi::Number Number(Napi::Env env, double value) { return Napi::Number::New(env, value); }
 
 // abstractOwners(name): [[inode, uid], ...] for each socket bound to "\0" + name (exact length),
 // uid -1 where the kernel does not report it (before Linux 5.3); or -errno.
@@ -134,20 +159,57 @@ Napi::Value AbstractOwners(const Napi::CallbackInfo& info) {
   sockaddr_un addr;
   int length = AbstractAddress(info, &addr);
   if (length < 0) return Result(info, length);
-  int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return Result(info, -errno);
+  size_t nameLength = length - offsetof(sockaddr_un, sun_path);
+  struct Owner {
+    uint32_t inode;
+    int64_t uid;
+  };
   std::vector<Owner> owners;
-  int rc = RequestDump(fd);
-  if (rc == 0) rc = ReadDump(fd, addr.sun_path, length - offsetof(sockaddr_un, sun_path), &owners);
-  close(fd);
+  int rc = Dump([&](const Socket& socket) {
+    if (socket.nameLength == nameLength && memcmp(socket.name, addr.sun_path, nameLength) == 0) {
+      owners.push_back({socket.inode, socket.uid});
+    }
+  });
   if (rc < 0) return Result(info, rc);
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env, owners.size());
   for (size_t i = 0; i < owners.size(); i++) {
     Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, Napi::Number::New(env, owners[i].inode));
-    pair.Set(1u, Napi::Number::New(env, static_cast<double>(owners[i].uid)));
+    pair.Set(0u, Number(env, owners[i].inode));
+    pair.Set(1u, Number(env, static_cast<double>(owners[i].uid)));
     out.Set(static_cast<uint32_t>(i), pair);
+  }
+  return out;
+}
+
+// abstractSockets(): [[name, inode, uid, peer], ...] for every socket bound to an abstract name,
+// name the exact bytes after the leading NUL (a Buffer), uid -1 where the kernel does not report
+// it, peer the inode of its peer or 0 if unconnected; or -errno.
+Napi::Value AbstractSockets(const Napi::CallbackInfo& info) {
+  struct Bound {
+    std::string name;
+    uint32_t inode;
+    int64_t uid;
+    uint32_t peer;
+  };
+  std::vector<Bound> sockets;
+  int rc = Dump([&](const Socket& socket) {
+    if (socket.nameLength > 1 && socket.name[0] == '\0') {
+      sockets.push_back({std::string(socket.name + 1, socket.nameLength - 1), socket.inode,
+                         socket.uid, socket.peer});
+    }
+  });
+  if (rc < 0) return Result(info, rc);
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, sockets.size());
+  for (size_t i = 0; i < sockets.size(); i++) {
+    const Bound& bound = sockets[i];
+    Napi::Array entry = Napi::Array::New(env, 4);
+    entry.Set(0u, Napi::Buffer<char>::Copy(env, bound.name.data(), bound.name.size()));
+    entry.Set(1u, Number(env, bound.inode));
+    entry.Set(2u, Number(env, static_cast<double>(bound.uid)));
+    entry.Set(3u, Number(env, bound.peer));
+    out.Set(static_cast<uint32_t>(i), entry);
   }
   return out;
 }
@@ -155,6 +217,7 @@ Napi::Value AbstractOwners(const Napi::CallbackInfo& info) {
 #else
 
 Napi::Value AbstractOwners(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
+Napi::Value AbstractSockets(const Napi::CallbackInfo& info) { return Result(info, -ENOTSUP); }
 
 #endif
 
@@ -162,6 +225,7 @@ Napi::Value AbstractOwners(const Napi::CallbackInfo& info) { return Result(info,
 
 void RegisterSocketDiag(Napi::Env env, Napi::Object exports) {
   exports.Set("abstractOwners", Napi::Function::New(env, AbstractOwners, "abstractOwners"));
+  exports.Set("abstractSockets", Napi::Function::New(env, AbstractSockets, "abstractSockets"));
 }
 
 }  // namespace solely

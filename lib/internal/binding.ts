@@ -23,6 +23,10 @@ export interface Binding {
   /** Every socket bound to "\0" + name in this network namespace, listening or not (sock_diag):
    *  [[inode, uid], ...], uid -1 where the kernel does not report it (Linux < 5.3); or -errno. */
   abstractOwners(name: string): [number, number][] | number;
+  /** Every socket bound to an abstract name in this network namespace (sock_diag): [[name, inode,
+   *  uid, peer], ...], name the exact bytes after the NUL, uid -1 where the kernel does not report
+   *  it, peer its peer's inode or 0 if unconnected; or -errno. */
+  abstractSockets(): [Buffer, number, number, number][] | number;
   /** The peer of a connected Unix socket: [pid, uid, gid], or -errno. */
   peerCred(fd: number): [number, number, number] | number;
   /** open(path, flags | O_CLOEXEC, mode): the fd, or -errno. */

@@ -1,6 +1,6 @@
 'use strict';
-// The addon's sock_diag query (abstractOwners): which sockets bind an abstract name, exactly,
-// and at what cost in fds.
+// The addon's sock_diag queries (abstractOwners, abstractSockets): which sockets bind an abstract
+// name, or every abstract name, exactly, and at what cost in fds.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { constants } = require('node:os');
@@ -46,11 +46,32 @@ test('abstractOwners matches bytes and length exactly: a prefix, a trailing NUL,
   assert.equal(binding.abstractOwners(''), EINVAL, 'an empty name is refused, as by bind');
 });
 
-test('2,000 sock_diag dumps leave the fd count unchanged', (t) => {
+test('abstractSockets: every abstract name with its exact bytes (a newline too), inode, uid and peer: 0 bound or listening, a connection\'s other end', (t) => {
+  const name = `${uniqueName()}\nsecond line`;
+  const fd = bound(t, name);
+  const listening = uniqueName();
+  const server = binding.abstractBind(listening, 8);
+  t.after(() => binding.close(server));
+  const client = binding.abstractConnect(listening);
+  t.after(() => binding.close(client));
+  const sockets = binding.abstractSockets();
+  const named = (wanted) => sockets.filter(([bytes]) => bytes.equals(Buffer.from(wanted)));
+  assert.deepEqual(named(name), [[Buffer.from(name), fs.fstatSync(fd).ino, process.getuid(), 0]]);
+  const { ino } = fs.fstatSync(server);
+  assert.deepEqual(named(listening).filter(([, inode]) => inode === ino), [[Buffer.from(listening), ino, process.getuid(), 0]]);
+  // The connection not accepted yet carries the listener's name (on some kernels): it has a peer.
+  for (const [, inode, , peer] of named(listening)) if (inode !== ino) assert.equal(peer, fs.fstatSync(client).ino);
+  // Unbound sockets and path sockets are not abstract names: none is empty, none is a prefix of ours.
+  assert.ok(sockets.every(([bytes]) => bytes.length > 0));
+  assert.equal(named(name.split('\n')[0]).length, 0);
+});
+
+test('2,000 sock_diag dumps (and 200 of every name) leave the fd count unchanged', (t) => {
   const name = uniqueName();
   bound(t, name);
   const before = fdCount();
   for (let i = 0; i < 2000; i++) assert.equal(binding.abstractOwners(name).length, 1);
+  for (let i = 0; i < 200; i++) assert.ok(Array.isArray(binding.abstractSockets()));
   assert.equal(fdCount(), before);
 });
 
