@@ -3,6 +3,7 @@
 import { InvalidTargetError, type SolelyError } from '../errors';
 import { closest, parseKey } from '../internal/options';
 import { MAX_SLOTS, slotNames } from '../internal/slots';
+import { printable } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
 import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, isSeconds, optionsIn, seconds, timerSeconds } from './flock-syntax';
 import { UsageError } from './usage-error';
@@ -248,6 +249,7 @@ function refusedAsUsage(option: string, check: () => unknown): void {
 /** One line, as Node words a system error ("ENOTDIR: not a directory, open '/x'"): the code once. */
 export function describeError(error: unknown): string {
   const { code = (error as Error).name, message } = error as SolelyError;
-  return `solely: ${message.includes(code) ? message : `${code}: ${message}`}`;
+  // One line: a path or name in the message may hold a newline or a terminal escape.
+  return `solely: ${printable(message.includes(code) ? message : `${code}: ${message}`)}`;
 }
 

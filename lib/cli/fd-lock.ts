@@ -4,7 +4,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 import { constants, readlinkSync } from 'node:fs';
 import { LockTimeoutError } from '../errors';
-import { byHolder } from '../internal/holder-message';
+import { byHolder, printable } from '../internal/holder-message';
 import { binding } from '../internal/binding';
 import { errnoOf, fromErrno } from '../internal/errno';
 import { fdStats, type FileId } from '../internal/pid-in-file';
@@ -100,16 +100,17 @@ export async function lockFd(args: string[]): Promise<number> {
   if (options === null || found === null) return 0;
   const { fd, target } = found;
   const asked = performance.now();
+  const where = printable(target.path); // one line: a path may hold a newline or a terminal escape
   const waiter = new InheritedFdWaiter(fd, target);
   const wait = parseWait({ wait: options.wait });
   try {
     if (wait.timeout > 0) await waitFor(waiter, wait, { path: target.path });
-    else if (waiter.attempt() === null) return held(options, `${target.path} is held${byHolder(holder().fileHolderOf(fileOf(fdStats(fd, target.path)), target.path))}`);
+    else if (waiter.attempt() === null) return held(options, `${where} is held${byHolder(holder().fileHolderOf(fileOf(fdStats(fd, target.path)), target.path))}`);
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
-    return held(options, `timed out waiting for ${target.path}`);
+    return held(options, `timed out waiting for ${where}`);
   }
-  if (options.verbose) process.stderr.write(`solely: took ${target.path} in ${((performance.now() - asked) / 1000).toFixed(3)} seconds\n`);
+  if (options.verbose) process.stderr.write(`solely: took ${where} in ${((performance.now() - asked) / 1000).toFixed(3)} seconds\n`);
   return 0;
 }
 

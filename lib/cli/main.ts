@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, UsageError } from './args';
 import { USAGE } from './help';
+import { printable } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
 
 const runCommand = lazy(() => require('./run') as typeof import('./run'));
@@ -50,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`solely: ${error.message}\n${USAGE}\n`);
+      process.stderr.write(`solely: ${printable(error.message)}\n${USAGE}\n`);
       return EX_USAGE;
     }
     process.stderr.write(`${describeError(error)}\n`);

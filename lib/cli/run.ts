@@ -1,7 +1,7 @@
 // `solely run`: take the lock, run COMMAND under it with the signals it is sent, exit with its status.
 import type { ChildProcess } from 'node:child_process';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
-import { byHolder } from '../internal/holder-message';
+import { byHolder, printable } from '../internal/holder-message';
 import { describeError, parseSubcommand, RUN_OPTIONS, UsageError, type WithTarget } from './args';
 import { RUN_HELP } from './help';
 import { runChild, terminate } from './child';
@@ -51,7 +51,8 @@ async function runCommand(args: string[]): Promise<number> {
   if (options === null) return 0;
   if (options.rest.length === 0) throw new UsageError('give the COMMAND to run');
   checkCombination(options);
-  const target = options.derived ? `@${options.target.value}` : (options.key ?? options.target.value);
+  // Said on one line: a name or path may hold a newline or a terminal escape.
+  const target = printable(options.derived ? `@${options.target.value}` : (options.key ?? options.target.value));
   const say = (line: string): void => void (options.verbose && process.stderr.write(`${line}\n`));
 
   const asked = performance.now();

@@ -3,7 +3,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import type { Holder, SolelyError } from '../errors';
 import { refuseUnopenable } from '../internal/file-attempt';
-import { describeHolder } from '../internal/holder-message';
+import { describeHolder, printable } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
 import { absolutePath } from '../internal/path';
 import { describeError, parseSubcommand, STATUS_OPTIONS, UsageError, type TargetKind } from './args';
@@ -74,7 +74,8 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
 }
 
 function describeStatus(report: StatusReport): string {
-  const where = report.kind === 'abstract' ? `@${report.target}` : report.kind === 'postgres' ? `postgres advisory lock ${report.target}` : report.target;
+  const target = printable(report.target); // one line, as run says it; --json keeps it raw
+  const where = report.kind === 'abstract' ? `@${target}` : report.kind === 'postgres' ? `postgres advisory lock ${target}` : target;
   if (report.slots !== undefined) {
     const held = report.slots.filter((slot) => slot.state === 'held').length;
     const lines = report.slots.map(({ slot, state, holder }) => `  slot ${slot}: ${state === 'free' ? 'not held' : heldBy(holder)}`);

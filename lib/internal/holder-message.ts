@@ -1,15 +1,25 @@
-// The one way a holder is told: in every LockHeldError message and in the CLI's text.
+// The one way a holder is told, in every LockHeldError message and in the CLI's text, and the one
+// escaping that keeps any text (a command line, a lock's name or path) on one printed line.
 import { ForeignHolderError, LockHeldError, type Holder, type SolelyErrorFields } from '../errors';
 
 const NAMED_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+/** In bytes read as latin1: a run of well-formed UTF-8 sequences, or one byte that begins none. */
+const UTF8_RUN_OR_BYTE =
+  /(?:[\x00-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})+|[\x80-\xff]/g;
+
+const hex = (code: number): string => `\\x${code.toString(16).padStart(2, '0')}`;
 
 /**
- * text on one line, safe to print: another uid's command line can hold newlines and terminal
- * escapes. A backslash, newline, return and tab in C style, any other control character (C0, DEL,
- * C1) as \xHH, like `ls -b`; the rest as it is.
+ * text on one line, safe to print: another uid's command line, or a lock's name or path, can hold
+ * newlines and terminal escapes. A backslash, newline, return and tab in C style, any other control
+ * character (C0, DEL, C1) as \xHH, like `ls -b`; the rest as it is. Bytes (a name as the kernel has
+ * it) are UTF-8 where they are, and each byte that is not as \xHH too: no two names print alike.
  */
-function printable(text: string): string {
-  return text.replace(/[\\\x00-\x1f\x7f-\x9f]/g, (c) => NAMED_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+export function printable(text: string | Buffer): string {
+  if (typeof text !== 'string') {
+    return text.toString('latin1').replace(UTF8_RUN_OR_BYTE, (run) => (run.length === 1 && run >= '\x80' ? hex(run.charCodeAt(0)) : printable(Buffer.from(run, 'latin1').toString('utf8'))));
+  }
+  return text.replace(/[\\\x00-\x1f\x7f-\x9f]/g, (c) => NAMED_ESCAPES[c] ?? hex(c.charCodeAt(0)));
 }
 
 /**

@@ -221,6 +221,32 @@ test('list shows flock, OFD, pidfile and abstract locks with their holders, and 
   assert.equal((await run(['list', 'extra'])).status, 64);
 });
 
+test('list names a lock by its exact bytes: an abstract name\'s newline kept; bytes that are not UTF-8, in a name or a path, in targetHex and escaped byte by byte in the text', { skip: needs('python3') }, async (t) => {
+  const dir = tempDir(t);
+  const name = `${uniqueName()}\nsecond line`;
+  const newline = await holder(t, 'abstract', name);
+  // Bytes no Node string can bind or create: Python binds and locks them as they are.
+  const prefix = uniqueName();
+  const script = `import fcntl, os, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(b'\\0' + sys.argv[1].encode() + b'-\\xff\\xc3-\\xc3\\xa9')
+f = os.open(sys.argv[2].encode() + b'/\\xfe.lock', os.O_CREAT | os.O_RDWR); fcntl.flock(f, fcntl.LOCK_EX)
+print('locked', flush=True); time.sleep(60)`;
+  const bytes = await spawnReady(t, 'python3', ['-c', script, prefix, dir]);
+  const locks = JSON.parse((await run(['list', '--json'])).stdout);
+  assert.deepEqual(locks.filter((lock) => lock.target.startsWith(name.split('\n')[0])), [{ kind: 'abstract', target: name, holder: locks.find((lock) => lock.target === name).holder }]);
+  assert.equal(locks.find((lock) => lock.target === name).holder.pid, newline.pid);
+  const abstract = locks.find((lock) => lock.target.startsWith(prefix));
+  const nameHex = Buffer.concat([Buffer.from(prefix), Buffer.from([0x2d, 0xff, 0xc3, 0x2d, 0xc3, 0xa9])]).toString('hex');
+  assert.deepEqual(abstract, { kind: 'abstract', target: `${prefix}-\uFFFD\uFFFD-é`, targetHex: nameHex, holder: abstract.holder });
+  assert.equal(abstract.holder.pid, bytes.pid);
+  const file = locks.find((lock) => lock.kind === 'file' && lock.target.startsWith(dir));
+  assert.deepEqual([file.target, file.targetHex, file.holder.pid], [`${dir}/\uFFFD.lock`, Buffer.from(`${dir}/\xfe.lock`, 'latin1').toString('hex'), bytes.pid]);
+  const text = `\n${(await run(['list'])).stdout}`; // each lock a line of its own
+  assert.ok(text.includes(`\n@${name.replace('\n', '\\n')} (abstract): held by pid ${newline.pid}`), text);
+  assert.ok(text.includes(`\n@${prefix}-\\xff\\xc3-é (abstract): held by pid ${bytes.pid}`), text);
+  assert.ok(text.includes(`\n${dir}/\\xfe.lock (file, flock, exclusive): held by pid ${bytes.pid}`), text);
+});
+
 test('list: a lock no process shows among its fds: the file as MAJ:MIN:INODE with /proc/locks\' PID, the abstract name with its owner\'s uid', { skip: needs('python3') }, async (t) => {
   const file = path.join(tempDir(t), 'in-flight.lock');
   const name = uniqueName();

@@ -117,6 +117,58 @@ test('a holder whose command line has a newline and terminal escapes is named on
   assert.throws(() => solely.lockFileSync(file), (error) => error.message.endsWith(`(pid ${command})`) && error.holder.command.endsWith(evil));
 });
 
+test('a lock name or path with a newline or a terminal escape is said on one line, escaped, by run, status, list, lock --fd and error lines; --json keeps it raw', { skip: needs('bash') }, async (t) => {
+  const dir = tempDir(t);
+  const evil = 'p\nsolely: forged\x1b[31m';
+  const escape = (text) => text.replaceAll('\n', '\\n').replaceAll('\x1b', '\\x1b');
+  const file = path.join(dir, `${evil}.lock`);
+  const name = `${uniqueName()}-${evil}`;
+  const [fileHolder, nameHolder] = [await holder(t, 'file', file), await holder(t, 'abstract', name)];
+  const oneLine = (text, label) => {
+    assert.equal(text.split('\n').length, 2, `${label}: ${JSON.stringify(text)}`);
+    assert.ok(!text.includes('\x1b'), `${label}: ${JSON.stringify(text)}`);
+  };
+  for (const [args, said] of [
+    [['--file', file], `${escape(file)} is held by pid ${fileHolder.pid}`],
+    [['--abstract', name], `${escape(name)} is held by pid ${nameHolder.pid}`],
+  ]) {
+    const held = cli(['run', ...args, '--', 'true']);
+    assert.equal(held.status, 75);
+    assert.ok(held.stderr.startsWith(`solely: ${said}`), held.stderr);
+    oneLine(held.stderr, `run ${args[0]}`);
+  }
+  const status = cli(['status', '--file', file]);
+  assert.ok(status.stdout.startsWith(`${escape(file)}: held by pid ${fileHolder.pid}`), status.stdout);
+  oneLine(status.stdout, 'status --file');
+  const abstractStatus = cli(['status', '--abstract', name]);
+  assert.ok(abstractStatus.stdout.startsWith(`@${escape(name)}: held by pid ${nameHolder.pid}`), abstractStatus.stdout);
+  oneLine(abstractStatus.stdout, 'status --abstract');
+  const slots = cli(['status', '--abstract', name, '--slots', '2']);
+  assert.ok(slots.stdout.startsWith(`@${escape(name)}: 1 of 2 slots held\n`), slots.stdout);
+  assert.equal(JSON.parse(cli(['status', '--json', '--file', file]).stdout).target, file);
+  assert.equal(JSON.parse(cli(['status', '--json', '--abstract', name]).stdout).target, name);
+  // list: each lock one line of its own; --json raw.
+  const lines = cli(['list']).stdout.split('\n');
+  assert.ok(lines.some((line) => line.startsWith(`${escape(file)} (file, flock, exclusive): held by pid ${fileHolder.pid}`)), lines.join('\n'));
+  assert.ok(lines.some((line) => line.startsWith(`@${escape(name)} (abstract): held by pid ${nameHolder.pid}`)), lines.join('\n'));
+  assert.ok(!lines.some((line) => line.startsWith('solely: forged') || line.includes('\x1b[31m')), 'no forged line, no raw escape');
+  const listed = JSON.parse(cli(['list', '--json']).stdout);
+  assert.equal(listed.find((lock) => lock.target === file)?.holder.pid, fileHolder.pid);
+  assert.equal(listed.find((lock) => lock.target === name)?.holder.pid, nameHolder.pid);
+  // lock --fd, on the shell's fd open on that file.
+  const fd = spawnSync('bash', ['-c', 'exec 9<"$1"; exec "$2" "$3" lock --fd 9', 'bash', file, process.execPath, CLI], { encoding: 'utf8' });
+  assert.equal(fd.status, 75);
+  assert.ok(fd.stderr.startsWith(`solely: ${escape(file)} is held by pid ${fileHolder.pid}`), fd.stderr);
+  oneLine(fd.stderr, 'lock --fd');
+  // Any other failure, and a usage error: their one solely: line.
+  const missing = path.join(dir, evil, 'x.pid');
+  const failed = cli(['run', '--pidfile', missing, '--', 'true']);
+  assert.deepEqual([failed.status, failed.stderr], [1, `solely: ENOENT: no such file or directory, open '${escape(missing)}' (the directory does not exist)\n`]);
+  const usage = cli(['run', '--abstract', evil.repeat(10), '--', 'true']);
+  assert.equal(usage.status, 64);
+  assert.ok(usage.stderr.startsWith(`solely: --abstract: ENAMETOOLONG: an abstract name is at most 107 bytes of UTF-8 @${escape(evil.repeat(10))}\nusage: `), usage.stderr);
+});
+
 test('--wait waits for the holder; --wait=SECONDS gives up with the conflict code', async (t) => {
   const file = path.join(tempDir(t), 'wait.lock');
   const child = await holder(t, 'file', file);
