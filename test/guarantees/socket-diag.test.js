@@ -75,14 +75,22 @@ test('2,000 sock_diag dumps (and 200 of every name) leave the fd count unchanged
   assert.equal(fdCount(), before);
 });
 
-test('where sock_diag is unavailable (old kernel, no unix_diag, seccomp), whoHolds falls back on /proc/net/unix', async (t) => {
+test('where sock_diag is unavailable (old kernel, no unix_diag, seccomp), whoHolds and solely list fall back on /proc/net/unix', async (t) => {
   const solely = require('../..');
   const name = uniqueName();
   const silent = await holder(t, 'abstract', name, '--no-listen');
-  const { abstractOwners } = binding;
+  const { abstractOwners, abstractSockets } = binding;
   binding.abstractOwners = () => EPROTONOSUPPORT;
-  t.after(() => (binding.abstractOwners = abstractOwners));
-  assert.deepEqual(solely.whoHolds({ abstract: name }), { pid: silent.pid, uid: process.getuid(), command: silent.spawnargs.join(' ') });
+  binding.abstractSockets = () => EPROTONOSUPPORT;
+  t.after(() => Object.assign(binding, { abstractOwners, abstractSockets }));
+  const holderOf = { pid: silent.pid, uid: process.getuid(), command: silent.spawnargs.join(' ') };
+  assert.deepEqual(solely.whoHolds({ abstract: name }), holderOf);
   assert.throws(() => solely.lockAbstractSync(name), (error) => error.constructor === solely.LockHeldError && error.holder.pid === silent.pid);
   assert.equal(solely.whoHolds({ abstract: uniqueName() }), null);
+  // solely list, run in this process to see the same binding: its output caught on its way to stdout.
+  let output = '';
+  t.mock.method(process.stdout, 'write', (text) => (output += text));
+  assert.equal(require('../../dist/cli/list').list(['--json']), 0);
+  t.mock.restoreAll();
+  assert.deepEqual(JSON.parse(output).find((lock) => lock.target === name), { kind: 'abstract', target: name, holder: holderOf });
 });
