@@ -3,7 +3,7 @@
 import { binding, type FdWatch } from './internal/binding';
 import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
-import { heldBy } from './internal/holder-message';
+import { heldBy, heldText } from './internal/holder-message';
 import { systemMessage } from './internal/system-message';
 import { Lock } from './lock';
 import { WAIT_KEYS, optionKeys, optionsObject, parseBoolean, parseWait, type WaitOptions } from './internal/options';
@@ -90,22 +90,26 @@ function tryBindAny(request: AbstractRequest): Lock | null {
   return firstFree(request.slotNames.length, (slot) => tryBind(request, slot));
 }
 
-/** The error for a name bound already; the holder is looked up only now, never on the fast path. */
-export function heldError(name: string): LockHeldError {
+/** The holder of a name bound already, looked up only now, never on the fast path. */
+function holderOf(name: string): Holder | undefined {
+  try {
+    return holders().abstractHolder(name);
+  } catch {
+    return undefined; // neither sock_diag nor /proc/net/unix to read: held all the same, by someone unknown
+  }
+}
+
+/** The error for a name bound already (with slots: every slot's name, name first). */
+export function heldError(name: string, slotNames: readonly string[] = [name]): LockHeldError {
   const address = `@${name}`;
   const fields = { errno: EADDRINUSE, syscall: 'bind', address, cause: fromErrno(EADDRINUSE, 'bind', { address }) };
-  let holder: Holder | undefined;
-  try {
-    holder = holders().abstractHolder(name);
-  } catch {
-    // Neither sock_diag nor /proc/net/unix to read: the lock is held all the same, by someone unknown.
-  }
-  return heldBy(systemMessage('ELOCKED', 'lock is held', 'bind', { address }), fields, holder);
+  const found = slotNames.length === 1 ? holderOf(name) : slotNames.map((slotName) => holderOf(slotName) ?? null);
+  return heldBy(systemMessage('ELOCKED', heldText(slotNames.length), 'bind', { address }), fields, found);
 }
 
 function bindOrThrow(request: AbstractRequest): Lock {
   const lock = tryBindAny(request);
-  if (lock === null) throw heldError(request.name);
+  if (lock === null) throw heldError(request.name, request.slotNames);
   return lock;
 }
 

@@ -113,7 +113,8 @@ export class SolelyError extends Error {
 
 /**
  * The lock is held by someone else. `code` is ELOCKED (as proper-lockfile users check); `holder`
- * says who, as far as the kernel (or server) tells.
+ * says who, as far as the kernel (or server) tells. With `slots`, every slot was held: `holder` is
+ * slot 0's, and `holders` each slot's (null for one freed since).
  * @example
  * const { lockFileSync, LockHeldError } = require('solely');
  * try { lockFileSync('/run/lock/job.lock'); } catch (e) { if (e instanceof LockHeldError) console.error(e.holder); }
@@ -121,10 +122,13 @@ export class SolelyError extends Error {
 export class LockHeldError extends SolelyError {
   declare code: 'ELOCKED';
   declare holder?: Holder;
+  /** With `slots`: each slot's holder, slot 0's first; null for a slot freed since it was tried. */
+  declare holders?: Array<Holder | null>;
 
-  constructor(message: string, fields: SolelyErrorFields & { holder?: Holder } = {}) {
+  constructor(message: string, fields: SolelyErrorFields & { holder?: Holder; holders?: Array<Holder | null> } = {}) {
     super('ELOCKED', message, fields);
     if (fields.holder !== undefined) this.holder = fields.holder;
+    if (fields.holders !== undefined) this.holders = fields.holders;
   }
 }
 

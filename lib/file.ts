@@ -5,7 +5,7 @@ import { binding } from './internal/binding';
 import { UnsupportedPlatformError } from './errors';
 import { errnoOf } from './internal/errno';
 import { systemMessage } from './internal/system-message';
-import { fileHeldError, onNetworkFilesystem, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
+import { onNetworkFilesystem, slotsHeldError, tryLockTarget, type FileTarget, type LockMethod, type NetworkFilesystemPolicy } from './internal/file-attempt';
 import { lockTargets } from './internal/file-waiters';
 import { firstFree, parseSlots, slotNames } from './internal/slots';
 import { Lock } from './lock';
@@ -104,7 +104,7 @@ function fileLock(targets: FileTarget[], slot: number, fd: number): Lock {
 export function lockFileSync(path: string, options?: FileLockOptions): Lock {
   const targets = slotTargets(path, options, LOCK_KEYS);
   const lock = tryLockSync(targets);
-  if (lock === null) throw fileHeldError(targets[0]);
+  if (lock === null) throw slotsHeldError(targets);
   return lock;
 }
 
@@ -136,6 +136,6 @@ export function tryLockFileSync(path: string, options?: FileLockOptions): Lock |
 export async function lockFile(path: string, options?: FileLockOptions & WaitOptions): Promise<Lock> {
   const targets = slotTargets(path, options, WAIT_LOCK_KEYS);
   const lock = await lockTargets(targets, parseWait(optionsObject(options, WAIT_LOCK_KEYS)), (fd, slot) => fileLock(targets, slot, fd));
-  if (lock === null) throw fileHeldError(targets[0]);
+  if (lock === null) throw slotsHeldError(targets);
   return lock;
 }

@@ -1,7 +1,7 @@
 // `solely run`: take the lock, run COMMAND under it with the signals it is sent, exit with its status.
 import type { ChildProcess } from 'node:child_process';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
-import { byHolder, printable } from '../internal/holder-message';
+import { byHolder, describeSlots, printable } from '../internal/holder-message';
 import { describeError, parseSubcommand, RUN_OPTIONS, UsageError, type WithTarget } from './args';
 import { RUN_HELP } from './help';
 import { runChild, terminate } from './child';
@@ -15,7 +15,7 @@ const EX_UNAVAILABLE = 69;
 /** After a lost lock, COMMAND gets SIGTERM, then SIGKILL if it is still running this much later. */
 const LOST_KILL_MS = 10_000;
 
-type HeldError = SolelyError & { holder?: Holder };
+type HeldError = SolelyError & { holder?: Holder; holders?: Array<Holder | null> };
 
 function isLockHeld(error: unknown): error is HeldError {
   const code = (error as SolelyError | undefined)?.code;
@@ -23,8 +23,10 @@ function isLockHeld(error: unknown): error is HeldError {
   return code === 'ELOCKED' || error instanceof LockTimeoutError;
 }
 
-function heldMessage(error: HeldError, target: string): string {
-  return error.code === 'ETIMEDOUT' ? `solely: timed out waiting for ${target}` : `solely: ${target} is held${byHolder(error.holder)}`;
+function heldMessage({ code, holder, holders }: HeldError, target: string): string {
+  if (code === 'ETIMEDOUT') return `solely: timed out waiting for ${target}`;
+  // With --slots, every slot is held: each one's holder.
+  return holders === undefined ? `solely: ${target} is held${byHolder(holder)}` : `solely: ${target}: all ${holders.length} slots are held (${describeSlots(holders)})`;
 }
 
 /** Until COMMAND runs, a reload or log-reopen request has nothing to act on: it is ignored, never fatal. */

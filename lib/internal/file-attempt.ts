@@ -4,11 +4,11 @@
 import { constants, lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { binding } from './binding';
-import { SolelyError, type LockHeldError } from '../errors';
+import { SolelyError, type Holder, type LockHeldError } from '../errors';
 import { errnoOf, fromErrno, invalidTarget } from './errno';
 import { classifyFilesystem } from '../filesystem';
 import { fileHolder } from './holder';
-import { heldBy } from './holder-message';
+import { heldBy, heldText } from './holder-message';
 import { systemMessage } from './system-message';
 
 /**
@@ -224,7 +224,16 @@ export function tryLockTargetOnThread(target: FileTarget): Promise<Outcome> {
  * A ForeignHolderError when it runs as another uid, by the rule every mechanism shares.
  */
 export function fileHeldError(target: FileTarget, holder = fileHolder(target.path)): LockHeldError {
-  const { path, method } = target;
+  return heldFileError([target], holder);
+}
+
+/** Every slot's lock is held (targets: each slot's, slot 0's first): each slot's holder named. */
+export function slotsHeldError(targets: readonly FileTarget[]): LockHeldError {
+  return targets.length === 1 ? fileHeldError(targets[0]) : heldFileError(targets, targets.map(({ path }) => fileHolder(path) ?? null));
+}
+
+function heldFileError(targets: readonly FileTarget[], found: Holder | undefined | Array<Holder | null>): LockHeldError {
+  const { path, method } = targets[0];
   const fields = { errno: EAGAIN, syscall: method, path, cause: fromErrno(EAGAIN, method, { path }) };
-  return heldBy(systemMessage('ELOCKED', 'lock is held', method, { path }), fields, holder);
+  return heldBy(systemMessage('ELOCKED', heldText(targets.length), method, { path }), fields, found);
 }

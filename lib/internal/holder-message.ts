@@ -46,12 +46,28 @@ export function byHolder(holder: Holder | undefined): string {
   return description === '' ? '' : ` by ${description}`;
 }
 
-/** The error for a lock held by holder: a ForeignHolderError when it runs as another uid. */
-export function heldBy(message: string, fields: SolelyErrorFields, holder: Holder | undefined): LockHeldError {
-  if (holder === undefined) return new LockHeldError(message, fields);
-  const description = describeHolder(holder);
+/** "slot 0: pid 12, uid 1000: job; slot 1: free now": each slot's holder, as describeHolder tells one. */
+export function describeSlots(holders: ReadonlyArray<Holder | null>): string {
+  return holders.map((holder, slot) => `slot ${slot}: ${holder === null ? 'free now' : describeHolder(holder) || 'held'}`).join('; ');
+}
+
+/** What a held lock's message says: every slot held, when there are several. */
+export function heldText(slots: number): string {
+  return slots === 1 ? 'lock is held' : `all ${slots} slots are held`;
+}
+
+/**
+ * The error for a lock held by holder, or with slots every slot held, by holders (one per slot,
+ * null for a slot freed since): a ForeignHolderError when a holder runs as another uid.
+ */
+export function heldBy(message: string, fields: SolelyErrorFields, found: Holder | undefined | Array<Holder | null>): LockHeldError {
+  const holders = Array.isArray(found) ? found : undefined;
+  const holder = holders === undefined ? (found as Holder | undefined) : (holders[0] ?? undefined);
+  const description = holders === undefined ? describeHolder(holder) : describeSlots(holders);
   const described = description === '' ? message : `${message} (${description})`;
-  return holder.uid !== undefined && holder.uid !== process.getuid?.()
-    ? new ForeignHolderError(`${described}, by another user`, { ...fields, holder })
-    : new LockHeldError(described, { ...fields, holder });
+  const withHolders = { ...fields, ...(holder === undefined ? {} : { holder }), ...(holders === undefined ? {} : { holders }) };
+  const own = process.getuid?.();
+  return (holders ?? [holder]).some((one) => one?.uid !== undefined && one.uid !== own)
+    ? new ForeignHolderError(`${described}, by another user`, withHolders)
+    : new LockHeldError(described, withHolders);
 }

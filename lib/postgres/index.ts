@@ -115,8 +115,12 @@ function silenceSettings(keepaliveInterval: number): Record<string, string> {
   };
 }
 
-function heldError(name: string, address: string, holder: Holder | undefined): LockHeldError {
-  return heldBy(`the postgres advisory lock ${name} is held`, { address }, holder);
+/** Held (with slots: every slot): slot 0's holder, or each slot's, from the session's pg_locks. */
+async function heldError(name: string, session: Session, keys: readonly bigint[]): Promise<LockHeldError> {
+  if (keys.length === 1) return heldBy(`the postgres advisory lock ${name} is held`, { address: session.address }, await session.holder(keys[0]));
+  const holders: Array<Holder | null> = [];
+  for (const key of keys) holders.push((await session.holder(key)) ?? null); // one session: one query at a time
+  return heldBy(`all ${keys.length} slots of the postgres advisory lock ${name} are held`, { address: session.address }, holders);
 }
 
 /** The advisory key of each slot of name: slot i is the lock named slotName(name, i). */
@@ -152,10 +156,10 @@ async function acquire(name: string, options: PostgresLockOptions | undefined, o
     let slot = first.locked ? 0 : await tryOtherSlots(session, keys, shared);
     if (slot < 0) {
       if (wait.timeout === 0) {
-        const holder = await session.holder(keys[0]);
+        const held = orNull ? null : await heldError(name, session, keys);
         await session.end();
-        if (orNull) return null;
-        throw heldError(name, session.address, holder);
+        if (held === null) return null;
+        throw held;
       }
       if (slots === 1) {
         await session.blockingLock(keys[0], wait, name, patience, shared);

@@ -450,7 +450,7 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.equal(rows[0].n, 0, 'release() unlocked the shared locks');
   });
 
-  test('slots: slot i is the key of name.i (slot 0: name), as SQL takes it; whoHoldsPostgres names each slot; SIGKILL frees exactly that slot', async (t) => {
+  test('slots: slot i is the key of name.i (slot 0: name), as SQL takes it; all held: the error names each slot\'s holder; whoHoldsPostgres names each slot; SIGKILL frees exactly that slot', async (t) => {
     const key = uniqueName();
     const locks = [];
     for (let slot = 0; slot < 3; slot++) locks.push(await tryLockPostgres(key, { ...options, slots: 3 }));
@@ -458,6 +458,13 @@ describe('solely/postgres', { skip: postgresMissing() }, () => {
     assert.deepEqual(locks.map((l) => l.advisoryKey), [advisoryKey(key), advisoryKey(`${key}.1`), advisoryKey(`${key}.2`)]);
     assert.equal(String(locks[1].advisoryKey), await sqlKey(`${key}.1`));
     assert.equal(await tryLockPostgres(key, { ...options, slots: 3 }), null);
+    // Every slot held: the error says so and names each slot's holder (holder: slot 0's).
+    await assert.rejects(lockPostgres(key, { ...options, slots: 3 }), (error) => {
+      assert.match(error.message, new RegExp(`^all 3 slots of the postgres advisory lock ${key} are held \\(slot 0: pid ${process.pid}[^;]*; slot 1: pid ${process.pid}[^;]*; slot 2: pid ${process.pid}`));
+      assert.deepEqual([error.code, error.holder.pid, error.holders.map((h) => h.backendPid)], ['ELOCKED', process.pid, locks.map((l) => error.holders[l.slot].backendPid)]);
+      assert.equal(new Set(error.holders.map((h) => h.backendPid)).size, 3, 'three sessions, one per slot');
+      return true;
+    });
     await locks[1].release();
     const { rows: [peer] } = await admin.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [await sqlKey(`${key}.1`)]);
     assert.equal(peer.locked, true, 'a SQL peer takes slot 1 by its documented key');

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { describe, test } = require('node:test');
 const solely = require('../..');
-const { FIXTURES, NOBODY, uniqueName, tempDir, spawnReady, holder, exited, kill, needs, readablePackage } = require('../support/helpers');
+const { FIXTURES, NOBODY, CLI, uniqueName, tempDir, spawnReady, holder, exited, kill, needs, readablePackage, readableFixture } = require('../support/helpers');
 const { SLOT_KINDS } = require('../support/kinds');
 
 const SLOTS = 4;
@@ -102,6 +102,52 @@ describe('slots across processes', () => {
       assert.equal(loser.exitCode, null, 'the third waiter still waits');
     });
   }
+});
+
+describe('every slot held: ELOCKED says "all N slots are held" and names each slot\'s holder; holder is slot 0\'s, holders each slot\'s; the CLI says the same', () => {
+  for (const mechanism of mechanisms) {
+    test(`${mechanism.name}`, async (t) => {
+      const target = mechanism.target(tempDir(t));
+      const holders = await fillSlots(t, mechanism, target);
+      const options = mechanism.name === 'abstract' ? { slots: SLOTS } : { slots: SLOTS, method: mechanism.name };
+      const lock = mechanism.name === 'abstract' ? solely.lockAbstractSync : solely.lockFileSync;
+      const wait = mechanism.name === 'abstract' ? solely.lockAbstract : solely.lockFile;
+      const pids = holders.map((h) => h.pid);
+      const slotsSaid = pids.map((pid, slot) => `slot ${slot}: pid ${pid}, uid ${process.getuid()}: `);
+      const check = (error) => {
+        assert.equal(error.constructor, solely.LockHeldError);
+        assert.equal(error.code, 'ELOCKED');
+        assert.match(error.message, new RegExp(`all ${SLOTS} slots are held`));
+        for (const said of slotsSaid) assert.ok(error.message.includes(said), `${said} in ${error.message}`);
+        assert.equal(error.holder.pid, pids[0]);
+        assert.deepEqual(error.holders.map((h) => h.pid), pids);
+        return true;
+      };
+      assert.throws(() => lock(target, options), check);
+      await assert.rejects(wait(target, options), check);
+      const kindFlag = mechanism.name === 'abstract' ? ['--abstract', target] : ['--file', target, ...(mechanism.name === 'fcntl' ? ['--fcntl'] : [])];
+      const run = spawnSync(process.execPath, [CLI, 'run', ...kindFlag, '--slots', String(SLOTS), '--', 'true'], { encoding: 'utf8' });
+      assert.equal(run.status, 75);
+      assert.ok(run.stderr.startsWith(`solely: ${target}: all ${SLOTS} slots are held (${slotsSaid[0]}`), run.stderr);
+      for (const said of slotsSaid) assert.ok(run.stderr.includes(said), `${said} in ${run.stderr}`);
+      // A plain lock on the name is slot 0 alone: its error names slot 0's holder, with no holders.
+      assert.throws(() => lock(target, mechanism.name === 'abstract' ? {} : { method: mechanism.name }), (error) => error.holder.pid === pids[0] && error.holders === undefined && !error.message.includes('slots are held'));
+    });
+
+  }
+});
+
+test('every slot held, one of them by another uid: the error is a ForeignHolderError naming each slot\'s holder', { skip: (process.getuid() !== 0 && 'needs root for setpriv') || needs('setpriv') }, async (t) => {
+  const name = uniqueName();
+  const own = await holder(t, 'abstract', name, '--slots=2');
+  const other = await spawnReady(t, 'setpriv', [...NOBODY, process.execPath, readableFixture('hold.js'), 'abstract', name, '--slots=2']);
+  assert.deepEqual([own.firstLine, other.firstLine], ['locked slot 0', 'locked slot 1']);
+  assert.throws(() => solely.lockAbstractSync(name, { slots: 2 }), (error) => {
+    assert.equal(error.constructor, solely.ForeignHolderError);
+    assert.deepEqual({ pid: error.holder.pid, holders: error.holders.map((h) => h.uid) }, { pid: own.pid, holders: [process.getuid(), 65534] });
+    assert.match(error.message, /all 2 slots are held .*slot 1: pid \d+, uid 65534: .*, by another user$/);
+    return true;
+  });
 });
 
 describe('shared locks across processes', () => {
