@@ -116,6 +116,7 @@ function callBindingWithWrongTypes(root, scratch) {
     abstractBind: ['string', 'int'],
     abstractConnect: ['string'],
     abstractOwners: ['string'],
+    abstractSockets: [],
     peerCred: ['int'],
     open: ['string', 'int', 'int'],
     openLocked: ['string', 'int', 'int', 'int'],
