@@ -5,7 +5,7 @@ import { closest, parseKey } from '../internal/options';
 import { MAX_SLOTS, slotNames } from '../internal/slots';
 import { printable } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
-import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, isSeconds, optionsIn, seconds, timerSeconds } from './flock-syntax';
+import { DEFAULT_BACKOFF_MS, DEFAULT_KILL_AFTER_MS, integer, isSeconds, optionsIn, seconds, timerSeconds } from './flock-syntax';
 import { UsageError } from './usage-error';
 
 const commandLine = lazy(() => require('../internal/command-line') as typeof import('../internal/command-line'));
@@ -106,19 +106,12 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
         else if (isSeconds(args[i + 1])) parsed.wait = seconds(name, args[++i]);
         else parsed.wait = true;
         break;
-      case '--conflict-exit-code': {
-        const code = Number(value());
-        if (!Number.isInteger(code) || code < 0 || code > 255) throw new UsageError('--conflict-exit-code takes an integer from 0 to 255');
-        parsed.conflictExitCode = code;
+      case '--conflict-exit-code':
+        parsed.conflictExitCode = integer(name, value(), 0, 255);
         break;
-      }
-      case '--slots': {
-        const text = value();
-        const slots = Number(text);
-        if (!/^\d+$/.test(text) || slots < 1 || slots > MAX_SLOTS) throw new UsageError(`--slots takes an integer from 1 to ${MAX_SLOTS}, not ${text}`);
-        parsed.slots = slots;
+      case '--slots':
+        parsed.slots = integer(name, value(), 1, MAX_SLOTS);
         break;
-      }
       case '--shared':
       case '--exclusive':
         if (inline !== undefined) throw new UsageError(`${name} takes no value`);
@@ -162,12 +155,9 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--max-runtime':
         parsed.maxRuntime = timerSeconds(name, value());
         break;
-      case '--fd': {
-        const fd = value();
-        if (!/^\d+$/.test(fd) || Number(fd) > 2 ** 31 - 1) throw new UsageError(`--fd takes a file descriptor number, not ${fd}`);
-        parsed.fd = Number(fd);
+      case '--fd':
+        parsed.fd = integer(name, value(), 0, 2 ** 31 - 1, 'a file descriptor number');
         break;
-      }
     }
     return i;
   }

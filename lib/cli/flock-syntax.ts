@@ -52,6 +52,15 @@ export function seconds(name: string, text: string): number {
   return value * 1000;
 }
 
+/**
+ * An integer from min to max, in decimal digits only: never a blank (Number('') is 0), 1e0, 0x3 or
+ * 3.0. Every option that takes an integer (-E, --slots, --fd) reads it here.
+ */
+export function integer(name: string, text: string, min: number, max: number, what = `an integer from ${min} to ${max}`): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${name} takes ${what}, not '${text}'`);
+  return Number(text);
+}
+
 /** Node's timers take at most 2^31 - 1 ms: a longer one would fire at once. */
 const MAX_TIMER_SECONDS = (2 ** 31 - 1) / 1000;
 

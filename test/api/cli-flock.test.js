@@ -186,3 +186,22 @@ test('lock --fd N and unlock --fd N on a number the shell did not pass fail EBAD
     }
   }
 });
+
+test('-E, --slots and --fd take decimal digits only: a blank, 1e0, 0x3, 0b11 or 3.0 is a usage error (64), never success against a held lock', { skip: needs('flock', 'bash') }, async (t) => {
+  const file = path.join(tempDir(t), 'lockfile');
+  const holding = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
+  for (const bad of ['', ' ', '1e0', '0x3', '0b11', '3.0', '+3', '256', '-1']) {
+    const script = await run(['-c', 'exec 9>"$1"; $SOLELY lock -E "$2" --fd 9', 'script', file, bad], { command: 'bash', prefix: [], env: { ...process.env, SOLELY } });
+    assert.equal(script.status, 64, `lock -E '${bad}'`);
+    assert.match(script.stderr, /^solely: --conflict-exit-code takes an integer from 0 to 255, not '/);
+    for (const args of [['-E', bad], [`--conflict-exit-code=${bad}`], ...(bad === '256' ? [] : [['--slots', bad]])]) {
+      const result = await run(['run', '--file', file, ...args, '--', 'true']);
+      assert.equal(result.status, 64, args.join(' '));
+    }
+    if (bad !== '256') assert.equal((await run(['lock', '--fd', bad])).status, 64, `--fd '${bad}'`);
+  }
+  // Digits still work, and a held lock still gives the code asked for.
+  assert.equal((await run(['run', '--file', file, '-E', '0', '--', 'true'])).status, 0);
+  assert.equal((await run(['run', '--file', file, '-E', '255', '--', 'true'])).status, 255);
+  await kill(holding);
+});
