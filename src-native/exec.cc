@@ -18,9 +18,10 @@ namespace solely {
 
 namespace {
 
-// execWithParentDeath(signal, expectedParent, argv: string[]): arms PR_SET_PDEATHSIG, checks that
-// the parent is still expectedParent (else -ESRCH: it died before the signal was armed), then
-// execvp(argv[0], argv). Returns only on failure: -errno.
+// execWithParentDeath(signal, expectedParent, argv: string[], keep: fd[]): arms PR_SET_PDEATHSIG,
+// checks that the parent is still expectedParent (else -ESRCH: it died before the signal was
+// armed), clears FD_CLOEXEC on 0..2 and on each fd of keep, then execvp(argv[0], argv). Returns
+// only on failure: -errno.
 Napi::Value ExecWithParentDeath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckArgs(info, {Arg::kInt32, Arg::kInt32})) return env.Undefined();
@@ -39,6 +40,22 @@ Napi::Value ExecWithParentDeath(const Napi::CallbackInfo& info) {
     }
     strings.push_back(item.As<Napi::String>().Utf8Value());
   }
+  const char* kNotFds = "Argument 4 must be an array of fds";
+  if (!info[3].IsArray()) {
+    Napi::TypeError::New(env, kNotFds).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array keepArray = info[3].As<Napi::Array>();
+  std::vector<int> keep = {0, 1, 2};
+  for (uint32_t i = 0; i < keepArray.Length(); i++) {
+    Napi::Value item = keepArray.Get(i);
+    if (!item.IsNumber() || item.As<Napi::Number>().DoubleValue() != item.As<Napi::Number>().Int32Value() ||
+        item.As<Napi::Number>().Int32Value() < 0) {
+      Napi::TypeError::New(env, kNotFds).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    keep.push_back(item.As<Napi::Number>().Int32Value());
+  }
   std::vector<char*> argv;
   for (std::string& s : strings) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -52,8 +69,9 @@ Napi::Value ExecWithParentDeath(const Napi::CallbackInfo& info) {
   sigfillset(&all);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);  // fails harmlessly for KILL, STOP
   sigprocmask(SIG_UNBLOCK, &all, nullptr);
-  // Node marks its stdio close-on-exec; COMMAND gets them as a spawn would give them.
-  for (int fd = 0; fd <= 2; fd++) {
+  // Node marks its stdio and the fds it was passed close-on-exec; COMMAND gets them as a spawn
+  // would give them.
+  for (int fd : keep) {
     int flags = fcntl(fd, F_GETFD);
     if (flags >= 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
   }

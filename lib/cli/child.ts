@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { SolelyError } from '../errors';
 import type { Parsed } from './args';
 import type { LockAroundCommand } from './lock-kinds';
+import { passedFds, stdioWithPassedFds } from './passed-fds';
 import { signalChild, type SignalForwarding } from './signals';
 
 const GUARD = join(__dirname, 'guard.js');
@@ -29,9 +30,9 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
   const [command, ...args] = commandLine;
   if (options.verbose) process.stderr.write(`solely: running ${commandLine.join(' ')}\n`);
   // Through the guard, COMMAND gets SIGTERM if this process dies (even SIGKILLed) with its lock.
-  const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), '--', ...commandLine]] : [command, args];
+  const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), passedFds().join(','), '--', ...commandLine]] : [command, args];
   const child = spawn(file, argv, {
-    stdio: lock.inheritedFd === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', lock.inheritedFd],
+    stdio: stdioWithPassedFds(lock.inheritedFd),
     env: { ...process.env, ...lock.env },
   });
   signals.to(child);

@@ -1,17 +1,20 @@
-// `node guard.js PARENT_PID -- COMMAND ARGS`: what `solely run` spawns for a lock COMMAND cannot
+// `node guard.js PARENT_PID FDS -- COMMAND ARGS`: what `solely run` spawns for a lock COMMAND cannot
 // inherit (a PostgreSQL session, a Redis lease). It becomes COMMAND with SIGTERM armed for when its
 // parent dies, so that a SIGKILLed wrapper, whose lock is gone with it, leaves no COMMAND running.
+// FDS (comma-separated, maybe empty) are the fds the caller passed, which Node marked close-on-exec
+// here again: COMMAND gets them.
 import { constants } from 'node:os';
 import { binding } from '../internal/binding';
 import { fromErrno } from '../internal/errno';
 
 function guard(args: string[]): number {
-  const [parent, separator, ...commandLine] = args;
-  if (separator !== '--' || commandLine.length === 0 || !/^\d+$/.test(parent)) {
-    process.stderr.write('solely: usage: guard.js PARENT_PID -- COMMAND [ARGS]\n');
+  const [parent, fds, separator, ...commandLine] = args;
+  if (separator !== '--' || commandLine.length === 0 || !/^\d+$/.test(parent) || !/^(\d+(,\d+)*)?$/.test(fds)) {
+    process.stderr.write('solely: usage: guard.js PARENT_PID FDS -- COMMAND [ARGS]\n');
     return 2;
   }
-  const errno = binding.execWithParentDeath(constants.signals.SIGTERM, Number(parent), commandLine);
+  const keep = fds === '' ? [] : fds.split(',').map(Number);
+  const errno = binding.execWithParentDeath(constants.signals.SIGTERM, Number(parent), commandLine, keep);
   // The wrapper died before the signal was armed: its lock is gone, COMMAND must not start.
   if (errno === -constants.errno.ESRCH) return 128 + constants.signals.SIGTERM;
   const [command] = commandLine;

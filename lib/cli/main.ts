@@ -14,6 +14,7 @@ import { describeError, UsageError } from './args';
 import { USAGE } from './help';
 import { printable } from '../internal/holder-message';
 import { lazy } from '../internal/lazy-modules';
+import { notePassedFds } from './passed-fds';
 
 const runCommand = lazy(() => require('./run') as typeof import('./run'));
 const statusCommand = lazy(() => require('./status') as typeof import('./status'));
@@ -21,6 +22,9 @@ const fdLock = lazy(() => require('./fd-lock') as typeof import('./fd-lock'));
 const listCommand = lazy(() => require('./list') as typeof import('./list'));
 
 const EX_USAGE = 64;
+
+// Before the CLI opens an fd of its own (a lock, an inotify): which ones the caller passed.
+notePassedFds();
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;

@@ -102,9 +102,10 @@ export interface Binding {
   socketRecv(fd: number, max: number): Buffer | number;
   /**
    * Arms the parent-death signal, checks the parent is still expectedParent (else -ESRCH), resets
-   * signal dispositions and mask, then execvp(argv[0], argv). Returns only on failure: -errno.
+   * signal dispositions and mask, clears FD_CLOEXEC on 0..2 and on each fd of keep, then
+   * execvp(argv[0], argv). Returns only on failure: -errno.
    */
-  execWithParentDeath(signal: number, expectedParent: number, argv: string[]): number;
+  execWithParentDeath(signal: number, expectedParent: number, argv: string[], keep: number[]): number;
 }
 
 const ROOT = path.join(__dirname, '..', '..');

@@ -102,7 +102,7 @@ function callBindingWithWrongTypes(root, scratch) {
   const { inspect } = require('node:util');
   const binding = require('node-gyp-build')(root); // as lib/internal/binding.ts loads it
   const canary = fs.openSync(`${scratch}/canary`, 'w'); // the fd every valid fd argument names
-  const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {}, fds: [], buffer: Buffer.from('x'), argv: ['true'] };
+  const valid = { int: canary, string: `${scratch}/created`, bigint: 1n, function: () => {}, fds: [], buffer: Buffer.from('x'), argv: ['true'], fdList: [] };
   const wrong = {
     int: [undefined, null, '3', {}, 3n, true, NaN, 0.5, 2 ** 31, -Infinity], // each read as fd 0 once: stdin, never stdout
     string: [undefined, null, 1, {}, Buffer.from('x'), Symbol('x')],
@@ -111,6 +111,7 @@ function callBindingWithWrongTypes(root, scratch) {
     fds: [undefined, 1, {}, '[]', ['3'], [3, 3, 3, 3, 3]],
     buffer: [undefined, null, 'x', 1, {}],
     argv: [undefined, null, 'true', {}, [], [1], ['true', 2]],
+    fdList: [undefined, 1, {}, '[]', ['3'], [0.5], [-1], [2 ** 31]],
   };
   const signatures = {
     abstractBind: ['string', 'int'],
@@ -148,7 +149,7 @@ function callBindingWithWrongTypes(root, scratch) {
     pidfileRead: ['int', 'int'],
     socketSend: ['int', 'buffer', 'int'],
     socketRecv: ['int', 'int'],
-    execWithParentDeath: ['int', 'int', 'argv'],
+    execWithParentDeath: ['int', 'int', 'argv', 'fdList'],
   };
   const calls = { ...signatures, 'FdWatch#start': ['int'], 'FdWatchOnThread#start': ['int'] };
   const invoke = (name, args) => {

@@ -4,6 +4,7 @@
 // (after util-linux's tests/ts/misc/flock: non-block, conflict exit code, timeout, fcntl).
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
 const solely = require('../..');
@@ -12,8 +13,8 @@ const { tempDir, spawnReady, holder, kill, exited, needs, hasOpen, CLI } = requi
 const SOLELY = `${process.execPath} ${CLI}`;
 
 /** Runs the CLI (or another program) to its end: { status, stdout, stderr }. */
-function run(args, { command = process.execPath, prefix = [CLI], env } = {}) {
-  const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+function run(args, { command = process.execPath, prefix = [CLI], env, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
+  const child = spawn(command, [...prefix, ...args], { stdio, env: env ?? process.env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -204,4 +205,36 @@ test('-E, --slots and --fd take decimal digits only: a blank, 1e0, 0x3, 0b11 or 
   assert.equal((await run(['run', '--file', file, '-E', '0', '--', 'true'])).status, 0);
   assert.equal((await run(['run', '--file', file, '-E', '255', '--', 'true'])).status, 255);
   await kill(holding);
+});
+
+test('COMMAND inherits the fds the caller passed, as flock(1)\'s does (files, a pipe), but not a /dev/null one; -o passes them too, without the lock', { skip: needs('flock', 'bash') }, async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'lockfile');
+  const passed = path.join(dir, 'passed');
+  fs.writeFileSync(passed, '');
+  // Prints "N:what fd N is" for each fd the caller opened, as COMMAND sees it.
+  const show = 'for n in 3 5 7 8 9 20; do [ -e /proc/self/fd/$n ] && printf "%s:%s " $n "$(readlink /proc/self/fd/$n | sed "s/:.*//")"; done';
+  const script = (wrap) => `exec 3<"$2" 5<"$2" 7<"$2" 20<"$2" 8</dev/null 9< <(echo); ${wrap} sh -c '${show}'`;
+  const seen = async (wrap) => {
+    const result = await run(['-c', script(wrap), 'script', file, passed], { command: 'bash', prefix: [], env: { ...process.env, SOLELY } });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim().split(' ');
+  };
+  const fds = (list) => list.filter((entry) => !entry.startsWith('3:') && !entry.startsWith('8:'));
+  const byFlock = await seen('flock "$1"');
+  assert.deepEqual(fds(byFlock), [`5:${passed}`, `7:${passed}`, '9:pipe', `20:${passed}`]);
+  // solely: the same fds, fd 3 the lock (SOLELY_LOCK_FD), and no /dev/null fd, which Node keeps one of.
+  assert.deepEqual(await seen('$SOLELY run --file "$1" --'), [`3:${file}`, ...fds(byFlock)]);
+  assert.deepEqual(await seen('$SOLELY run -o --file "$1" --'), [`3:${passed}`, ...fds(byFlock)]);
+  assert.deepEqual(await seen('$SOLELY run --abstract "solely-fds-$$" --'), ['3:socket', ...fds(byFlock)]);
+});
+
+test('the guard a PostgreSQL or Redis run spawns COMMAND through passes COMMAND the fds it is told the caller passed', async (t) => {
+  const passed = path.join(tempDir(t), 'passed');
+  fs.writeFileSync(passed, '');
+  const fd = fs.openSync(passed, 'r');
+  t.after(() => fs.closeSync(fd));
+  const guard = path.join(path.dirname(CLI), 'cli', 'guard.js');
+  const result = await run([guard, String(process.pid), '5,7', '--', 'sh', '-c', 'readlink /proc/self/fd/5 /proc/self/fd/7'], { prefix: [], stdio: ['ignore', 'pipe', 'pipe', 'ignore', 'ignore', fd, 'ignore', fd] });
+  assert.deepEqual([result.status, result.stdout], [0, `${passed}\n${passed}\n`], result.stderr);
 });

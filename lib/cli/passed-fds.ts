@@ -1,0 +1,58 @@
+// The fds the caller passed to solely, which COMMAND inherits as flock(1)'s COMMAND does. Node marks
+// fds 0 to 15, and on up to the first closed one, close-on-exec as it starts (libuv's
+// uv_disable_stdio_inheritance): the flags no longer tell a passed fd from Node's own, so the kind
+// does. Node's own are anonymous inodes (epoll, eventfd...), pipes whose both ends it holds, and a
+// /dev/null; noted before the CLI opens anything, the rest were passed. Bun and Deno leave passed
+// fds as they were, and open their own close-on-exec (Deno's cache files too): nothing to do there.
+import { readdirSync, readlinkSync } from 'node:fs';
+import { onNode } from '../internal/runtime';
+
+/** Node marks fds up to here close-on-exec, and on above while they are open. */
+const MARKED_AT_LEAST = 15;
+
+let passed: readonly number[] = [];
+
+/** Notes the fds the caller passed that Node marked close-on-exec: first thing, before the CLI opens one. */
+export function notePassedFds(): void {
+  if (!onNode) return;
+  const kinds = new Map<number, string>();
+  try {
+    for (const name of readdirSync('/proc/self/fd')) {
+      try {
+        kinds.set(Number(name), readlinkSync(`/proc/self/fd/${name}`));
+      } catch {
+        // the directory's own fd, closed by now
+      }
+    }
+  } catch {
+    return; // no /proc: nothing can be told
+  }
+  let gap = MARKED_AT_LEAST + 1;
+  while (kinds.has(gap)) gap++;
+  const pipes = [...kinds.values()].filter((kind) => kind.startsWith('pipe:'));
+  const nodeOwn = (kind: string): boolean => kind.startsWith('anon_inode:') || kind === '/dev/null' || (kind.startsWith('pipe:') && pipes.indexOf(kind) !== pipes.lastIndexOf(kind));
+  passed = [...kinds].filter(([fd, kind]) => fd > 2 && fd < gap && !nodeOwn(kind)).map(([fd]) => fd).sort((a, b) => a - b);
+}
+
+/**
+ * spawn's stdio for COMMAND: 0 to 2 inherited, each passed fd at its own number (which leaves this
+ * process's flags alone), and lockFd as fd 3 when given (it takes the place of a passed fd 3).
+ */
+export function stdioWithPassedFds(lockFd: number | undefined): Array<'inherit' | 'ignore' | number> {
+  const stdio: Array<'inherit' | 'ignore' | number> = ['inherit', 'inherit', 'inherit'];
+  // No holes: spawn would shift the entries after one.
+  for (const fd of passed) {
+    while (stdio.length < fd) stdio.push('ignore');
+    stdio[fd] = fd;
+  }
+  if (lockFd !== undefined) {
+    if (stdio.length < 4) stdio.push('ignore');
+    stdio[3] = lockFd;
+  }
+  return stdio;
+}
+
+/** The passed fds, which the guard (a Node process too) must clear close-on-exec on before exec. */
+export function passedFds(): readonly number[] {
+  return passed;
+}
