@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { SolelyError } from '../errors';
+import { printable } from '../internal/holder-message';
 import type { Parsed } from './args';
 import type { LockAroundCommand } from './lock-kinds';
 import { passedFds, stdioWithPassedFds } from './passed-fds';
@@ -28,7 +29,7 @@ export function terminate(child: ChildProcess, ms: number): () => void {
  */
 export function runChild(commandLine: string[], lock: LockAroundCommand, signals: SignalForwarding, options: Parsed, spawned: (child: ChildProcess) => void): Promise<number> {
   const [command, ...args] = commandLine;
-  if (options.verbose) process.stderr.write(`solely: running ${commandLine.join(' ')}\n`);
+  if (options.verbose) process.stderr.write(`solely: running ${printable(commandLine.join(' '))}\n`);
   // Through the guard, COMMAND gets SIGTERM if this process dies (even SIGKILLed) with its lock.
   const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), passedFds().join(','), '--', ...commandLine]] : [command, args];
   const child = spawn(file, argv, {
@@ -41,7 +42,7 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
   let cancelKill = (): void => {};
   const deadline = options.maxRuntime === undefined ? undefined : setTimeout(() => {
     expired = true;
-    if (!options.quiet) process.stderr.write(`solely: ${command} ran for ${options.maxRuntime! / 1000} s (--max-runtime): sent SIGTERM\n`);
+    if (!options.quiet) process.stderr.write(`solely: ${printable(command)} ran for ${options.maxRuntime! / 1000} s (--max-runtime): sent SIGTERM\n`);
     cancelKill = terminate(child, options.killAfter);
   }, options.maxRuntime);
 
@@ -53,7 +54,7 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
     };
     child.once('error', (error: NodeJS.ErrnoException) => {
       const notFound = error.code === 'ENOENT';
-      process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : error.message}\n`);
+      process.stderr.write(`solely: ${printable(command)}: ${notFound ? 'command not found' : printable(error.message)}\n`);
       done(notFound ? 127 : 126);
     });
     child.once('spawn', () => {

@@ -6,6 +6,7 @@
 import { constants } from 'node:os';
 import { binding } from '../internal/binding';
 import { fromErrno } from '../internal/errno';
+import { printable } from '../internal/holder-message';
 
 function guard(args: string[]): number {
   const [parent, fds, separator, ...commandLine] = args;
@@ -19,7 +20,7 @@ function guard(args: string[]): number {
   if (errno === -constants.errno.ESRCH) return 128 + constants.signals.SIGTERM;
   const [command] = commandLine;
   const notFound = errno === -constants.errno.ENOENT;
-  process.stderr.write(`solely: ${command}: ${notFound ? 'command not found' : fromErrno(errno, 'execvp', { path: command }).message}\n`);
+  process.stderr.write(`solely: ${printable(command)}: ${notFound ? 'command not found' : printable(fromErrno(errno, 'execvp', { path: command }).message)}\n`);
   return notFound ? 127 : 126;
 }
 

@@ -82,7 +82,7 @@ async function runCommand(args: string[]): Promise<number> {
   let lost = false;
   lock.onLost((error) => {
     lost = true;
-    process.stderr.write(`solely: ${error.message}; sent SIGTERM to ${options.rest[0]}\n`);
+    process.stderr.write(`solely: ${error.message}; sent SIGTERM to ${printable(options.rest[0])}\n`);
     if (current !== undefined) terminate(current, LOST_KILL_MS);
   });
   const runOnce = (): Promise<number> => runChild(options.rest, lock, signals, options, (child) => (current = child));

@@ -8,18 +8,22 @@ const UTF8_RUN_OR_BYTE =
   /(?:[\x00-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2})+|[\x80-\xff]/g;
 
 const hex = (code: number): string => `\\x${code.toString(16).padStart(2, '0')}`;
+/** \xHH for a control character, \uHHHH for a line or paragraph separator or a bidi control. */
+const escape = (code: number): string => (code > 0xff ? `\\u${code.toString(16)}` : hex(code));
 
 /**
  * text on one line, safe to print: another uid's command line, or a lock's name or path, can hold
  * newlines and terminal escapes. A backslash, newline, return and tab in C style, any other control
- * character (C0, DEL, C1) as \xHH, like `ls -b`; the rest as it is. Bytes (a name as the kernel has
- * it) are UTF-8 where they are, and each byte that is not as \xHH too: no two names print alike.
+ * character (C0, DEL, C1) as \xHH, like `ls -b`, and U+2028, U+2029 and the bidi controls (U+202A
+ * to U+202E, U+2066 to U+2069), which break or reorder a terminal's line, as \uHHHH; the rest as it
+ * is. Bytes (a name as the kernel has it) are UTF-8 where they are, and each byte that is not as \xHH
+ * too: no two names print alike.
  */
 export function printable(text: string | Buffer): string {
   if (typeof text !== 'string') {
     return text.toString('latin1').replace(UTF8_RUN_OR_BYTE, (run) => (run.length === 1 && run >= '\x80' ? hex(run.charCodeAt(0)) : printable(Buffer.from(run, 'latin1').toString('utf8'))));
   }
-  return text.replace(/[\\\x00-\x1f\x7f-\x9f]/g, (c) => NAMED_ESCAPES[c] ?? hex(c.charCodeAt(0)));
+  return text.replace(/[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => NAMED_ESCAPES[c] ?? escape(c.charCodeAt(0)));
 }
 
 /**

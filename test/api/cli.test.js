@@ -117,6 +117,33 @@ test('a holder whose command line has a newline and terminal escapes is named on
   assert.throws(() => solely.lockFileSync(file), (error) => error.message.endsWith(`(pid ${command})`) && error.holder.command.endsWith(evil));
 });
 
+test('COMMAND\'s own name is said escaped in "command not found", -v "running" and --max-runtime lines, and so are U+2028, U+2029 and the bidi controls', (t) => {
+  const dir = tempDir(t);
+  const evil = 'c\nsolely: forged\x1b[2J\u2028\u2029\u202e\u2066';
+  const escaped = 'c\\nsolely: forged\\x1b[2J\\u2028\\u2029\\u202e\\u2066';
+  const lines = (text) => text.trimEnd().split('\n');
+  const clean = (text) => assert.ok(!/[\x1b\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(text), JSON.stringify(text));
+  const missing = path.join(dir, evil);
+  const notFound = cli(['run', '-v', '--abstract', uniqueName(), '--', missing, 'arg']);
+  assert.equal(notFound.status, 127);
+  clean(notFound.stderr);
+  const said = lines(notFound.stderr);
+  assert.equal(said.length, 3, notFound.stderr);
+  assert.equal(said[1], `solely: running ${path.join(dir, escaped)} arg`);
+  assert.equal(said[2], `solely: ${path.join(dir, escaped)}: command not found`);
+  // A COMMAND by that name that runs too long: the --max-runtime line.
+  fs.symlinkSync(fs.realpathSync('/bin/sleep'), missing);
+  const expired = cli(['run', '--max-runtime', '0.1', '--abstract', uniqueName(), '--', missing, '30']);
+  assert.equal(expired.status, 124);
+  clean(expired.stderr);
+  assert.deepEqual(lines(expired.stderr), [`solely: ${path.join(dir, escaped)} ran for 0.1 s (--max-runtime): sent SIGTERM`]);
+  // A lock's name with them, as status says it.
+  const name = `${uniqueName()}-${evil}`;
+  const status = cli(['status', '--abstract', name]);
+  clean(status.stdout);
+  assert.equal(status.stdout, `@${name.replace(evil, escaped)}: not held\n`);
+});
+
 test('a lock name or path with a newline or a terminal escape is said on one line, escaped, by run, status, list, lock --fd and error lines; --json keeps it raw', { skip: needs('bash') }, async (t) => {
   const dir = tempDir(t);
   const evil = 'p\nsolely: forged\x1b[31m';
