@@ -193,11 +193,11 @@ export function parseOptions(args: string[], allowed: ReadonlySet<string>, help:
  * A subcommand's options, with its target; null once --help was printed. args is the tail of
  * process.argv. derive gives the target when none is given (run's per-user lock), if it may.
  */
-export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string, derive?: (commandLine: string[]) => string): WithTarget | null {
+export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, help: string, derive?: (commandLine: Array<string | Buffer>) => string): WithTarget | null {
   const options = parseOptions(args, allowed, help);
   if (options === null) return null;
   if (options.target === undefined && derive !== undefined && options.rest.length > 0) {
-    options.target = { kind: 'abstract', value: derive(options.rest) };
+    options.target = { kind: 'abstract', value: derive(exactWords(options)) };
     options.derived = true;
   }
   if (options.target === undefined) throw new UsageError('give one of --abstract, --file, --pidfile, --postgres');
@@ -212,6 +212,16 @@ export function parseSubcommand(args: string[], allowed: ReadonlySet<string>, he
   }
   checkTargetText(options as WithTarget);
   return options as WithTarget;
+}
+
+/**
+ * COMMAND and ARGS as the bytes given: process.argv decodes bytes that are not UTF-8 to U+FFFD, and
+ * two command lines would be one. With -c STRING, STRING is an option's value, refused if not UTF-8.
+ */
+function exactWords({ rest, command }: Parsed): Array<string | Buffer> {
+  if (command !== undefined || !rest.some((word) => word.includes('\uFFFD'))) return rest;
+  const first = process.argv.length - rest.length;
+  return commandLine().commandLine().slice(first);
 }
 
 /**

@@ -49,6 +49,26 @@ test('no target: the same command line never runs twice at once for one user; it
   (await solely.lockAbstract(name, { wait: 20_000 })).release();
 });
 
+test('no target: arguments that are not UTF-8 are hashed as their bytes: the bytes 0xfe and 0xff are two locks, and the documented printf and sha256sum recipe names the one held', { skip: needs('bash', 'sha256sum') }, async (t) => {
+  const script = `echo ready; exec cat # ${uniqueName()}`;
+  // bash passes the bytes \xff and \xfe as they are; Node's spawn would encode text as UTF-8.
+  const line = (byte) => `"$NODE" "$SOLELY" run -- sh -c "$1" x $'\\x${byte}'`;
+  const env = { ...process.env, NODE: process.execPath, SOLELY: CLI };
+  const bash = (command) => spawn('bash', ['-c', command, 'bash', script], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const status = (command) => new Promise((resolve) => bash(command).once('exit', resolve));
+  const first = await spawnReady(t, 'bash', ['-c', `exec ${line('ff')}`, 'bash', script], { env });
+  assert.equal(await status(line('ff')), 75, 'the same bytes: the same lock');
+  assert.equal(await status(line('fe')), 0, 'another byte: another lock');
+  const hashed = bash(`printf '%s\\0' sh -c "$1" x $'\\xff' | sha256sum`);
+  let hash = '';
+  hashed.stdout.on('data', (d) => (hash += d));
+  await new Promise((resolve) => hashed.once('close', resolve));
+  const name = `solely-run/${process.getuid()}/${hash.slice(0, 64)}`;
+  assert.equal(solely.whoHolds({ abstract: name })?.pid, first.pid);
+  first.stdin.end();
+  await exited(first);
+});
+
 /** A node process that holds a file lock, ignores SIGTERM if asked, and prints "locked". */
 function stubbornHolder(t, file, ignoreTerm) {
   const script = `const lock = require(${JSON.stringify(ROOT)}).lockFileSync(${JSON.stringify(file)});
