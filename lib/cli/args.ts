@@ -152,9 +152,13 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--backoff':
         parsed.backoff = timerSeconds(name, value());
         break;
-      case '--max-runtime':
-        parsed.maxRuntime = timerSeconds(name, value());
+      case '--max-runtime': {
+        const ms = timerSeconds(name, value());
+        // 0 is no limit, as with timeout(1).
+        if (ms > 0) parsed.maxRuntime = ms;
+        else delete parsed.maxRuntime;
         break;
+      }
       case '--fd':
         parsed.fd = integer(name, value(), 0, 2 ** 31 - 1, 'a file descriptor number');
         break;

@@ -54,7 +54,8 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --respawn                run COMMAND again each time it exits, holding the lock throughout, after a
                            delay from --backoff (default 1) doubling up to 60 s; SIGTERM or SIGINT stops
   --until-success, --until-failure   stop respawning once COMMAND exits 0 / non-zero
-  --max-runtime SECONDS    end COMMAND after SECONDS (SIGTERM, then SIGKILL after --kill-after): exit 124
+  --max-runtime SECONDS    end COMMAND after SECONDS (SIGTERM, then SIGKILL after --kill-after): exit 124;
+                           0: no limit, as with timeout(1)
 
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error (a NAME, PATH or URL that
 is not valid UTF-8 is one); 69 the PostgreSQL or Redis lock was lost while COMMAND ran; 77 --replace could

@@ -145,6 +145,27 @@ test('--max-runtime ends COMMAND with SIGTERM, then SIGKILL after --kill-after, 
   assert.ok(solely.tryLockFileSync(file), 'the lock is free after');
 });
 
+test('--max-runtime 0 is no limit, as timeout 0 is; --max-runtime signals COMMAND alone, not its process group', { skip: needs('timeout') }, async (t) => {
+  const dir = tempDir(t);
+  // COMMAND says it is ready, then waits for a line: only a SIGTERM could end it before.
+  const waiting = (args) => spawnReady(t, args[0], [...args.slice(1), 'sh', '-c', 'echo ready; read line; exit 7'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  for (const args of [['timeout', '0'], [process.execPath, CLI, 'run', '--max-runtime', '0', '--file', path.join(dir, 'job.lock'), '--']]) {
+    const child = await waiting(args);
+    child.stdin.end('go\n');
+    await exited(child);
+    assert.equal(child.exitCode, 7, args.join(' '));
+  }
+  // A process COMMAND started in the background stays when --max-runtime ends COMMAND.
+  const left = await run(['run', '--max-runtime', '1', '--file', path.join(dir, 'job.lock'), '--', 'sh', '-c', 'sleep 30 >/dev/null 2>&1 & echo $!; exec sleep 30']);
+  assert.equal(left.status, 124);
+  // Started in time (as on any machine not starved for a second), the background process runs on.
+  if (left.stdout === '') return;
+  assert.match(left.stdout, /^\d+\n$/);
+  const pid = Number(left.stdout);
+  t.after(() => process.kill(pid, 'SIGKILL'));
+  assert.doesNotThrow(() => process.kill(pid, 0), 'the background process still runs');
+});
+
 test('--respawn runs COMMAND again under the one lock, with --backoff between runs, until --until-success; no other run gets in meanwhile', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'job.lock');
