@@ -22,6 +22,13 @@ export function terminate(child: ChildProcess, ms: number): () => void {
   return () => clearTimeout(timer);
 }
 
+/** Says why COMMAND could not run; its status: 127 not found, 126 otherwise. */
+function notRunnable(command: string, code: string | undefined, message = ''): number {
+  const notFound = code === 'ENOENT';
+  process.stderr.write(`solely: ${printable(command)}: ${notFound ? 'command not found' : printable(message)}\n`);
+  return notFound ? 127 : 126;
+}
+
 /**
  * Spawns commandLine under lock, calls spawned(child) as soon as it exists, and resolves with the
  * status `solely run` exits with: COMMAND's, 128+N if killed by signal N, 126/127 if it could not
@@ -30,6 +37,8 @@ export function terminate(child: ChildProcess, ms: number): () => void {
 export function runChild(commandLine: string[], lock: LockAroundCommand, signals: SignalForwarding, options: Parsed, spawned: (child: ChildProcess) => void): Promise<number> {
   const [command, ...args] = commandLine;
   if (options.verbose) process.stderr.write(`solely: running ${printable(commandLine.join(' '))}\n`);
+  // No file has the empty name, as execvp(3) finds (spawn would throw instead).
+  if (command === '') return Promise.resolve(notRunnable(command, 'ENOENT'));
   // Through the guard, COMMAND gets SIGTERM if this process dies (even SIGKILLed) with its lock.
   const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), passedFds().join(','), '--', ...commandLine]] : [command, args];
   const child = spawn(file, argv, {
@@ -52,11 +61,7 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
       cancelKill();
       resolve(status);
     };
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      const notFound = error.code === 'ENOENT';
-      process.stderr.write(`solely: ${printable(command)}: ${notFound ? 'command not found' : printable(error.message)}\n`);
-      done(notFound ? 127 : 126);
-    });
+    child.once('error', (error: NodeJS.ErrnoException) => done(notRunnable(command, error.code, error.message)));
     child.once('spawn', () => {
       try {
         if (child.pid !== undefined) lock.started(child.pid);

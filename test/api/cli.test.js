@@ -229,6 +229,13 @@ test('COMMAND not found exits 127, not executable 126', (t) => {
   assert.equal(cli(['run', '--abstract', uniqueName(), '--', script]).status, 126);
 });
 
+test('an empty COMMAND is not found (127), as a missing one is, with or without a target, and --respawn does not try it again', () => {
+  for (const args of [['--abstract', uniqueName()], [], ['--respawn', '--abstract', uniqueName()]]) {
+    const result = cli(['run', ...args, '--', '', 'arg']);
+    assert.deepEqual([result.status, result.stderr], [127, 'solely: : command not found\n'], args.join(' '));
+  }
+});
+
 test('a COMMAND killed by a signal gives 128+N; SIGTERM/SIGINT/SIGHUP/SIGQUIT to the wrapper are forwarded', async (t) => {
   assert.equal(cli(['run', '--abstract', uniqueName(), '--', 'sh', '-c', 'kill -KILL $$']).status, 137);
   for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1], ['SIGQUIT', 3]]) {
