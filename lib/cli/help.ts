@@ -37,12 +37,12 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   -w, --timeout SECONDS    wait up to SECONDS, then exit with the conflict code (0: do not wait)
   --wait[=SECONDS]         alone, wait without end; a number right after it is SECONDS
   -o, --close              keep the lock in solely only (default: COMMAND inherits it as fd 3, as with
+                           flock(1), so the lock lives as long as COMMAND even if solely is killed)
   -s, --shared             a shared lock (--file: flock LOCK_SH; --postgres: pg_advisory_lock_shared):
                            any number of shared holders at once, or one exclusive
   -x, --exclusive          an exclusive lock (the default)
   --slots N                at most N COMMANDs at once (1 to 1024): the lock is one of N slots (slot i of
                            NAME is NAME.i, slot 0 NAME itself); COMMAND gets its slot in SOLELY_SLOT
-                           flock(1), so the lock lives as long as COMMAND even if solely is killed)
   -E, --conflict-exit-code N   exit status when the lock is held (default 75, EX_TEMPFAIL)
   -c, --command STRING     run STRING with sh -c
   --fcntl                  an OFD lock (fcntl F_OFD_SETLK) instead of flock(2), for --file and --pidfile
@@ -54,8 +54,10 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
   --respawn                run COMMAND again each time it exits, holding the lock throughout, after a
                            delay from --backoff (default 1) doubling up to 60 s; SIGTERM or SIGINT stops
   --until-success, --until-failure   stop respawning once COMMAND exits 0 / non-zero
+  --backoff SECONDS        the first delay before a respawn (default 1), doubled each time up to 60 s
   --max-runtime SECONDS    end COMMAND after SECONDS (SIGTERM, then SIGKILL after --kill-after): exit 124;
                            0: no limit, as with timeout(1)
+  --help                   print this help and exit
 
 Exit status: COMMAND's; 75 (or N) when the lock is held; 64 usage error (a NAME, PATH or URL that
 is not valid UTF-8 is one); 69 the PostgreSQL or Redis lock was lost while COMMAND ran; 77 --replace could

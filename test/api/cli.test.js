@@ -229,6 +229,18 @@ test('COMMAND not found exits 127, not executable 126', (t) => {
   assert.equal(cli(['run', '--abstract', uniqueName(), '--', script]).status, 126);
 });
 
+test('run --help: every option has an entry of its own that starts with it, each entry whole (its parentheses closed within it)', () => {
+  const help = cli(['run', '--help']).stdout;
+  // An entry: a line that starts with two spaces and an option, and the lines indented under it.
+  const entries = help.slice(help.indexOf('\n  --abstract'), help.indexOf('\nExit status')).split(/\n(?=  [-(])/).filter((entry) => entry.trim() !== '');
+  const open = (text) => [...text].reduce((depth, c) => depth + (c === '(' ? 1 : c === ')' ? -1 : 0), 0);
+  for (const entry of entries) assert.equal(open(entry), 0, entry);
+  const { RUN_OPTIONS } = require('../../dist/cli/args');
+  // What an entry starts with: its options and their arguments, up to the description.
+  const heads = entries.map((entry) => entry.slice(2).split('\n')[0].split(/ {2,}/)[0]);
+  for (const option of RUN_OPTIONS) assert.ok(heads.some((head) => new RegExp(`(^|[ ,])${option}\\b`).test(head)), `${option} has no entry of its own`);
+});
+
 test('an empty COMMAND is not found (127), as a missing one is, with or without a target, and --respawn does not try it again', () => {
   for (const args of [['--abstract', uniqueName()], [], ['--respawn', '--abstract', uniqueName()]]) {
     const result = cli(['run', ...args, '--', '', 'arg']);
