@@ -66,7 +66,7 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       break;
     }
     if (!arg.startsWith('-') || arg === '-') break;
-    for (const [name, inline] of optionsIn(arg)) i = option(name, inline, i);
+    for (const [name, inline, typed] of optionsIn(arg)) i = option(name, inline, typed, i);
   }
   parsed.rest = args.slice(i);
   const server = parsed.target?.kind === 'postgres' || parsed.target?.kind === 'redis';
@@ -77,15 +77,16 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
   checkLockMode(parsed);
   return parsed;
 
-  /** Applies one option found at args[i]; returns the index of the last argument it took. */
-  function option(name: string, inline: string | undefined, i: number): number {
+  /** Applies one option found at args[i], typed as typed; returns the index of the last argument it took. */
+  function option(name: string, inline: string | undefined, typed: string, i: number): number {
     if (!allowed.has(name)) {
-      const guess = closest(name, [...allowed]);
-      throw new UsageError(`unknown option ${name}${guess === undefined ? '' : `: did you mean ${guess}?`}`);
+      // A one-letter option has no near spelling to suggest.
+      const guess = typed.startsWith('--') ? closest(name, [...allowed]) : undefined;
+      throw new UsageError(`unknown option ${typed}${guess === undefined ? '' : `: did you mean ${guess}?`}`);
     }
     const value = (): string => {
-      if (inline === undefined && args[++i] === undefined) throw new UsageError(`${name} needs a value`);
-      if (args[i].includes('\uFFFD')) parsed.maybeNotUtf8.push({ option: name, index: i });
+      if (inline === undefined && args[++i] === undefined) throw new UsageError(`${typed} needs a value`);
+      if (args[i].includes('\uFFFD')) parsed.maybeNotUtf8.push({ option: typed, index: i });
       return inline ?? args[i];
     };
     switch (name) {
@@ -102,26 +103,26 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
         break;
       case '--wait':
         // `--wait 5` is flock's habit: a number right after it is its seconds, never COMMAND.
-        if (inline !== undefined) parsed.wait = seconds(name, inline);
-        else if (isSeconds(args[i + 1])) parsed.wait = seconds(name, args[++i]);
+        if (inline !== undefined) parsed.wait = seconds(typed, inline);
+        else if (isSeconds(args[i + 1])) parsed.wait = seconds(typed, args[++i]);
         else parsed.wait = true;
         break;
       case '--conflict-exit-code':
-        parsed.conflictExitCode = integer(name, value(), 0, 255);
+        parsed.conflictExitCode = integer(typed, value(), 0, 255);
         break;
       case '--slots':
-        parsed.slots = integer(name, value(), 1, MAX_SLOTS);
+        parsed.slots = integer(typed, value(), 1, MAX_SLOTS);
         break;
       case '--shared':
       case '--exclusive':
-        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+        if (inline !== undefined) throw new UsageError(`${typed} takes no value`);
         parsed.shared = name === '--shared';
         break;
       case '--close':
       case '--quiet':
       case '--json':
       case '--help':
-        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+        if (inline !== undefined) throw new UsageError(`${typed} takes no value`);
         parsed[name.slice(2) as 'close' | 'quiet' | 'json' | 'help'] = true;
         break;
       case '--nonblock':
@@ -131,7 +132,7 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--respawn':
       case '--until-success':
       case '--until-failure':
-        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
+        if (inline !== undefined) throw new UsageError(`${typed} takes no value`);
         if (name === '--nonblock') parsed.wait = false;
         else if (name.startsWith('--until-')) {
           const until = name.slice(8) as 'success' | 'failure';
@@ -141,26 +142,26 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
         else parsed[name.slice(2) as 'verbose' | 'fcntl' | 'replace' | 'respawn'] = true;
         break;
       case '--timeout':
-        parsed.wait = seconds(name, value());
+        parsed.wait = seconds(typed, value());
         break;
       case '--command':
         parsed.command = value();
         break;
       case '--kill-after':
-        parsed.killAfter = timerSeconds(name, value());
+        parsed.killAfter = timerSeconds(typed, value());
         break;
       case '--backoff':
-        parsed.backoff = timerSeconds(name, value());
+        parsed.backoff = timerSeconds(typed, value());
         break;
       case '--max-runtime': {
-        const ms = timerSeconds(name, value());
+        const ms = timerSeconds(typed, value());
         // 0 is no limit, as with timeout(1).
         if (ms > 0) parsed.maxRuntime = ms;
         else delete parsed.maxRuntime;
         break;
       }
       case '--fd':
-        parsed.fd = integer(name, value(), 0, 2 ** 31 - 1, 'a file descriptor number');
+        parsed.fd = integer(typed, value(), 0, 2 ** 31 - 1, 'a file descriptor number');
         break;
     }
     return i;

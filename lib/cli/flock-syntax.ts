@@ -29,20 +29,24 @@ export function isSeconds(text: string | undefined): boolean {
   return text !== undefined && SECONDS_WORD.test(text);
 }
 
-/** One argument as [option, inline value] pairs: `--wait=5`, or `-nw5` as -n and -w 5. */
-export function optionsIn(arg: string): Array<[string, string | undefined]> {
+/**
+ * One argument as [option, inline value, spelling typed] triples: `--wait=5`, or `-nw5` as -n and
+ * -w 5. Messages name an option as it was typed.
+ */
+export function optionsIn(arg: string): Array<[string, string | undefined, string]> {
   if (arg.startsWith('--')) {
     const eq = arg.indexOf('=');
-    return [eq < 0 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)]];
+    return [eq < 0 ? [arg, undefined, arg] : [arg.slice(0, eq), arg.slice(eq + 1), arg.slice(0, eq)]];
   }
-  const pairs: Array<[string, string | undefined]> = [];
+  const triples: Array<[string, string | undefined, string]> = [];
   for (let at = 1; at < arg.length; at++) {
-    const long = SHORT[`-${arg[at]}`];
-    if (long === undefined) throw new UsageError(`unknown option -${arg[at]}`);
-    if (TAKES_VALUE.has(long) && at + 1 < arg.length) return [...pairs, [long, arg.slice(at + 1)]];
-    pairs.push([long, undefined]);
+    const typed = `-${arg[at]}`;
+    const long = SHORT[typed];
+    if (long === undefined) throw new UsageError(`unknown option ${typed}`);
+    if (TAKES_VALUE.has(long) && at + 1 < arg.length) return [...triples, [long, arg.slice(at + 1), typed]];
+    triples.push([long, undefined, typed]);
   }
-  return pairs;
+  return triples;
 }
 
 /** Seconds as flock(1) and timeout(1) take them (0.5, 10, 1e0), in ms. */

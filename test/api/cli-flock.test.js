@@ -188,13 +188,30 @@ test('lock --fd N and unlock --fd N on a number the shell did not pass fail EBAD
   }
 });
 
+test('a short option is named as typed in every usage error: -s where status does not take it, -E, -w and -c with a bad or no value', async () => {
+  for (const [args, line] of [
+    [['status', '--abstract', 'x', '-s'], 'solely: unknown option -s\n'],
+    [['status', '--abstract', 'x', '-nv'], 'solely: unknown option -n\n'],
+    [['lock', '--fd', '9', '-x'], 'solely: unknown option -x\n'],
+    [['list', '-q'], 'solely: unknown option -q\n'],
+    [['run', '--file', '/tmp/x', '-E', 'x', 'true'], "solely: -E takes an integer from 0 to 255, not 'x'\n"],
+    [['run', '--file', '/tmp/x', '-w', 'x', 'true'], 'solely: -w takes a number of seconds, not x\n'],
+    [['run', '--file', '/tmp/x', '-c'], 'solely: -c needs a value\n'],
+    [['run', '--file', '/tmp/x', '--timeout=x', 'true'], 'solely: --timeout takes a number of seconds, not x\n'],
+  ]) {
+    const result = await run(args);
+    assert.equal(result.status, 64, args.join(' '));
+    assert.ok(result.stderr.startsWith(line), `${args.join(' ')}: ${result.stderr}`);
+  }
+});
+
 test('-E, --slots and --fd take decimal digits only: a blank, 1e0, 0x3, 0b11 or 3.0 is a usage error (64), never success against a held lock', { skip: needs('flock', 'bash') }, async (t) => {
   const file = path.join(tempDir(t), 'lockfile');
   const holding = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 30'], { detached: true });
   for (const bad of ['', ' ', '1e0', '0x3', '0b11', '3.0', '+3', '256', '-1']) {
     const script = await run(['-c', 'exec 9>"$1"; $SOLELY lock -E "$2" --fd 9', 'script', file, bad], { command: 'bash', prefix: [], env: { ...process.env, SOLELY } });
     assert.equal(script.status, 64, `lock -E '${bad}'`);
-    assert.match(script.stderr, /^solely: --conflict-exit-code takes an integer from 0 to 255, not '/);
+    assert.match(script.stderr, /^solely: -E takes an integer from 0 to 255, not '/);
     for (const args of [['-E', bad], [`--conflict-exit-code=${bad}`], ...(bad === '256' ? [] : [['--slots', bad]])]) {
       const result = await run(['run', '--file', file, ...args, '--', 'true']);
       assert.equal(result.status, 64, args.join(' '));
