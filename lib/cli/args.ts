@@ -58,6 +58,8 @@ export interface Parsed {
 /** Options before COMMAND; `--` or the first non-option argument starts COMMAND. */
 function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
   const parsed: Parsed = { wait: false, close: false, quiet: false, json: false, help: false, conflictExitCode: EX_TEMPFAIL, shared: false, rest: [], maybeNotUtf8: [], verbose: false, fcntl: false, replace: false, killAfter: DEFAULT_KILL_AFTER_MS, respawn: false, backoff: DEFAULT_BACKOFF_MS };
+  // -n wins over -w in any order, as in flock(1), where it makes even the waiting flock(2) non-blocking.
+  let nonblock = false;
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i];
@@ -69,6 +71,7 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
     for (const [name, inline, typed] of optionsIn(arg)) i = option(name, inline, typed, i);
   }
   parsed.rest = args.slice(i);
+  if (nonblock) parsed.wait = false;
   const server = parsed.target?.kind === 'postgres' || parsed.target?.kind === 'redis';
   if (server !== (parsed.key !== undefined)) throw new UsageError(`--${parsed.target?.kind === 'redis' ? 'redis' : 'postgres'} URL and --key NAME go together`);
   if (parsed.until !== undefined && !parsed.respawn) throw new UsageError(`--until-${parsed.until} goes with --respawn`);
@@ -133,7 +136,7 @@ function parse(args: string[], allowed: ReadonlySet<string>): Parsed {
       case '--until-success':
       case '--until-failure':
         if (inline !== undefined) throw new UsageError(`${typed} takes no value`);
-        if (name === '--nonblock') parsed.wait = false;
+        if (name === '--nonblock') nonblock = true;
         else if (name.startsWith('--until-')) {
           const until = name.slice(8) as 'success' | 'failure';
           if (parsed.until !== undefined && parsed.until !== until) throw new UsageError('--until-success and --until-failure exclude each other');

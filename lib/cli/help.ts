@@ -33,7 +33,7 @@ Runs COMMAND while holding the lock; exits with COMMAND's status (128+N if kille
                            solely exits 69
   (no target)              a lock of this user's for this command line (run-one): the abstract name
                            solely-run/UID/SHA-256 of each word of COMMAND and ARGS followed by a NUL
-  -n, --nonblock           fail at once when the lock is held (the default)
+  -n, --nonblock           fail at once when the lock is held (the default; with -w too, as in flock(1))
   -w, --timeout SECONDS    wait up to SECONDS, then exit with the conflict code (0: do not wait)
   --wait[=SECONDS]         alone, wait without end; a number right after it is SECONDS
   -o, --close              keep the lock in solely only (default: COMMAND inherits it as fd 3, as with

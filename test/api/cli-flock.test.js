@@ -45,6 +45,21 @@ test('-n, -E N, --nonblock --conflict-exit-code N, -w 0 and --timeout=0 fail at 
   await kill(holding);
 });
 
+test('-n with -w S, in either order, fails at once against a holder, as flock(1) does', { skip: needs('flock') }, async (t) => {
+  const file = path.join(tempDir(t), 'lockfile');
+  const holding = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 60'], { detached: true });
+  // Had either waited, it would still be waiting: the holder stays until the end of the test.
+  for (const args of [['-n', '-w', '30'], ['-w', '30', '-n'], ['-nw30']]) {
+    assert.equal((await flock([...args, file, 'true'])).status, 1, `flock ${args.join(' ')}`);
+    const result = await run(['run', ...args, '--file', file, '--', 'true']);
+    assert.equal(result.status, 75, args.join(' '));
+    assert.match(result.stderr, /is held by pid/, args.join(' '));
+  }
+  const locked = await run(['-c', 'exec 9>"$1"; $SOLELY lock -n -w 30 --fd 9', 'script', file], { command: 'bash', prefix: [], env: { ...process.env, SOLELY } });
+  assert.equal(locked.status, 75);
+  await kill(holding);
+});
+
 test('-w S, --timeout S, --wait S and --wait=S wait for the holder and never run "S", in every spelling strtod(3) reads as flock(1) does (3e1, +30, .3e2, 30.); -w gives up with the conflict code', { skip: needs('flock') }, async (t) => {
   const file = path.join(tempDir(t), 'lockfile');
   const holding = await holder(t, 'file', file, '--release-on-input');
