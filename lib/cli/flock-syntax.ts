@@ -19,10 +19,11 @@ const TAKES_VALUE = new Set(['--timeout', '--conflict-exit-code', '--command', '
 export const DEFAULT_KILL_AFTER_MS = 10_000;
 export const DEFAULT_BACKOFF_MS = 1000;
 /**
- * Seconds as flock(1) reads them with strtod(3), in decimal: 5, +5, 0.5, .5, 5., 1e0, 5e-1. Every
- * option that takes seconds, and the word `--wait` takes as its seconds rather than as COMMAND.
+ * Seconds as flock(1) reads them with strtod(3), in decimal: 5, +5, 0.5, .5, 5., 1e0, 5e-1, after
+ * any white space (isspace(3)). Every option that takes seconds, and the word `--wait` takes as its
+ * seconds rather than as COMMAND.
  */
-const SECONDS_WORD = /^\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SECONDS_WORD = /^[ \t\n\v\f\r]*\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Whether `--wait` takes text as its seconds, rather than as COMMAND. */
 export function isSeconds(text: string | undefined): boolean {

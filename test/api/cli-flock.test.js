@@ -45,6 +45,19 @@ test('-n, -E N, --nonblock --conflict-exit-code N, -w 0 and --timeout=0 fail at 
   await kill(holding);
 });
 
+test('seconds with white space before them are read as flock(1) reads them, white space after is a usage error', { skip: needs('flock') }, async (t) => {
+  const file = path.join(tempDir(t), 'lockfile');
+  const holding = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 60'], { detached: true });
+  for (const seconds of [' 0.2', '\t+.2', '\n2e-1']) {
+    assert.equal((await flock(['-w', seconds, file, 'true'])).status, 1, JSON.stringify(seconds));
+    const result = await run(['run', '-w', seconds, '--file', file, '--', 'true']);
+    assert.equal(result.status, 75, JSON.stringify(seconds));
+    assert.match(result.stderr, /timed out waiting for/);
+  }
+  assert.equal((await run(['run', '-w', '0.2 ', '--file', file, '--', 'true'])).status, 64);
+  await kill(holding);
+});
+
 test('-n with -w S, in either order, fails at once against a holder, as flock(1) does', { skip: needs('flock') }, async (t) => {
   const file = path.join(tempDir(t), 'lockfile');
   const holding = await spawnReady(t, 'flock', [file, 'sh', '-c', 'echo locked; exec sleep 60'], { detached: true });
