@@ -588,6 +588,17 @@ test('status: 0 held (with pid, uid, command), 1 stale pidfile, 3 not held; --js
   assert.equal(cli(['status', '--file', file, 'extra']).status, 64);
 });
 
+test('status --pidfile: a FIFO or a device at the path is 4 with EINVAL, as run fails, never stale', { skip: needs('mkfifo') }, (t) => {
+  const fifo = path.join(tempDir(t), 'fifo');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  for (const target of [fifo, '/dev/null']) {
+    const run = cli(['run', '--pidfile', target, '--', 'true']);
+    assert.deepEqual([run.status, run.stderr], [1, `solely: EINVAL: invalid argument, ftruncate '${target}'\n`]);
+    const status = cli(['status', '--pidfile', target]);
+    assert.deepEqual([status.status, status.stdout, status.stderr], [4, '', run.stderr], target);
+  }
+});
+
 test('status: 4 (unknown) when it cannot tell, the error once on stderr and, with --json, on stdout too', (t) => {
   const file = path.join(tempDir(t), 'file');
   const link = `${file}.pid`;
