@@ -2,6 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { LockTimeoutError, type Holder, type SolelyError } from '../errors';
 import { byHolder, describeSlots, printable } from '../internal/holder-message';
+import { absolutePath } from '../internal/path';
 import { describeError, parseSubcommand, RUN_OPTIONS, UsageError, type WithTarget } from './args';
 import { RUN_HELP } from './help';
 import { runChild, terminate } from './child';
@@ -48,6 +49,12 @@ function checkCombination({ target: { kind }, fcntl, replace }: WithTarget): voi
   if (replace && kind === 'postgres') throw new UsageError('--replace cannot verify a PostgreSQL lock\'s holder: use it with --abstract, --file, --pidfile or no target');
 }
 
+/** The lock as `solely list` names it: an abstract name with its @, a path made absolute. */
+function lockName({ target: { kind, value }, key }: WithTarget): string {
+  if (kind === 'abstract') return `@${value}`;
+  return kind === 'file' || kind === 'pidfile' ? absolutePath(value) : (key ?? value);
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const options = parseSubcommand(args, RUN_OPTIONS, RUN_HELP, commandLockName);
   if (options === null) return 0;
@@ -70,7 +77,7 @@ async function runCommand(args: string[]): Promise<number> {
     if (!options.quiet) process.stderr.write(`${heldMessage(error, target)}\n`);
     return options.conflictExitCode;
   }
-  say(`solely: took ${target} in ${((performance.now() - asked) / 1000).toFixed(3)} seconds`);
+  say(`solely: took ${printable(lockName(options))} in ${((performance.now() - asked) / 1000).toFixed(3)} seconds`);
 
   // A SIGUSR1/SIGUSR2 that came while we waited can still sit in libuv's signal pipe behind the
   // wake-up that gave us the lock: one turn of the loop lets the ignoring listener take it, so it is

@@ -13,8 +13,8 @@ const { tempDir, spawnReady, holder, kill, exited, needs, hasOpen, CLI } = requi
 const SOLELY = `${process.execPath} ${CLI}`;
 
 /** Runs the CLI (or another program) to its end: { status, stdout, stderr }. */
-function run(args, { command = process.execPath, prefix = [CLI], env, stdio = ['ignore', 'pipe', 'pipe'] } = {}) {
-  const child = spawn(command, [...prefix, ...args], { stdio, env: env ?? process.env });
+function run(args, { command = process.execPath, prefix = [CLI], env, stdio = ['ignore', 'pipe', 'pipe'], cwd } = {}) {
+  const child = spawn(command, [...prefix, ...args], { stdio, env: env ?? process.env, cwd });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -120,6 +120,11 @@ test('-v says when the lock was taken and what runs; -q says nothing when it is 
   const verbose = await run(['run', '-v', '--file', file, '--', 'echo', 'hi']);
   assert.equal(verbose.status, 0);
   assert.match(verbose.stderr, new RegExp(`^solely: took ${file} in \\d+\\.\\d{3} seconds\\nsolely: running echo hi\\n$`));
+  // The lock as `solely list` names it: an abstract name with its @, a relative path made absolute.
+  const name = `solely-took-${process.pid}`;
+  assert.match((await run(['run', '-v', '--abstract', name, '--', 'true'])).stderr, new RegExp(`^solely: took @${name} in `));
+  const relative = await run(['run', '-v', '--file', 'lockfile', '--', 'true'], { cwd: path.dirname(file) });
+  assert.match(relative.stderr, new RegExp(`^solely: took ${file} in `));
   const holding = await holder(t, 'file', file);
   const quiet = await run(['run', '-q', '--file', file, '--', 'echo', 'x']);
   assert.deepEqual([quiet.status, quiet.stdout, quiet.stderr], [75, '', '']);
