@@ -69,6 +69,21 @@ test('no target: arguments that are not UTF-8 are hashed as their bytes: the byt
   await exited(first);
 });
 
+test('no target with --slots N: at most N copies of the command line run at once, in the slots solely-run/UID/HASH and HASH.i', async (t) => {
+  const script = `echo ready $SOLELY_SLOT; exec cat # ${uniqueName()}`;
+  const copy = () => spawnReady(t, process.execPath, [CLI, 'run', '--slots', '2', '--', 'sh', '-c', script]);
+  const copies = [await copy(), await copy()];
+  assert.deepEqual(copies.map((c) => c.firstLine).sort(), ['ready 0', 'ready 1']);
+  const third = await run(['run', '--slots', '2', '--', 'sh', '-c', script]);
+  assert.equal(third.status, 75);
+  assert.match(third.stderr, /all 2 slots are held/);
+  const name = derivedName(['sh', '-c', script]);
+  const holders = [solely.whoHolds({ abstract: name }), solely.whoHolds({ abstract: `${name}.1` })];
+  assert.deepEqual(holders.map((h) => h?.pid).sort(), copies.map((c) => c.pid).sort());
+  for (const c of copies) c.stdin.end();
+  await Promise.all(copies.map((c) => exited(c)));
+});
+
 /** A node process that holds a file lock, ignores SIGTERM if asked, and prints "locked". */
 function stubbornHolder(t, file, ignoreTerm) {
   const script = `const lock = require(${JSON.stringify(ROOT)}).lockFileSync(${JSON.stringify(file)});
