@@ -9,6 +9,7 @@
 #endif
 #include <unistd.h>
 
+#include <climits>
 #include <string>
 #include <vector>
 
@@ -49,12 +50,12 @@ Napi::Value ExecWithParentDeath(const Napi::CallbackInfo& info) {
   std::vector<int> keep = {0, 1, 2};
   for (uint32_t i = 0; i < keepArray.Length(); i++) {
     Napi::Value item = keepArray.Get(i);
-    if (!item.IsNumber() || item.As<Napi::Number>().DoubleValue() != item.As<Napi::Number>().Int32Value() ||
-        item.As<Napi::Number>().Int32Value() < 0) {
+    double fd = item.IsNumber() ? item.As<Napi::Number>().DoubleValue() : -1;
+    if (!(fd >= 0 && fd <= INT_MAX && fd == static_cast<int>(fd))) {
       Napi::TypeError::New(env, kNotFds).ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    keep.push_back(item.As<Napi::Number>().Int32Value());
+    keep.push_back(static_cast<int>(fd));
   }
   std::vector<char*> argv;
   for (std::string& s : strings) argv.push_back(s.data());
