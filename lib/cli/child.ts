@@ -40,9 +40,10 @@ export function runChild(commandLine: string[], lock: LockAroundCommand, signals
   // No file has the empty name, as execvp(3) finds (spawn would throw instead).
   if (command === '') return Promise.resolve(notRunnable(command, 'ENOENT'));
   // Through the guard, COMMAND gets SIGTERM if this process dies (even SIGKILLed) with its lock.
-  const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), passedFds().join(','), '--', ...commandLine]] : [command, args];
+  const passed = passedFds();
+  const [file, argv] = lock.diesWithWrapper ? [process.execPath, [GUARD, String(process.pid), passed.join(','), '--', ...commandLine]] : [command, args];
   const child = spawn(file, argv, {
-    stdio: stdioWithPassedFds(lock.inheritedFd),
+    stdio: stdioWithPassedFds(passed, lock.inheritedFd),
     env: { ...process.env, ...lock.env },
   });
   signals.to(child);

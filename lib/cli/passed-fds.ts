@@ -10,7 +10,8 @@ import { onNode } from '../internal/runtime';
 /** Node marks fds up to here close-on-exec, and on above while they are open. */
 const MARKED_AT_LEAST = 15;
 
-let passed: readonly number[] = [];
+/** The passed fds, each with what /proc/self/fd says it is. */
+let passed: ReadonlyArray<readonly [number, string]> = [];
 
 /** Notes the fds the caller passed that Node marked close-on-exec: first thing, before the CLI opens one. */
 export function notePassedFds(): void {
@@ -31,17 +32,31 @@ export function notePassedFds(): void {
   while (kinds.has(gap)) gap++;
   const pipes = [...kinds.values()].filter((kind) => kind.startsWith('pipe:'));
   const nodeOwn = (kind: string): boolean => kind.startsWith('anon_inode:') || kind === '/dev/null' || (kind.startsWith('pipe:') && pipes.indexOf(kind) !== pipes.lastIndexOf(kind));
-  passed = [...kinds].filter(([fd, kind]) => fd > 2 && fd < gap && !nodeOwn(kind)).map(([fd]) => fd).sort((a, b) => a - b);
+  passed = [...kinds].filter(([fd, kind]) => fd > 2 && fd < gap && !nodeOwn(kind)).sort(([a], [b]) => a - b);
 }
 
 /**
- * spawn's stdio for COMMAND: 0 to 2 inherited, each passed fd at its own number (which leaves this
+ * The passed fds still open as they were: Node may have closed one of its own since that looked
+ * passed (an inspector's socket, opened by a SIGUSR1 at startup and closed before COMMAND runs).
+ */
+export function passedFds(): number[] {
+  return passed.filter(([fd, kind]) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === kind;
+    } catch {
+      return false;
+    }
+  }).map(([fd]) => fd);
+}
+
+/**
+ * spawn's stdio for COMMAND: 0 to 2 inherited, each of fds at its own number (which leaves this
  * process's flags alone), and lockFd as fd 3 when given (it takes the place of a passed fd 3).
  */
-export function stdioWithPassedFds(lockFd: number | undefined): Array<'inherit' | 'ignore' | number> {
+export function stdioWithPassedFds(fds: readonly number[], lockFd: number | undefined): Array<'inherit' | 'ignore' | number> {
   const stdio: Array<'inherit' | 'ignore' | number> = ['inherit', 'inherit', 'inherit'];
   // No holes: spawn would shift the entries after one.
-  for (const fd of passed) {
+  for (const fd of fds) {
     while (stdio.length < fd) stdio.push('ignore');
     stdio[fd] = fd;
   }
@@ -50,9 +65,4 @@ export function stdioWithPassedFds(lockFd: number | undefined): Array<'inherit' 
     stdio[3] = lockFd;
   }
   return stdio;
-}
-
-/** The passed fds, which the guard (a Node process too) must clear close-on-exec on before exec. */
-export function passedFds(): readonly number[] {
-  return passed;
 }
