@@ -64,14 +64,14 @@ async function statusOf(kind: TargetKind, target: string, key = ''): Promise<Sta
   }
   // The pidfile first: /proc/locks says whether it is locked; only then is a holder worth a /proc scan.
   // Its holder is the process it names, as for a conflict: COMMAND under `solely run`, not the wrapper.
-  // Not "stale" where `solely run` would fail: a symlink or a socket it cannot open, a FIFO or a
-  // device it cannot truncate to write a PID in.
+  const { readPidfile, pidfileHolder } = pidfile();
+  const { pid, locked } = readPidfile(target);
+  // Not "stale" where `solely run` would fail: a symlink or a socket it cannot open, or, unlocked, a
+  // FIFO or a device it would lock but not truncate to write a PID in (locked, run says it is held).
   const path = absolutePath(target);
   const stats = lstatSync(path, { throwIfNoEntry: false });
   refuseUnopenable(stats, path);
-  if (stats !== undefined && (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice())) throw fromErrno(errnoOf('EINVAL'), 'ftruncate', { path });
-  const { readPidfile, pidfileHolder } = pidfile();
-  const { pid, locked } = readPidfile(target);
+  if (!locked && stats !== undefined && (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice())) throw fromErrno(errnoOf('EINVAL'), 'ftruncate', { path });
   if (!locked) return existsSync(target) ? { target, kind, state: 'stale', pid } : { target, kind, state: 'free' };
   const holder = pidfileHolder(target, pid);
   return { target, kind, state: 'held', pid, ...(holder === undefined ? {} : { holder }) };
