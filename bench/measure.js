@@ -11,10 +11,15 @@ const ROOT = path.join(__dirname, '..');
 const FLOOR = path.join(__dirname, 'floor');
 const PEER = path.join(__dirname, 'peer.js');
 const QUICK = process.argv.includes('--quick');
-const ROUNDS = QUICK ? 3 : 15;
+// --rounds=N: N rounds instead of 15 in every row family (each family's other counts scale with
+// it), for a machine so busy that 15 rounds leave the medians noisy.
+const ROUNDS_ASKED = Number(/^--rounds=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--rounds=')) ?? '')?.[1] ?? 15);
+/** count, scaled by --rounds (at least 1); QUICK keeps quick, its own count. */
+const scaled = (count, quick) => (QUICK ? quick : Math.max(1, Math.round((count * ROUNDS_ASKED) / 15)));
+const ROUNDS = scaled(15, 3);
 const BATCH_MS = QUICK ? 2 : 20; // each contender's batch in a round lasts about this long
 const HANDOVERS = QUICK ? 10 : 100; // per contender and round of the wake-up row
-const SPAWNS = QUICK ? 3 : 20; // process launches per contender
+const SPAWNS = scaled(20, 3); // process launches per contender
 
 function optional(name) {
   try {
@@ -37,6 +42,9 @@ const lockPath = (name = uniqueName()) => {
   return file;
 };
 const children = new Set();
+// The open flags of a lock file (lib/internal/file-attempt.ts), for the rows that call the addon alone.
+const { O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const OPEN_LOCK_FILE = O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 
 // ---- statistics ----
 
@@ -199,6 +207,8 @@ async function launches(contenders) {
 module.exports = {
   ROOT,
   QUICK,
+  ROUNDS,
+  scaled,
   HANDOVERS,
   properLockfile,
   fsne,
@@ -206,6 +216,7 @@ module.exports = {
   dir,
   uniqueName,
   lockPath,
+  OPEN_LOCK_FILE,
   children,
   median,
   percentile,

@@ -1,6 +1,6 @@
 'use strict';
 // What 64 pending waits cost the rest of the process: thread-pool work and event-loop gaps.
-const { QUICK, fsne, fsExt, uniqueName, lockPath, median, line, ratioOf, judge, peer } = require('../measure');
+const { QUICK, scaled, fsne, fsExt, uniqueName, lockPath, median, line, ratioOf, judge, peer } = require('../measure');
 
 async function pendingWaits() {
   const row = '64 pending waits: fs.promises.stat time vs none pending';
@@ -18,7 +18,7 @@ async function pendingWaits() {
   if (!fsne.missing) kinds.push(['fsne', ofdFile, 'fs-native-extensions waitForLock']);
   if (!fsExt.missing) kinds.push(['fs-ext', file, 'fs-ext flock (thread pool)']);
   for (const [kind, target, measure] of kinds) {
-    const child = peer(['pending', kind, target, String(QUICK ? 50 : 400), String(QUICK ? 2 : 8), String(windowMs)]);
+    const child = peer(['pending', kind, target, String(QUICK ? 50 : 400), String(scaled(8, 2)), String(windowMs)]);
     const result = JSON.parse(await child.next());
     const ours = kind === 'abstract' || kind === 'file';
     const blocked = result.pending.includes(null);

@@ -1,9 +1,9 @@
 'use strict';
 // Four processes handing one lock around as fast as they can.
-const { QUICK, fsne, uniqueName, lockPath, median, line, ratioOf, peer } = require('../measure');
+const { QUICK, scaled, fsne, uniqueName, lockPath, median, line, ratioOf, peer } = require('../measure');
 
 const RING_MS = QUICK ? 150 : 1000;
-const RING_ROUNDS = QUICK ? 1 : 3;
+const RING_ROUNDS = scaled(3, 1);
 
 async function ring() {
   const row = '4 processes handing one lock around';

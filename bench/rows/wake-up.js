@@ -1,6 +1,6 @@
 'use strict';
 // How soon a waiter in another process holds the lock once its holder released it.
-const { QUICK, HANDOVERS, fsne, uniqueName, lockPath, percentile, floor, line, peer, expectLine } = require('../measure');
+const { scaled, HANDOVERS, fsne, uniqueName, lockPath, percentile, floor, line, peer, expectLine } = require('../measure');
 
 /** Two peers hand the lock back and forth; each sample is release → acquired, in ns. */
 async function handOvers(pair, n) {
@@ -33,7 +33,7 @@ async function wakeUp() {
   }
   const samples = kinds.map(() => []);
   const floors = { 'wake-abstract': [], 'wake-file': [] };
-  for (let r = 0; r < (QUICK ? 1 : 4); r++) {
+  for (let r = 0; r < scaled(4, 1); r++) {
     for (let k = 0; k < kinds.length; k++) {
       samples[k].push(...(await handOvers(pairs[k], HANDOVERS)));
       const floorCaseName = kinds[k][3];
