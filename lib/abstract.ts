@@ -1,7 +1,7 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './internal/binding';
-import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
+import { LockHeldError, UnsupportedPlatformError, type Holder, type InvalidTargetError } from './errors';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
 import { heldBy, heldText } from './internal/holder-message';
 import { systemMessage } from './internal/system-message';
@@ -43,15 +43,18 @@ export function checkName(name: unknown): string {
     throw new UnsupportedPlatformError('ENOTSUP', `abstract socket names exist only on Linux, not ${process.platform}`, { errno: errnoOf('ENOTSUP') });
   }
   if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'name', 'of type string', name);
-  const address = `@${name}`;
-  if (name.length === 0) throw invalidTarget('EINVAL', 'an abstract name cannot be empty (that would autobind a random name)', { address });
-  if (name.includes('\0')) throw invalidTarget('EINVAL', 'an abstract name cannot contain a NUL byte', { address });
-  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'an abstract name must be well-formed Unicode', { address });
+  if (name.length === 0) throw invalidName(name, 'EINVAL', 'an abstract name cannot be empty (that would autobind a random name)');
+  if (name.includes('\0')) throw invalidName(name, 'EINVAL', 'an abstract name cannot contain a NUL byte');
+  if (!name.isWellFormed()) throw invalidName(name, 'EINVAL', 'an abstract name must be well-formed Unicode');
   // A UTF-16 unit is at least one UTF-8 byte, so only long strings need counting.
   if (name.length > MAX_NAME_BYTES || (name.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(name) > MAX_NAME_BYTES)) {
-    throw invalidTarget('ENAMETOOLONG', `an abstract name is at most ${MAX_NAME_BYTES} bytes of UTF-8`, { address });
+    throw invalidName(name, 'ENAMETOOLONG', `an abstract name is at most ${MAX_NAME_BYTES} bytes of UTF-8`);
   }
   return name;
+}
+
+function invalidName(name: string, code: 'EINVAL' | 'ENAMETOOLONG', message: string): InvalidTargetError {
+  return invalidTarget(code, message, { address: `@${name}` });
 }
 
 function backlogOf(o: Partial<AbstractLockOptions>): number {

@@ -147,4 +147,6 @@ const addon = loadAddon();
 // Node runs waits on its own event loop (uv_poll). Bun stubs uv_poll with a panic and Deno emulates
 // it: there an epoll thread reports them. Measured on Node, the thread's hop costs a wake-up 20 to
 // 30 µs more at the median, so Node keeps the loop's.
-export const binding: Binding = onNode ? addon : { ...addon, FdWatch: addon.FdWatchOnThread };
+// A copy in every case: V8 keeps the addon's own exports object, filled property by property, in
+// dictionary mode, where each `binding.x` of a lock's hot path is a slow lookup.
+export const binding: Binding = onNode ? { ...addon } : { ...addon, FdWatch: addon.FdWatchOnThread };
