@@ -31,8 +31,9 @@ export interface Binding {
   peerCred(fd: number): [number, number, number] | number;
   /** open(path, flags | O_CLOEXEC, mode): the fd, or -errno. */
   open(path: string, flags: number, mode: number): number;
-  /** open + lockVerified in one call: the fd, or which step failed and its -errno (fd closed). */
-  openLocked(path: string, flags: number, mode: number, method: number): number | [failedStep: 'open' | 'lock', errno: number];
+  /** open + lockVerified in one call: the fd; the lock step's -errno (the fd closed again); or
+   *  [-errno] when open failed. */
+  openLocked(path: string, flags: number, mode: number, method: number): number | [openErrno: number];
   /** Lock without blocking, then check that path still names fd's inode (-ESTALE if not). */
   lockVerified(fd: number, path: string, method: number): number;
   /** lockVerified on a thread of its own (network filesystems): 0, then callback(rc) on the loop;

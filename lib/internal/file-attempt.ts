@@ -180,10 +180,8 @@ export function lockTargetSync(target: FileTarget): Outcome {
 
 function attemptOnce(target: FileTarget): Attempt {
   const opened = binding.openLocked(target.path, OPEN_OR_CREATE, target.mode, target.methodCode);
-  if (typeof opened === 'number') return opened;
-  const [failedStep, rc] = opened;
-  if (failedStep === 'lock') return lockFailure(rc, target); // the addon closed the fd
-  const fd = withFallbacks(target, rc);
+  if (typeof opened === 'number') return opened >= 0 ? opened : lockFailure(opened, target); // a failed lock's fd is closed
+  const fd = withFallbacks(target, opened[0]);
   return keepIfLocked(fd, binding.lockVerified(fd, target.path, target.methodCode), target);
 }
 
