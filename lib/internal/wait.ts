@@ -22,6 +22,17 @@ export interface Waiter<T> {
 
 /** The fallback poll, for holders that release without closing and for missing events. */
 export const FALLBACK_POLL_MS = 250;
+// Each poll armed comes POLL_STEP_MS sooner than the last, up to POLL_STEPS steps, then again
+// from FALLBACK_POLL_MS: waits armed together (64 lockFile calls in a loop) poll in different
+// timer ticks. In one tick, they would hold the event loop for an attempt each.
+const POLL_STEP_MS = 5;
+const POLL_STEPS = 25;
+let pollsArmed = 0;
+
+function fallbackPollDelay(): number {
+  pollsArmed = (pollsArmed + 1) % POLL_STEPS;
+  return FALLBACK_POLL_MS - pollsArmed * POLL_STEP_MS;
+}
 /**
  * A second look shortly after an event that found the lock still held: the kernel sends the
  * close event of a dying flock holder just before it removes the lock.
@@ -161,7 +172,7 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
       if (lock === null) {
         waiter.arm(wake);
         clearTimeout(poll);
-        poll = cause === 'event' ? setTimeout(retry, RECHECK_MS, 'recheck') : setTimeout(retry, FALLBACK_POLL_MS, 'poll');
+        poll = cause === 'event' ? setTimeout(retry, RECHECK_MS, 'recheck') : setTimeout(retry, fallbackPollDelay(), 'poll');
       }
       // Published once armed: a subscriber that acts on "held" finds the wake-ups in place.
       if (attempts().hasSubscribers) attempts().publish({ target, cause, acquired: lock !== null });

@@ -1,5 +1,7 @@
 'use strict';
 const assert = require('node:assert/strict');
+const { channel } = require('node:diagnostics_channel');
+const { setMaxListeners } = require('node:events');
 const fsp = require('node:fs/promises');
 const path = require('node:path');
 const { describe, test } = require('node:test');
@@ -187,6 +189,36 @@ test('64 pending waits occupy no thread-pool thread: fs.promises.stat completes 
   for (const result of await Promise.all(waits)) assert.equal(result.name, 'AbortError');
   heldAbstract.release();
   heldFile.release();
+});
+
+// The waits' clock is mocked: each 1 ms tick runs the fallback polls due in it, however busy the
+// machine is. Armed together, the polls of 64 waits would all fall in the same tick.
+test('64 waits armed together spread their fallback polls over many timer ticks, never one burst', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  for (const kind of kinds.slice(0, 2)) {
+    const held = kind.sync(kind.target(t));
+    let polls = 0;
+    const onAttempt = (attempt) => attempt.cause === 'poll' && polls++;
+    channel('solely:wait').subscribe(onAttempt);
+    const controller = new AbortController();
+    setMaxListeners(64, controller.signal);
+    const waits = Array.from({ length: 64 }, () => kind.lock(held.target, { wait: true, signal: controller.signal }).catch((e) => e));
+    t.after(() => {
+      channel('solely:wait').unsubscribe(onAttempt);
+      controller.abort();
+      held.release();
+    });
+    let most = 0;
+    for (let ms = 0; ms < FALLBACK_POLL_MS; ms++) {
+      const before = polls;
+      t.mock.timers.tick(1);
+      most = Math.max(most, polls - before);
+    }
+    assert.equal(polls, 64, `${kind.kind}: each wait polled once within the fallback interval`);
+    assert.ok(most <= 4, `${kind.kind}: ${most} of the 64 polls ran in one tick`);
+    controller.abort();
+    for (const result of await Promise.all(waits)) assert.equal(result.name, 'AbortError');
+  }
 });
 
 test("Node 20's net pads '\\0name' to 108 bytes: a different name, which does not conflict", { skip: Number(process.versions.node.split('.')[0]) >= 22 }, async (t) => {
