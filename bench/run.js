@@ -37,6 +37,7 @@ function formatGoal(goal) {
   if (goal === undefined) return 'report';
   if (goal.max !== undefined) return `≤ ${goal.max.toFixed(2)}×`;
   if (goal.min !== undefined) return `≥ ${goal.min}×`;
+  if (goal.plusMax !== undefined) return `≤ against + ${goal.plusMax} ms`;
   return `≤ ${formatValue(goal.absMax, goal.absMax < 1e3 ? 'ms' : 'ns')}`; // absolute, not a ratio
 }
 

@@ -32,13 +32,17 @@ async function pendingWaits() {
       pass: ours ? judge(ratio, { max: 1.2 }) : undefined,
     });
     if (ours) {
-      line(gapRow, `${measure}, 64 pending`, {
-        value: result.gapMs,
+      // The longest gap of each window, its median over the rounds: the machine's own hiccups
+      // (a shared two-core VM) make the longest of all a measure of the neighbours.
+      const gap = median(result.gapsMs);
+      const baseGap = median(result.baseGapsMs);
+      line(gapRow, `${measure}, 64 pending (median of ${result.gapsMs.length} windows)`, {
+        value: gap,
         unit: 'ms',
-        against: result.baseGapMs,
+        against: baseGap,
         anchor: 'none pending, same process',
-        goal: { absMax: 2 },
-        pass: result.gapMs <= 2,
+        goal: { plusMax: 0.5 },
+        pass: gap <= baseGap + 0.5,
       });
     }
   }
