@@ -188,6 +188,8 @@ class AbstractWaiter implements Waiter<Lock> {
   #backoff: NodeJS.Timeout | undefined;
   #backoffMs = 1;
   #hungUpOn = false;
+  /** The connection has reset or hung up: hung up on our side at the next arm or disarm. */
+  #connectionEnded = false;
 
   constructor(request: AbstractRequest, slot: number) {
     this.#request = request;
@@ -200,6 +202,7 @@ class AbstractWaiter implements Waiter<Lock> {
   }
 
   arm(wake: (cause?: WakeCause) => void): void {
+    if (this.#connectionEnded) this.#hangUp();
     if (this.#connection >= 0 || this.#backoff !== undefined) return;
     if (this.#hungUpOn) {
       // A live holder accepted and closed our connection: reconnecting at once would busy-loop.
@@ -216,7 +219,9 @@ class AbstractWaiter implements Waiter<Lock> {
     binding.trackWaitFd(connection); // open only to wait: closed if this thread ends mid-wait
     this.#connection = connection;
     this.#watch ??= new binding.FdWatch((status) => {
-      this.#hangUp();
+      // Hung up on our side after the attempt this wakes (at its arm or disarm): a won wait hands
+      // the lock over first.
+      this.#connectionEnded = true;
       // An error (POLLERR) is the reset of a connection still queued in the backlog: the socket we
       // waited on closed, a real wait, so a new holder is connected to at once. A clean hang-up or
       // data means the holder accepted us, and will again.
@@ -243,6 +248,7 @@ class AbstractWaiter implements Waiter<Lock> {
   }
 
   #hangUp(): void {
+    this.#connectionEnded = false;
     if (this.#connection < 0) return;
     this.#watch?.stop();
     binding.closeWaitFd(this.#connection);

@@ -79,9 +79,7 @@ export function anySlot<T>(waiters: readonly Waiter<T>[]): Waiter<T> {
   };
   return {
     attempt(): T | null {
-      const lock = firstFree(waiters.length, (slot) => waiters[slot].attempt());
-      if (lock !== null) disarmAll(); // the others' kept fds and watches go
-      return lock;
+      return firstFree(waiters.length, (slot) => waiters[slot].attempt()); // the wait disarms them all
     },
     arm(wake: (cause?: WakeCause) => void): void {
       for (const waiter of waiters) waiter.arm(wake);
