@@ -21,16 +21,24 @@ const BATCH_MS = QUICK ? 2 : 20; // each contender's batch in a round lasts abou
 const HANDOVERS = QUICK ? 10 : 100; // per contender and round of the wake-up row
 const SPAWNS = scaled(20, 3); // process launches per contender
 
-function optional(name) {
+// The runtime this run measures: Node, or Bun or Deno (bench/runtimes.js runs the bench on each).
+const RUNTIME = process.versions.bun ? 'bun' : process.versions.deno ? 'deno' : 'node';
+
+function optional(name, { addon = false } = {}) {
+  // Deno ends the process on an addon built against libuv symbols it lacks (uv_get_osfhandle):
+  // no catch can keep the run going, so the anchors' addons are not loaded there.
+  if (addon && RUNTIME === 'deno') return { missing: `${name} not loaded on Deno (its addon needs libuv symbols Deno lacks)` };
   try {
     return require(name);
   } catch (error) {
-    return { missing: `${name} not loadable (${error.code ?? error.message})` };
+    return { missing: `${name} not loadable (${error.code ?? error.message.split(/\. |\n/)[0]})` };
   }
 }
 const properLockfile = optional('proper-lockfile');
-const fsne = optional('fs-native-extensions');
-const fsExt = optional('fs-ext');
+const fsne = optional('fs-native-extensions', { addon: true });
+const fsExt = optional('fs-ext', { addon: true });
+// Its waits run on a thread of its own: Bun panics at their uv_thread_create.
+const fsneWaits = RUNTIME === 'bun' && !fsne.missing ? { missing: 'fs-native-extensions waitForLock: Bun panics at its uv_thread_create' } : fsne;
 
 const dir = fs.mkdtempSync(path.join(process.env.XDG_RUNTIME_DIR || os.tmpdir(), 'solely-bench-'));
 const tag = `solely-bench-${process.pid}`;
@@ -206,12 +214,14 @@ async function launches(contenders) {
 
 module.exports = {
   ROOT,
+  RUNTIME,
   QUICK,
   ROUNDS,
   scaled,
   HANDOVERS,
   properLockfile,
   fsne,
+  fsneWaits,
   fsExt,
   dir,
   uniqueName,

@@ -1,6 +1,6 @@
 'use strict';
 // What 64 pending waits cost the rest of the process: thread-pool work and event-loop gaps.
-const { QUICK, scaled, fsne, fsExt, uniqueName, lockPath, median, line, ratioOf, judge, peer } = require('../measure');
+const { QUICK, scaled, fsneWaits: fsne, fsExt, uniqueName, lockPath, median, line, ratioOf, judge, peer } = require('../measure');
 
 async function pendingWaits() {
   const row = '64 pending waits: fs.promises.stat time vs none pending';
@@ -15,7 +15,8 @@ async function pendingWaits() {
     ['abstract', holderName, 'lockAbstract'],
     ['file', file, 'lockFile'],
   ];
-  if (!fsne.missing) kinds.push(['fsne', ofdFile, 'fs-native-extensions waitForLock']);
+  if (fsne.missing) line(row, 'fs-native-extensions', { value: fsne.missing });
+  else kinds.push(['fsne', ofdFile, 'fs-native-extensions waitForLock']);
   if (!fsExt.missing) kinds.push(['fs-ext', file, 'fs-ext flock (thread pool)']);
   for (const [kind, target, measure] of kinds) {
     const child = peer(['pending', kind, target, String(QUICK ? 50 : 400), String(scaled(8, 2)), String(windowMs)]);
