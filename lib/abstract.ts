@@ -35,6 +35,8 @@ const MAX_NAME_BYTES = 107;
 // Waiters queue in the holder's backlog until its socket closes; the kernel caps it at somaxconn.
 const BACKLOG = 4096;
 const NO_LISTEN = -1;
+// A waiter's immediate retries after the name changed hands, before it backs off.
+const RETRIES_AT_ONCE = 4;
 const EADDRINUSE = errnoOf('EADDRINUSE');
 const SOCKET_ERRNOS = new Set([errnoOf('EMFILE'), errnoOf('ENFILE'), errnoOf('ENOBUFS'), errnoOf('ENOMEM')]);
 
@@ -186,10 +188,14 @@ class AbstractWaiter implements Waiter<Lock> {
   #connection = -1;
   #watch: FdWatch | undefined;
   #backoff: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Immediate | undefined;
   #backoffMs = 1;
   #hungUpOn = false;
   /** The connection has reset or hung up: hung up on our side at the next arm or disarm. */
   #connectionEnded = false;
+  /** Refused connects left to retry at once: the name just changed hands (the wait began, or the
+   *  holder's socket closed), so a refusal is most likely a holder gone between bind and connect. */
+  #retriesAtOnce = RETRIES_AT_ONCE;
 
   constructor(request: AbstractRequest, slot: number) {
     this.#request = request;
@@ -203,7 +209,7 @@ class AbstractWaiter implements Waiter<Lock> {
 
   arm(wake: (cause?: WakeCause) => void): void {
     if (this.#connectionEnded) this.#hangUp();
-    if (this.#connection >= 0 || this.#backoff !== undefined) return;
+    if (this.#connection >= 0 || this.#backoff !== undefined || this.#retry !== undefined) return;
     if (this.#hungUpOn) {
       // A live holder accepted and closed our connection: reconnecting at once would busy-loop.
       this.#hungUpOn = false;
@@ -212,7 +218,18 @@ class AbstractWaiter implements Waiter<Lock> {
     }
     const connection = binding.abstractConnect(this.#name);
     if (connection < 0) {
-      // ECONNREFUSED: bound but not listening, or released meanwhile; EAGAIN: backlog full.
+      // ECONNREFUSED: bound but not listening, or released meanwhile; EAGAIN: backlog full. Just
+      // after the name changed hands, tried again at once: a holder that let go between our bind
+      // and our connect would otherwise cost a backoff (lockAbstract handing off between four
+      // processes spent milliseconds in them).
+      if (this.#retriesAtOnce > 0) {
+        this.#retriesAtOnce--;
+        this.#retry = setImmediate(() => {
+          this.#retry = undefined;
+          wake('backoff');
+        });
+        return;
+      }
       this.#backOff(wake);
       return;
     }
@@ -225,8 +242,12 @@ class AbstractWaiter implements Waiter<Lock> {
       // An error (POLLERR) is the reset of a connection still queued in the backlog: the socket we
       // waited on closed, a real wait, so a new holder is connected to at once. A clean hang-up or
       // data means the holder accepted us, and will again.
-      if (status < 0) this.#backoffMs = 1;
-      else this.#hungUpOn = true;
+      if (status < 0) {
+        this.#backoffMs = 1;
+        this.#retriesAtOnce = RETRIES_AT_ONCE;
+      } else {
+        this.#hungUpOn = true;
+      }
       wake();
     });
     if (this.#watch.start(connection) < 0) this.#hangUp();
@@ -236,6 +257,8 @@ class AbstractWaiter implements Waiter<Lock> {
     this.#hangUp();
     clearTimeout(this.#backoff);
     this.#backoff = undefined;
+    clearImmediate(this.#retry);
+    this.#retry = undefined;
   }
 
   /** One wake-up after the current backoff, which doubles up to the fallback poll interval. */

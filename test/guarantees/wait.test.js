@@ -125,6 +125,35 @@ test('abstract: a waiter queued on a listening holder is woken by its death alon
   assert.equal(await waiter.nextLine(), 'locked', 'the reset of the queued connection woke the waiter, with its clock stopped');
 });
 
+// The clock is mocked (setTimeout): a retry after a backoff cannot run, one at once can. A holder
+// bound without listening refuses the waiter's connect, as one does that lets go between the
+// waiter's bind and its connect (four processes handing a lock around spent ms in backoffs).
+test('abstract: a refused connect as the wait begins is retried at once a few times, then backed off, never busy-looping', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const name = uniqueName();
+  const held = solely.lockAbstractSync(name, { listen: false });
+  t.after(() => held.release());
+  let attempts = 0;
+  const onAttempt = (attempt) => attempt.target.address === `@${name}` && attempts++;
+  channel('solely:wait').subscribe(onAttempt);
+  t.after(() => channel('solely:wait').unsubscribe(onAttempt));
+  const controller = new AbortController();
+  const waiting = solely.lockAbstract(name, { wait: true, signal: controller.signal }).catch((e) => e);
+  const turns = async (n) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  await turns(20);
+  const atOnce = attempts;
+  assert.ok(atOnce > 1, `${atOnce} attempt(s) with the clock stopped: a refused connect waited for a backoff at once`);
+  await turns(20);
+  assert.equal(attempts, atOnce, 'the retries at once stop: the waiter backs off');
+  held.release();
+  t.mock.timers.tick(1); // the first backoff
+  const lock = await waiting;
+  assert.equal(lock.kind, 'abstract');
+  lock.release();
+});
+
 // A holder that accepts and hangs up (listenUnix('\0name'), a single-instance primary) wakes its
 // waiters at once each time, yet keeps the name. The waiter runs on a mocked clock, so the bound is
 // a count of events, not a wall-clock window, and no load can break it: each reconnection waits
