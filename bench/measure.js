@@ -11,21 +11,34 @@ const ROOT = path.join(__dirname, '..');
 const FLOOR = path.join(__dirname, 'floor');
 const PEER = path.join(__dirname, 'peer.js');
 const QUICK = process.argv.includes('--quick');
-const ROUNDS = QUICK ? 3 : 15;
+// --rounds=N: N rounds instead of 15 in every row family (each family's other counts scale with
+// it), for a machine so busy that 15 rounds leave the medians noisy.
+const ROUNDS_ASKED = Number(/^--rounds=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--rounds=')) ?? '')?.[1] ?? 15);
+/** count, scaled by --rounds (at least 1); QUICK keeps quick, its own count. */
+const scaled = (count, quick) => (QUICK ? quick : Math.max(1, Math.round((count * ROUNDS_ASKED) / 15)));
+const ROUNDS = scaled(15, 3);
 const BATCH_MS = QUICK ? 2 : 20; // each contender's batch in a round lasts about this long
 const HANDOVERS = QUICK ? 10 : 100; // per contender and round of the wake-up row
-const SPAWNS = QUICK ? 3 : 20; // process launches per contender
+const SPAWNS = scaled(20, 3); // process launches per contender
 
-function optional(name) {
+// The runtime this run measures: Node, or Bun or Deno (bench/runtimes.js runs the bench on each).
+const RUNTIME = process.versions.bun ? 'bun' : process.versions.deno ? 'deno' : 'node';
+
+function optional(name, { addon = false } = {}) {
+  // Deno ends the process on an addon built against libuv symbols it lacks (uv_get_osfhandle):
+  // no catch can keep the run going, so the anchors' addons are not loaded there.
+  if (addon && RUNTIME === 'deno') return { missing: `${name} not loaded on Deno (its addon needs libuv symbols Deno lacks)` };
   try {
     return require(name);
   } catch (error) {
-    return { missing: `${name} not loadable (${error.code ?? error.message})` };
+    return { missing: `${name} not loadable (${error.code ?? error.message.split(/\. |\n/)[0]})` };
   }
 }
 const properLockfile = optional('proper-lockfile');
-const fsne = optional('fs-native-extensions');
-const fsExt = optional('fs-ext');
+const fsne = optional('fs-native-extensions', { addon: true });
+const fsExt = optional('fs-ext', { addon: true });
+// Its waits run on a thread of its own: Bun panics at their uv_thread_create.
+const fsneWaits = RUNTIME === 'bun' && !fsne.missing ? { missing: 'fs-native-extensions waitForLock: Bun panics at its uv_thread_create' } : fsne;
 
 const dir = fs.mkdtempSync(path.join(process.env.XDG_RUNTIME_DIR || os.tmpdir(), 'solely-bench-'));
 const tag = `solely-bench-${process.pid}`;
@@ -37,6 +50,9 @@ const lockPath = (name = uniqueName()) => {
   return file;
 };
 const children = new Set();
+// The open flags of a lock file (lib/internal/file-attempt.ts), for the rows that call the addon alone.
+const { O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const OPEN_LOCK_FILE = O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 
 // ---- statistics ----
 
@@ -198,14 +214,19 @@ async function launches(contenders) {
 
 module.exports = {
   ROOT,
+  RUNTIME,
   QUICK,
+  ROUNDS,
+  scaled,
   HANDOVERS,
   properLockfile,
   fsne,
+  fsneWaits,
   fsExt,
   dir,
   uniqueName,
   lockPath,
+  OPEN_LOCK_FILE,
   children,
   median,
   percentile,

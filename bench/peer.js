@@ -124,7 +124,8 @@ async function pending() {
   const limitMs = 2000;
   const delay = monitorEventLoopDelay({ resolution: 1 });
   const cancellable = kind === 'abstract' || kind === 'file';
-  const result = { base: [], pending: [], baseGapMs: 0, gapMs: 0 };
+  // base/pending: ns per stat; baseGapsMs/gapsMs: each window's longest event-loop gap.
+  const result = { base: [], pending: [], baseGapsMs: [], gapsMs: [] };
   // One stat batch inside a window at least windowMs long, the event loop's delay watched.
   const measure = async (gapKey) => {
     const start = now();
@@ -134,25 +135,25 @@ async function pending() {
     const left = windowMs - Number(now() - start) / 1e6;
     if (left > 0) await sleep(left);
     delay.disable();
-    result[gapKey] = Math.max(result[gapKey], delay.max / 1e6);
+    result[gapKey].push(delay.max / 1e6);
     return ns;
   };
   await statBatch(stats, limitMs); // warm-up
   if (cancellable) {
     for (let r = 0; r < rounds; r++) {
-      result.base.push(await measure('baseGapMs'));
+      result.base.push(await measure('baseGapsMs'));
       const abort = new AbortController();
       setMaxListeners(64, abort.signal);
       const waits = Array.from({ length: 64 }, () => waitLock(abort.signal).catch(() => {}));
-      result.pending.push(await measure('gapMs'));
+      result.pending.push(await measure('gapsMs'));
       abort.abort();
       await Promise.all(waits);
     }
   } else {
-    for (let r = 0; r < rounds; r++) result.base.push(await measure('baseGapMs'));
+    for (let r = 0; r < rounds; r++) result.base.push(await measure('baseGapsMs'));
     for (let i = 0; i < 64; i++) waitLock().catch(() => {});
     for (let r = 0; r < rounds; r++) {
-      const ns = await measure('gapMs');
+      const ns = await measure('gapsMs');
       result.pending.push(ns);
       if (ns === null) break; // the pool is blocked: no need to wait again
     }

@@ -3,6 +3,8 @@
 //   npm run bench                 the full run: prints the table, writes bench/results.json
 //   npm run bench -- --quick      every row, briefly (CI keeps the benchmark working; numbers meaningless)
 //   npm run bench -- --markdown   the table as markdown, for the README
+//   --rounds=N (more rounds on a busy machine), --only=acquire,contention (some row families),
+//   --no-runtimes (Node's table alone; by default the same rows follow on Bun and Deno, bench/runtimes.js)
 // Every figure is a median over rounds; every ratio is taken within a round, the contenders
 // interleaved in rotating order, then the median of those ratios is reported.
 // This file drives the run and prints the table; bench/rows/ holds one file per row family, over
@@ -11,11 +13,14 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const solely = require('..');
-const { QUICK, dir, children, rows, buildFloor } = require('./measure');
+const { RUNTIME, QUICK, ROUNDS, dir, children, rows, buildFloor } = require('./measure');
 
 const MARKDOWN = process.argv.includes('--markdown');
-// The row families (bench/rows/), in the table's order.
-const FAMILIES = ['acquire', 'slots', 'contention', 'wake-up', 'event-loop', 'startup', 'single-instance', 'hand-off', 'postgres'].map((family) => require(`./rows/${family}`));
+// The row families (bench/rows/), in the table's order; --only=acquire,contention runs some.
+const ALL = ['acquire', 'slots', 'contention', 'wake-up', 'event-loop', 'startup', 'single-instance', 'hand-off', 'postgres'];
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+for (const family of ONLY ?? []) if (!ALL.includes(family)) throw new Error(`--only: no row family '${family}' (${ALL.join(', ')})`);
+const FAMILIES = ALL.filter((family) => ONLY === undefined || ONLY.includes(family)).map((family) => require(`./rows/${family}`));
 
 // ---- output ----
 
@@ -33,6 +38,7 @@ function formatGoal(goal) {
   if (goal === undefined) return 'report';
   if (goal.max !== undefined) return `≤ ${goal.max.toFixed(2)}×`;
   if (goal.min !== undefined) return `≥ ${goal.min}×`;
+  if (goal.plusMax !== undefined) return `≤ against + ${goal.plusMax} ms`;
   return `≤ ${formatValue(goal.absMax, goal.absMax < 1e3 ? 'ms' : 'ns')}`; // absolute, not a ratio
 }
 
@@ -55,7 +61,7 @@ function tableRows() {
 
 const HEADER = ['row', 'measure', 'solely', 'against', 'ratio', 'goal', ''];
 
-function machine() {
+function machine(loadBefore) {
   const cpus = os.cpus();
   let distro = '';
   try {
@@ -67,16 +73,19 @@ function machine() {
     cpu: `${cpus[0]?.model ?? 'unknown'} × ${cpus.length}`,
     kernel: `${os.type()} ${os.release()}`,
     distro,
-    node: process.version,
+    runtime: RUNTIME === 'node' ? `Node ${process.version}` : `${RUNTIME === 'bun' ? 'Bun' : 'Deno'} ${process.versions[RUNTIME]}`,
     lockDir: `${path.dirname(dir)} (${solely.filesystemOf(dir).name})`,
     quick: QUICK,
+    rounds: ROUNDS,
+    // The 1-minute load average as the run began and ended: what shared the machine with it.
+    load: [loadBefore, os.loadavg()[0]].map((l) => l.toFixed(1)),
     date: new Date().toISOString().slice(0, 10),
   };
 }
 
 function print(m) {
   const table = tableRows();
-  const about = `${m.cpu}, ${m.kernel}, ${m.distro}, Node ${m.node}, lock files in ${m.lockDir}${QUICK ? ' — QUICK MODE, numbers meaningless' : ''}`;
+  const about = `${m.cpu}, ${m.kernel}, ${m.distro}, ${m.runtime}, lock files in ${m.lockDir}, ${m.rounds} rounds, load ${m.load.join(' → ')}${QUICK ? ' — QUICK MODE, numbers meaningless' : ''}`;
   if (MARKDOWN) {
     const esc = (c) => c.replaceAll('|', '\\|');
     console.log(`Measured ${m.date} on ${about}.\n`);
@@ -96,12 +105,15 @@ function print(m) {
 async function main() {
   buildFloor();
   const started = Date.now();
+  const load = os.loadavg()[0];
   for (const family of FAMILIES) await family();
-  const m = machine();
+  const m = machine(load);
   m.seconds = Math.round((Date.now() - started) / 1000);
-  fs.writeFileSync(path.join(__dirname, 'results.json'), `${JSON.stringify({ machine: m, rows }, null, 2)}\n`);
+  fs.writeFileSync(path.join(__dirname, RUNTIME === 'node' ? 'results.json' : `results-${RUNTIME}.json`), `${JSON.stringify({ machine: m, rows }, null, 2)}\n`);
   print(m);
-  if (!MARKDOWN) await require('./runtimes').main(QUICK);
+  cleanUp();
+  // The same rows on Bun and Deno, where they are installed (run by Node only: not recursively).
+  if (RUNTIME === 'node' && ONLY === undefined && !process.argv.includes('--no-runtimes')) process.exitCode = require('./runtimes').main();
 }
 
 function cleanUp() {
@@ -109,9 +121,8 @@ function cleanUp() {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main()
-  .catch((error) => {
-    process.exitCode = 1;
-    console.error(error);
-  })
-  .finally(cleanUp);
+main().catch((error) => {
+  process.exitCode = 1;
+  console.error(error);
+  cleanUp();
+});

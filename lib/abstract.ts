@@ -1,7 +1,7 @@
 // Locks in the Linux abstract socket namespace: held while a socket is bound to "\0" + name,
 // released by the kernel when the socket closes, however the process ends.
 import { binding, type FdWatch } from './internal/binding';
-import { LockHeldError, UnsupportedPlatformError, type Holder } from './errors';
+import { LockHeldError, UnsupportedPlatformError, type Holder, type InvalidTargetError } from './errors';
 import { errnoOf, fromErrno, invalidArgument, invalidTarget } from './internal/errno';
 import { heldBy, heldText } from './internal/holder-message';
 import { systemMessage } from './internal/system-message';
@@ -35,6 +35,8 @@ const MAX_NAME_BYTES = 107;
 // Waiters queue in the holder's backlog until its socket closes; the kernel caps it at somaxconn.
 const BACKLOG = 4096;
 const NO_LISTEN = -1;
+// A waiter's immediate retries after the name changed hands, before it backs off.
+const RETRIES_AT_ONCE = 4;
 const EADDRINUSE = errnoOf('EADDRINUSE');
 const SOCKET_ERRNOS = new Set([errnoOf('EMFILE'), errnoOf('ENFILE'), errnoOf('ENOBUFS'), errnoOf('ENOMEM')]);
 
@@ -43,15 +45,18 @@ export function checkName(name: unknown): string {
     throw new UnsupportedPlatformError('ENOTSUP', `abstract socket names exist only on Linux, not ${process.platform}`, { errno: errnoOf('ENOTSUP') });
   }
   if (typeof name !== 'string') throw invalidArgument('ERR_INVALID_ARG_TYPE', 'name', 'of type string', name);
-  const address = `@${name}`;
-  if (name.length === 0) throw invalidTarget('EINVAL', 'an abstract name cannot be empty (that would autobind a random name)', { address });
-  if (name.includes('\0')) throw invalidTarget('EINVAL', 'an abstract name cannot contain a NUL byte', { address });
-  if (!name.isWellFormed()) throw invalidTarget('EINVAL', 'an abstract name must be well-formed Unicode', { address });
+  if (name.length === 0) throw invalidName(name, 'EINVAL', 'an abstract name cannot be empty (that would autobind a random name)');
+  if (name.includes('\0')) throw invalidName(name, 'EINVAL', 'an abstract name cannot contain a NUL byte');
+  if (!name.isWellFormed()) throw invalidName(name, 'EINVAL', 'an abstract name must be well-formed Unicode');
   // A UTF-16 unit is at least one UTF-8 byte, so only long strings need counting.
   if (name.length > MAX_NAME_BYTES || (name.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(name) > MAX_NAME_BYTES)) {
-    throw invalidTarget('ENAMETOOLONG', `an abstract name is at most ${MAX_NAME_BYTES} bytes of UTF-8`, { address });
+    throw invalidName(name, 'ENAMETOOLONG', `an abstract name is at most ${MAX_NAME_BYTES} bytes of UTF-8`);
   }
   return name;
+}
+
+function invalidName(name: string, code: 'EINVAL' | 'ENAMETOOLONG', message: string): InvalidTargetError {
+  return invalidTarget(code, message, { address: `@${name}` });
 }
 
 function backlogOf(o: Partial<AbstractLockOptions>): number {
@@ -183,8 +188,14 @@ class AbstractWaiter implements Waiter<Lock> {
   #connection = -1;
   #watch: FdWatch | undefined;
   #backoff: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Immediate | undefined;
   #backoffMs = 1;
   #hungUpOn = false;
+  /** The connection has reset or hung up: hung up on our side at the next arm or disarm. */
+  #connectionEnded = false;
+  /** Refused connects left to retry at once: the name just changed hands (the wait began, or the
+   *  holder's socket closed), so a refusal is most likely a holder gone between bind and connect. */
+  #retriesAtOnce = RETRIES_AT_ONCE;
 
   constructor(request: AbstractRequest, slot: number) {
     this.#request = request;
@@ -197,7 +208,8 @@ class AbstractWaiter implements Waiter<Lock> {
   }
 
   arm(wake: (cause?: WakeCause) => void): void {
-    if (this.#connection >= 0 || this.#backoff !== undefined) return;
+    if (this.#connectionEnded) this.#hangUp();
+    if (this.#connection >= 0 || this.#backoff !== undefined || this.#retry !== undefined) return;
     if (this.#hungUpOn) {
       // A live holder accepted and closed our connection: reconnecting at once would busy-loop.
       this.#hungUpOn = false;
@@ -206,19 +218,36 @@ class AbstractWaiter implements Waiter<Lock> {
     }
     const connection = binding.abstractConnect(this.#name);
     if (connection < 0) {
-      // ECONNREFUSED: bound but not listening, or released meanwhile; EAGAIN: backlog full.
+      // ECONNREFUSED: bound but not listening, or released meanwhile; EAGAIN: backlog full. Just
+      // after the name changed hands, tried again at once: a holder that let go between our bind
+      // and our connect would otherwise cost a backoff (lockAbstract handing off between four
+      // processes spent milliseconds in them).
+      if (this.#retriesAtOnce > 0) {
+        this.#retriesAtOnce--;
+        this.#retry = setImmediate(() => {
+          this.#retry = undefined;
+          wake('backoff');
+        });
+        return;
+      }
       this.#backOff(wake);
       return;
     }
     binding.trackWaitFd(connection); // open only to wait: closed if this thread ends mid-wait
     this.#connection = connection;
     this.#watch ??= new binding.FdWatch((status) => {
-      this.#hangUp();
+      // Hung up on our side after the attempt this wakes (at its arm or disarm): a won wait hands
+      // the lock over first.
+      this.#connectionEnded = true;
       // An error (POLLERR) is the reset of a connection still queued in the backlog: the socket we
       // waited on closed, a real wait, so a new holder is connected to at once. A clean hang-up or
       // data means the holder accepted us, and will again.
-      if (status < 0) this.#backoffMs = 1;
-      else this.#hungUpOn = true;
+      if (status < 0) {
+        this.#backoffMs = 1;
+        this.#retriesAtOnce = RETRIES_AT_ONCE;
+      } else {
+        this.#hungUpOn = true;
+      }
       wake();
     });
     if (this.#watch.start(connection) < 0) this.#hangUp();
@@ -228,6 +257,8 @@ class AbstractWaiter implements Waiter<Lock> {
     this.#hangUp();
     clearTimeout(this.#backoff);
     this.#backoff = undefined;
+    clearImmediate(this.#retry);
+    this.#retry = undefined;
   }
 
   /** One wake-up after the current backoff, which doubles up to the fallback poll interval. */
@@ -240,6 +271,7 @@ class AbstractWaiter implements Waiter<Lock> {
   }
 
   #hangUp(): void {
+    this.#connectionEnded = false;
     if (this.#connection < 0) return;
     this.#watch?.stop();
     binding.closeWaitFd(this.#connection);

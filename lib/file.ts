@@ -72,7 +72,7 @@ export function fileTarget(path: string, options: FileLockOptions | undefined, k
 function slotTargets(path: string, options: FileLockOptions | undefined, keys: readonly string[]): FileTarget[] {
   const { slots, shared } = parseSlots(optionsObject(options, keys));
   const first = fileTarget(path, options, 'file', keys, shared);
-  return slotNames(first.path, slots, absolutePath).map((slotPath) => ({ ...first, path: slotPath }));
+  return slotNames(first.path, slots, absolutePath).map((slotPath, slot) => (slot === 0 ? first : { ...first, path: slotPath }));
 }
 
 function tryLockSync(targets: FileTarget[]): Lock | null {

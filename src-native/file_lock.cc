@@ -43,25 +43,23 @@ int Lock(int fd, int method, bool unlock) {
 }
 
 // openLocked(path, flags, mode, method): open(flags | O_CLOEXEC) + LockAndVerify in one call, the
-// common attempt. The fd, or [failedStep, -errno] where failedStep is 'open' or 'lock' (the fd
-// is closed then), so that the caller knows which of its fallbacks applies.
+// common attempt. The fd; the lock step's -errno, the fd closed again (contention is a number:
+// nothing is allocated for it); or [-errno] when open itself failed, so that the caller knows its
+// fallbacks apply.
 Napi::Value OpenLocked(const Napi::CallbackInfo& info) {
   if (!CheckArgs(info, {Arg::kString, Arg::kInt32, Arg::kInt32, Arg::kInt32}))
     return info.Env().Undefined();
   char path[PATH_MAX + 1];
   int fd = OpenFromArgs(info, path);
-  const char* failedStep = "open";
-  int rc = fd;
-  if (fd >= 0) {
-    rc = LockAndVerify(fd, path, IntArg(info, 3));
-    if (rc == 0) return Result(info, fd);
-    failedStep = "lock";
-    close(fd);
+  if (fd < 0) {
+    Napi::Array failure = Napi::Array::New(info.Env(), 1);
+    failure.Set(0u, Result(info, fd));
+    return failure;
   }
-  Napi::Array failure = Napi::Array::New(info.Env(), 2);
-  failure.Set(0u, Napi::String::New(info.Env(), failedStep));
-  failure.Set(1u, Result(info, rc));
-  return failure;
+  int rc = LockAndVerify(fd, path, IntArg(info, 3));
+  if (rc == 0) return Result(info, fd);
+  close(fd);
+  return Result(info, rc);
 }
 
 // lockVerified(fd, path, method): LockAndVerify on the calling thread.

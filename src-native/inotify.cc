@@ -54,6 +54,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   int notify = IntArg(info, 0);
   alignas(inotify_event) char events[4096];
+  constexpr size_t kLargestEvent = sizeof(inotify_event) + NAME_MAX + 1;
   std::vector<int> wds;
   for (;;) {
     ssize_t n = read(notify, events, sizeof events);
@@ -67,6 +68,9 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
       if (!seen) wds.push_back(event->wd);
       p += sizeof(inotify_event) + event->len;
     }
+    // Room left for any event: the queue was empty, and a read until EAGAIN would cost a wake-up
+    // one more syscall. An event queued since makes the fd readable again.
+    if (sizeof events - static_cast<size_t>(n) >= kLargestEvent) break;
   }
   Napi::Array out = Napi::Array::New(info.Env(), wds.size());
   for (size_t i = 0; i < wds.size(); i++) out.Set(i, Napi::Number::New(info.Env(), wds[i]));

@@ -3,7 +3,8 @@
 const fs = require('node:fs');
 const net = require('node:net');
 const solely = require('../..');
-const { properLockfile, fsne, fsExt, uniqueName, lockPath, loop, loopAsync, rounds, floorCase, line, compare } = require('../measure');
+const { binding } = require('../../dist/internal/binding');
+const { properLockfile, fsne, fsExt, uniqueName, lockPath, loop, loopAsync, rounds, floorCase, line, compare, OPEN_LOCK_FILE } = require('../measure');
 
 async function acquireRelease() {
   const name = uniqueName();
@@ -14,10 +15,12 @@ async function acquireRelease() {
     floorBind: floorCase('abstract', name),
     solely: loop(() => solely.lockAbstractSync(name).release()),
     solelyNoListen: loop(() => solely.lockAbstractSync(name, { listen: false }).release()),
+    addon: loop(() => binding.close(binding.abstractBind(name, 4096))),
     net: loopAsync(() => netListenClose(`\0${name}`)),
   });
-  compare(row, 'lockAbstractSync + release', a, 'solely', 'floorListen', 'C floor: socket+bind+listen+close', { max: 1.1 });
+  compare(row, 'lockAbstractSync + release', a, 'solely', 'floorListen', 'C floor: socket+bind+listen+close', { max: 1.05 });
   compare(row, "{ listen: false }", a, 'solelyNoListen', 'floorBind', 'C floor: socket+bind+close', { max: 1.1 });
+  compare(row, "the addon's two calls alone (no facade)", a, 'addon', 'floorListen', 'C floor: socket+bind+listen+close');
   compare(row, "net.createServer().listen('\\0name') + close", a, 'net', 'solely', 'solely (lockAbstractSync)');
 
   const fileRow = 'file lock: acquire + release';
@@ -25,6 +28,7 @@ async function acquireRelease() {
     floorVerified: floorCase('file-verified', file),
     floorPlain: floorCase('file', file),
     solely: loop(() => solely.lockFileSync(file).release()),
+    addon: loop(() => binding.unlockClose(binding.openLocked(file, OPEN_LOCK_FILE, 0o644, binding.lockMethods.flock), binding.lockMethods.flock)),
     solelyFcntl: loop(() => solely.lockFileSync(file, { method: 'fcntl' }).release()),
   };
   if (!properLockfile.missing) contenders.properLockfile = loop(() => properLockfile.lockSync(file)());
@@ -45,7 +49,8 @@ async function acquireRelease() {
     });
   }
   const f = await rounds(contenders);
-  compare(fileRow, 'lockFileSync + release', f, 'solely', 'floorVerified', 'C floor: open+flock+fstat+fstatat+unlock+close', { max: 1.15 });
+  compare(fileRow, 'lockFileSync + release', f, 'solely', 'floorVerified', 'C floor: open+flock+fstat+fstatat+unlock+close', { max: 1.1 });
+  compare(fileRow, "the addon's two calls alone (no facade)", f, 'addon', 'floorVerified', 'C floor: open+flock+fstat+fstatat+unlock+close');
   compare(fileRow, 'lockFileSync + release', f, 'solely', 'floorPlain', 'C floor: open+flock+close (no flopen check)');
   if (f.properLockfile) {
     compare(fileRow, 'proper-lockfile lockSync + release', f, 'properLockfile', 'solely', 'solely (lockFileSync)', { min: 50 });

@@ -1,6 +1,6 @@
 'use strict';
 // What 64 pending waits cost the rest of the process: thread-pool work and event-loop gaps.
-const { QUICK, fsne, fsExt, uniqueName, lockPath, median, line, ratioOf, judge, peer } = require('../measure');
+const { QUICK, scaled, fsneWaits: fsne, fsExt, uniqueName, lockPath, median, line, ratioOf, judge, peer } = require('../measure');
 
 async function pendingWaits() {
   const row = '64 pending waits: fs.promises.stat time vs none pending';
@@ -15,10 +15,11 @@ async function pendingWaits() {
     ['abstract', holderName, 'lockAbstract'],
     ['file', file, 'lockFile'],
   ];
-  if (!fsne.missing) kinds.push(['fsne', ofdFile, 'fs-native-extensions waitForLock']);
+  if (fsne.missing) line(row, 'fs-native-extensions', { value: fsne.missing });
+  else kinds.push(['fsne', ofdFile, 'fs-native-extensions waitForLock']);
   if (!fsExt.missing) kinds.push(['fs-ext', file, 'fs-ext flock (thread pool)']);
   for (const [kind, target, measure] of kinds) {
-    const child = peer(['pending', kind, target, String(QUICK ? 50 : 400), String(QUICK ? 2 : 8), String(windowMs)]);
+    const child = peer(['pending', kind, target, String(QUICK ? 50 : 400), String(scaled(8, 2)), String(windowMs)]);
     const result = JSON.parse(await child.next());
     const ours = kind === 'abstract' || kind === 'file';
     const blocked = result.pending.includes(null);
@@ -32,13 +33,17 @@ async function pendingWaits() {
       pass: ours ? judge(ratio, { max: 1.2 }) : undefined,
     });
     if (ours) {
-      line(gapRow, `${measure}, 64 pending`, {
-        value: result.gapMs,
+      // The longest gap of each window, its median over the rounds: the machine's own hiccups
+      // (a shared two-core VM) make the longest of all a measure of the neighbours.
+      const gap = median(result.gapsMs);
+      const baseGap = median(result.baseGapsMs);
+      line(gapRow, `${measure}, 64 pending (median of ${result.gapsMs.length} windows)`, {
+        value: gap,
         unit: 'ms',
-        against: result.baseGapMs,
+        against: baseGap,
         anchor: 'none pending, same process',
-        goal: { absMax: 2 },
-        pass: result.gapMs <= 2,
+        goal: { plusMax: 0.5 },
+        pass: gap <= baseGap + 0.5,
       });
     }
   }

@@ -1,9 +1,9 @@
 'use strict';
 // Four processes handing one lock around as fast as they can.
-const { QUICK, fsne, uniqueName, lockPath, median, line, ratioOf, peer } = require('../measure');
+const { QUICK, scaled, fsneWaits: fsne, uniqueName, lockPath, median, line, ratioOf, peer } = require('../measure');
 
 const RING_MS = QUICK ? 150 : 1000;
-const RING_ROUNDS = QUICK ? 1 : 3;
+const RING_ROUNDS = scaled(3, 1);
 
 async function ring() {
   const row = '4 processes handing one lock around';
@@ -11,7 +11,8 @@ async function ring() {
     ['abstract', () => uniqueName(), 'lockAbstract'],
     ['file', () => lockPath(), 'lockFile'],
   ];
-  if (!fsne.missing) kinds.push(['fsne', () => lockPath(), 'fs-native-extensions waitForLock']);
+  if (fsne.missing) line(row, 'fs-native-extensions', { value: fsne.missing });
+  else kinds.push(['fsne', () => lockPath(), 'fs-native-extensions waitForLock']);
   const totals = kinds.map(() => ({ handoffs: [], acquisitions: [] }));
   for (let r = 0; r < RING_ROUNDS; r++) {
     for (let k = 0; k < kinds.length; k++) {

@@ -2,7 +2,7 @@
 // Process start of a single-instance secondary: delivered to the primary and its reply received.
 const { spawn } = require('node:child_process');
 const solely = require('../..');
-const { ROOT, uniqueName, children, line, compare, launches } = require('../measure');
+const { ROOT, RUNTIME, uniqueName, children, line, compare, launches } = require('../measure');
 
 async function secondaryLaunch() {
   const row = 'process start';
@@ -15,7 +15,7 @@ async function secondaryLaunch() {
     const secondary = `require('solely').singleInstance(${JSON.stringify(id)}).then((r) => { if (r.primary || r.reply !== 'ok') process.exit(1); })`;
     const si = await launches({ bare: () => [node, '-e', '0'], solely: () => [node, '-e', secondary] });
     primary.kill();
-    compare(row, 'single instance: secondary launch, delivered and replied', si, 'solely', 'bare', 'node -e 0', { max: 1.1 });
+    compare(row, 'single instance: secondary launch, delivered and replied', si, 'solely', 'bare', `${RUNTIME} -e 0`, { max: 1.08 });
   } else {
     line(row, 'single instance: secondary launch, delivered and replied', { value: 'n/a (not built yet)' });
   }

@@ -2,7 +2,7 @@
 // Process start: a launch that takes a lock, and one that runs a command under the CLI.
 const fs = require('node:fs');
 const path = require('node:path');
-const { ROOT, uniqueName, line, compare, launches } = require('../measure');
+const { ROOT, RUNTIME, uniqueName, line, compare, launches } = require('../measure');
 
 async function startup() {
   const row = 'process start';
@@ -11,7 +11,7 @@ async function startup() {
     bare: () => [node, '-e', '0'],
     solely: () => [node, '-e', `require('solely').lockAbstractSync(${JSON.stringify(uniqueName())})`],
   });
-  compare(row, "node -e \"require('solely').lockAbstractSync('x')\"", s, 'solely', 'bare', 'node -e 0', { max: 1.03 });
+  compare(row, `${RUNTIME} -e "require('solely').lockAbstractSync('x')"`, s, 'solely', 'bare', `${RUNTIME} -e 0`, { max: 1.03 });
 
   const cli = path.join(ROOT, 'dist', 'cli.js');
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -20,7 +20,7 @@ async function startup() {
       bare: () => [node, '-e', "require('child_process').spawnSync('true', { stdio: 'inherit' })"],
       solely: () => [node, cli, 'run', '--abstract', uniqueName(), '--', 'true'],
     });
-    compare(row, 'solely run --abstract NAME -- true', c, 'solely', 'bare', "node -e \"spawnSync('true')\"");
+    compare(row, 'solely run --abstract NAME -- true', c, 'solely', 'bare', `${RUNTIME} -e "spawnSync('true')"`);
   } else {
     line(row, 'solely run --abstract NAME -- true', { value: 'n/a (no CLI yet)' });
   }

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { LockLostError, SolelyError, type ErrorTarget, type Holder } from '../errors';
 import { errnoOf, fromErrno, invalidTarget } from '../internal/errno';
-import { holderOf } from '../internal/holder';
+import { holderOf } from '../internal/process-holder';
 import { optionalPeer } from '../internal/lazy-modules';
 import type { Wait } from '../internal/options';
 import { Deadline } from '../internal/wait';

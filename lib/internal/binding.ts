@@ -31,8 +31,9 @@ export interface Binding {
   peerCred(fd: number): [number, number, number] | number;
   /** open(path, flags | O_CLOEXEC, mode): the fd, or -errno. */
   open(path: string, flags: number, mode: number): number;
-  /** open + lockVerified in one call: the fd, or which step failed and its -errno (fd closed). */
-  openLocked(path: string, flags: number, mode: number, method: number): number | [failedStep: 'open' | 'lock', errno: number];
+  /** open + lockVerified in one call: the fd; the lock step's -errno (the fd closed again); or
+   *  [-errno] when open failed. */
+  openLocked(path: string, flags: number, mode: number, method: number): number | [openErrno: number];
   /** Lock without blocking, then check that path still names fd's inode (-ESTALE if not). */
   lockVerified(fd: number, path: string, method: number): number;
   /** lockVerified on a thread of its own (network filesystems): 0, then callback(rc) on the loop;
@@ -148,4 +149,6 @@ const addon = loadAddon();
 // Node runs waits on its own event loop (uv_poll). Bun stubs uv_poll with a panic and Deno emulates
 // it: there an epoll thread reports them. Measured on Node, the thread's hop costs a wake-up 20 to
 // 30 µs more at the median, so Node keeps the loop's.
-export const binding: Binding = onNode ? addon : { ...addon, FdWatch: addon.FdWatchOnThread };
+// A copy in every case: V8 keeps the addon's own exports object, filled property by property, in
+// dictionary mode, where each `binding.x` of a lock's hot path is a slow lookup.
+export const binding: Binding = onNode ? { ...addon } : { ...addon, FdWatch: addon.FdWatchOnThread };

@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { binding } from './binding';
 import { SolelyError, type Holder, type LockHeldError } from '../errors';
 import { errnoOf, fromErrno, invalidTarget } from './errno';
-import { classifyFilesystem } from '../filesystem';
+import { classifyFilesystem, type FilesystemInfo } from '../filesystem';
 import { fileHolder } from './holder';
 import { heldBy, heldText } from './holder-message';
 import { systemMessage } from './system-message';
@@ -59,8 +59,8 @@ const ESTALE = errnoOf('ESTALE');
 const ENXIO = errnoOf('ENXIO');
 
 const warned = new Set<string>();
-// statfs f_type by directory: classified once per process, not on every lock.
-const filesystems = new Map<string, number>();
+// The filesystem of a lock path's directory: examined once per process, not on every lock.
+const filesystems = new Map<string, FilesystemInfo>();
 const MAX_REMEMBERED = 1024;
 
 /**
@@ -68,15 +68,14 @@ const MAX_REMEMBERED = 1024;
  * warning or error. A directory that cannot be examined is left to open() to report.
  */
 export function onNetworkFilesystem(target: FileTarget): boolean {
-  const dir = dirname(target.path); // as text: the kernel resolves its '..' as open() does
-  let magic = filesystems.get(dir);
-  if (magic === undefined) {
-    magic = binding.statfsType(dir);
+  let fs = filesystems.get(target.path);
+  if (fs === undefined) {
+    const magic = binding.statfsType(dirname(target.path)); // as text: the kernel resolves its '..' as open() does
     if (magic < 0) return false;
+    fs = classifyFilesystem(magic);
     if (filesystems.size >= MAX_REMEMBERED) filesystems.clear();
-    filesystems.set(dir, magic);
+    filesystems.set(target.path, fs);
   }
-  const fs = classifyFilesystem(magic);
   if (!fs.network) return false;
   const message = `${target.path} is on a network filesystem (${fs.name}): its lock may not exclude other machines, and can wait on the server`;
   if (target.onNetworkFilesystem === 'error') {
@@ -145,30 +144,32 @@ export function keepIfLocked(fd: number, rc: number, target: FileTarget): Attemp
 }
 
 /**
- * The one retry loop of every file-lock attempt: attempt again while it finds the path replaced,
- * up to MAX_REPLACED in a row, then ESTALE. An async attempt (a lock request on a thread) is
- * retried when it settles, and the outcome is a promise.
+ * The one retry loop of every file-lock attempt: attempt(target) again while it finds the path
+ * replaced, up to MAX_REPLACED in a row, then ESTALE. An async attempt (a lock request on a thread)
+ * is retried when it settles, and the outcome is a promise.
  */
-export function retryReplaced(target: FileTarget, attempt: () => Attempt): Outcome;
-export function retryReplaced(target: FileTarget, attempt: () => Promise<Attempt>): Promise<Outcome>;
-export function retryReplaced(target: FileTarget, attempt: () => Attempt | Promise<Attempt>): Outcome | Promise<Outcome> {
-  return nthAttempt(target, attempt, 1);
+export function retryReplaced(target: FileTarget, attempt: (target: FileTarget) => Attempt): Outcome;
+export function retryReplaced(target: FileTarget, attempt: (target: FileTarget) => Promise<Attempt>): Promise<Outcome>;
+export function retryReplaced(target: FileTarget, attempt: (target: FileTarget) => Attempt | Promise<Attempt>): Outcome | Promise<Outcome> {
+  return attemptFrom(1, target, attempt);
 }
 
-function nthAttempt(target: FileTarget, attempt: () => Attempt | Promise<Attempt>, n: number): Outcome | Promise<Outcome> {
-  const result = attempt();
-  return typeof result === 'object' ? result.then((settled) => retryIfReplaced(target, attempt, n, settled)) : retryIfReplaced(target, attempt, n, result);
-}
-
-function retryIfReplaced(target: FileTarget, attempt: () => Attempt | Promise<Attempt>, n: number, result: Attempt): Outcome | Promise<Outcome> {
-  if (result !== 'replaced') return result;
-  if (n >= MAX_REPLACED) throw fromErrno(ESTALE, target.method, { path: target.path });
-  return nthAttempt(target, attempt, n + 1);
+/** Attempts n, n + 1... up to MAX_REPLACED: a loop while they are sync, a chain once they are not. */
+function attemptFrom(n: number, target: FileTarget, attempt: (target: FileTarget) => Attempt | Promise<Attempt>): Outcome | Promise<Outcome> {
+  for (; n <= MAX_REPLACED; n++) {
+    const result = attempt(target);
+    if (typeof result === 'object') {
+      const next = n + 1;
+      return result.then((settled) => (settled === 'replaced' ? attemptFrom(next, target, attempt) : settled));
+    }
+    if (result !== 'replaced') return result;
+  }
+  throw fromErrno(ESTALE, target.method, { path: target.path });
 }
 
 /** open + lock + verify, retried while the path is being replaced. */
 export function tryLockTarget(target: FileTarget): Outcome {
-  return retryReplaced(target, () => attemptOnce(target));
+  return retryReplaced(target, attemptOnce);
 }
 
 /** The sync lock of a file target (lockTargets is the async one): its network policy, then tryLockTarget. */
@@ -179,10 +180,8 @@ export function lockTargetSync(target: FileTarget): Outcome {
 
 function attemptOnce(target: FileTarget): Attempt {
   const opened = binding.openLocked(target.path, OPEN_OR_CREATE, target.mode, target.methodCode);
-  if (typeof opened === 'number') return opened;
-  const [failedStep, rc] = opened;
-  if (failedStep === 'lock') return lockFailure(rc, target); // the addon closed the fd
-  const fd = withFallbacks(target, rc);
+  if (typeof opened === 'number') return opened >= 0 ? opened : lockFailure(opened, target); // a failed lock's fd is closed
+  const fd = withFallbacks(target, opened[0]);
   return keepIfLocked(fd, binding.lockVerified(fd, target.path, target.methodCode), target);
 }
 

@@ -92,8 +92,7 @@ class FileWaiter<T> implements Waiter<T> {
   attempt(): T | null {
     const fd = retryReplaced(this.#target, () => this.#attemptOnce());
     if (fd === 'held') return null;
-    this.disarm();
-    return this.#wrap(fd); // ownership passes to the caller's handle
+    return this.#wrap(fd); // ownership passes to the caller's handle; the wait disarms this waiter
   }
 
   #attemptOnce(): Attempt {

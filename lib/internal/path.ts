@@ -35,7 +35,8 @@ export function absolutePath(path: unknown): string {
     const cwd = workingDirectory();
     absolute = cwd.endsWith('/') ? `${cwd}${path}` : `${cwd}/${path}`;
   }
-  if (Buffer.byteLength(absolute) > PATH_MAX_BYTES) {
+  // A UTF-16 unit is at most three UTF-8 bytes, so only long paths need counting.
+  if (absolute.length * 3 > PATH_MAX_BYTES && Buffer.byteLength(absolute) > PATH_MAX_BYTES) {
     throw invalidTarget('ENAMETOOLONG', `a path is at most ${PATH_MAX_BYTES} bytes`, { path: absolute });
   }
   return absolute;

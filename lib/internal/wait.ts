@@ -22,6 +22,17 @@ export interface Waiter<T> {
 
 /** The fallback poll, for holders that release without closing and for missing events. */
 export const FALLBACK_POLL_MS = 250;
+// Each poll armed comes POLL_STEP_MS sooner than the last, up to POLL_STEPS steps, then again
+// from FALLBACK_POLL_MS: waits armed together (64 lockFile calls in a loop) poll in different
+// timer ticks. In one tick, they would hold the event loop for an attempt each.
+const POLL_STEP_MS = 5;
+const POLL_STEPS = 25;
+let pollsArmed = 0;
+
+function fallbackPollDelay(): number {
+  pollsArmed = (pollsArmed + 1) % POLL_STEPS;
+  return FALLBACK_POLL_MS - pollsArmed * POLL_STEP_MS;
+}
 /**
  * A second look shortly after an event that found the lock still held: the kernel sends the
  * close event of a dying flock holder just before it removes the lock.
@@ -138,6 +149,7 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
+    let armed = false;
     let poll: NodeJS.Timeout | undefined;
     let stopDeadline = (): void => {};
 
@@ -145,9 +157,17 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
       settled = true;
       clearTimeout(poll);
       stopDeadline();
-      waiter.disarm();
-      if (lock === undefined) reject(error);
-      else resolve(lock);
+      if (lock === undefined) {
+        waiter.disarm();
+        reject(error);
+        return;
+      }
+      resolve(lock);
+      // A won wait's watches (an inotify watch, a poll handle, a socket) go after the new holder
+      // has run: tearing them down first delayed every hand-off by 10 to 15 µs. Woken meanwhile,
+      // the wait does nothing: it has settled.
+      if (armed) setImmediate(() => waiter.disarm());
+      else waiter.disarm();
     };
     const retry = (cause: AttemptCause): void => {
       if (settled) return;
@@ -160,8 +180,9 @@ export function waitFor<T>(waiter: Waiter<T>, wait: Wait, target: ErrorTarget): 
       }
       if (lock === null) {
         waiter.arm(wake);
+        armed = true;
         clearTimeout(poll);
-        poll = cause === 'event' ? setTimeout(retry, RECHECK_MS, 'recheck') : setTimeout(retry, FALLBACK_POLL_MS, 'poll');
+        poll = cause === 'event' ? setTimeout(retry, RECHECK_MS, 'recheck') : setTimeout(retry, fallbackPollDelay(), 'poll');
       }
       // Published once armed: a subscriber that acts on "held" finds the wake-ups in place.
       if (attempts().hasSubscribers) attempts().publish({ target, cause, acquired: lock !== null });

@@ -7,7 +7,7 @@ import { type Holder, type LockHeldError } from '../errors';
 import { invalidArgument } from '../internal/errno';
 import { heldBy } from '../internal/holder-message';
 import { MAX_TIMER_MS, optionKeys, optionsObject, parseInteger, parseKey, parseWait, type WaitOptions } from '../internal/options';
-import { parseSlots, slotName, slotNumbers } from '../internal/slots';
+import { parseSlots, slotName, perSlot } from '../internal/slots';
 import { throwIfAborted } from '../internal/wait';
 import { DEFAULT_KEEPALIVE_MS, PostgresLock } from './lock';
 import type { PgClientConfig } from './pg';
@@ -125,7 +125,7 @@ async function heldError(name: string, session: Session, keys: readonly bigint[]
 
 /** The advisory key of each slot of name: slot i is the lock named slotName(name, i). */
 function slotKeys(name: string, slots: number): bigint[] {
-  return slotNumbers(slots).map((slot) => advisoryKey(slotName(name, slot)));
+  return perSlot(slots, (slot) => advisoryKey(slotName(name, slot)));
 }
 
 /** The first slot whose key session gets without waiting (slot 0 already tried), or -1. */

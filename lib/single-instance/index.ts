@@ -3,7 +3,6 @@
 // comes from the kernel (SO_PEERCRED, both ways), never from what a peer says. Every launch asks
 // first, so a secondary loads neither the primary nor the server modules.
 /* eslint-disable @typescript-eslint/no-require-imports */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { socketsPassed } from '../activation';
 import { LockHeldError } from '../errors';
 import { errnoOf, fromErrno, invalidArgument } from '../internal/errno';
@@ -89,7 +88,8 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     }
     // Starting, leaving, busy (EAGAIN: backlog full) or gone: try again, both ways, until the budget ends.
     if (deadline.remaining === 0) throw deadline.timedOut();
-    await sleep(Math.min(backoff, deadline.remaining));
+    const delay = Math.min(backoff, deadline.remaining);
+    await new Promise((resolve) => setTimeout(resolve, delay)); // not timers/promises: a launch that asks once never loads it
     backoff = Math.min(backoff * 2, MAX_RETRY_MS);
   }
 }

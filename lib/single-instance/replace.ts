@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LockHeldError, LockTimeoutError } from '../errors';
 import { binding } from '../internal/binding';
 import { fromErrno } from '../internal/errno';
-import { holderOf } from '../internal/holder';
+import { holderOf } from '../internal/process-holder';
 import { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';

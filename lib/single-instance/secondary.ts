@@ -5,7 +5,7 @@ import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
 import { type Holder, type LockHeldError } from '../errors';
 import { errnoOf, fromErrno, unsupportedRuntime } from '../internal/errno';
-import { holderOf } from '../internal/holder';
+import { holderOf } from '../internal/process-holder';
 import { heldBy } from '../internal/holder-message';
 import type { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
@@ -151,8 +151,8 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, 
       }
     };
     const watch = new binding.FdWatch(step);
-    stopDeadline = deadline.watch(() => settle('timeout'));
-    step();
+    step(); // the request goes before the deadline's timer is armed: the primary starts on it sooner
+    if (!settled) stopDeadline = deadline.watch(() => settle('timeout'));
   });
 }
 
@@ -172,12 +172,13 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
     binding.close(fd);
     throw fromErrno(cred, 'getsockopt', place.errorTarget);
   }
-  const holder = holderOf(cred[0], cred[1]);
   if (!policy.allowed.has(cred[1])) {
     binding.close(fd);
-    throw heldError(place, holder);
+    throw heldError(place, holderOf(cred[0], cred[1]));
   }
-  const outcome = await exchange(fd, request, policy.maxMessageBytes, deadline, policy.attach);
+  const exchanged = exchange(fd, request, policy.maxMessageBytes, deadline, policy.attach); // sent, if the socket took it
+  const holder = holderOf(cred[0], cred[1]); // the primary's command, read from /proc while it reads the request
+  const outcome = await exchanged;
   if (outcome === 'timeout') throw deadline.timedOut();
   if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered with bytes that are not a frame'));
   if (outcome === 'gone') return undefined;

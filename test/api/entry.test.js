@@ -103,9 +103,11 @@ test('a secondary launch asks the primary first: it never binds, so never loads 
     const modules = await loaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)}).then((s) => { if (s.primary || s.reply !== 'seen') process.exit(1); })`);
     assert.ok(modules.includes('single-instance/index') && modules.includes('single-instance/secondary'), modules.join());
     for (const server of ['single-instance/primary', 'single-instance/replace', 'unix-server', 'internal/node-internals']) assert.ok(!modules.includes(server), `a secondary loaded ${server}`);
-    // Nor what only a wait, a server or systemd's sockets need (which thread adopts them).
+    // Its primary's pid and uid come from SO_PEERCRED: nothing of the search for a holder.
+    for (const search of ['internal/holder', 'internal/pid-in-file']) assert.ok(!modules.includes(search), `a secondary loaded ${search}`);
+    // Nor what only a wait, a server, systemd's sockets (which thread adopts them) or a retry need.
     const builtins = await builtinsLoaded(`require(${ROOT_LITERAL}).singleInstance(${JSON.stringify(id)})`);
-    for (const builtin of ['NativeModule net', 'NativeModule worker_threads', 'NativeModule diagnostics_channel', 'NativeModule perf_hooks']) {
+    for (const builtin of ['NativeModule net', 'NativeModule worker_threads', 'NativeModule diagnostics_channel', 'NativeModule perf_hooks', 'NativeModule timers/promises']) {
       assert.ok(!builtins.includes(builtin), `a secondary loaded ${builtin}`);
     }
   } finally {

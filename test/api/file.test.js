@@ -67,6 +67,22 @@ test("method 'fcntl' where OFD locks do not exist: UnsupportedPlatformError ENOT
   solely.lockFileSync(file).release(); // flock is unaffected
 });
 
+test('contention is a number: on a held lock the addon answers -EAGAIN, not an object to build; only a failed open, which has fallbacks, is an array', (t) => {
+  const { binding } = require('../../dist/internal/binding');
+  const dir = tempDir(t);
+  const { O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+  for (const method of ['flock', 'fcntl']) {
+    const file = path.join(dir, `${method}.lock`);
+    const lock = solely.lockFileSync(file, { method });
+    const before = fs.readdirSync('/proc/self/fd').length;
+    assert.equal(binding.openLocked(file, flags, 0o644, binding.lockMethods[method]), -os.constants.errno.EAGAIN);
+    assert.equal(fs.readdirSync('/proc/self/fd').length, before, 'the attempt closed its fd');
+    lock.release();
+  }
+  assert.deepEqual(binding.openLocked(path.join(dir, 'missing', 'x.lock'), flags, 0o644, binding.lockMethods.flock), [-os.constants.errno.ENOENT]);
+});
+
 test('the target is the absolute path; the file is created with the mode, less the umask, plus the sticky bit', (t) => {
   const dir = tempDir(t);
   const previous = process.umask(0o022);

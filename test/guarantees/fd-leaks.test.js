@@ -159,6 +159,25 @@ test('a process whose file wait has ended exits by itself: the inotify instance 
   assert.deepEqual(rest, ['got it']);
 });
 
+test('a won wait keeps no fd once its new holder has run: the connection to the old holder, the watch', async (t) => {
+  for (const [sync, wait, target] of [
+    ['lockAbstractSync', 'lockAbstract', uniqueName()],
+    ['lockFileSync', 'lockFile', path.join(tempDir(t), 'won.lock')],
+  ]) {
+    // Twice: the first file wait opens the inotify instance that every later one shares.
+    for (let round = 0; round < 2; round++) {
+      const held = solely[sync](target);
+      const before = fdCount();
+      const waiting = solely[wait](target, { wait: true }); // armed before it returns
+      held.release();
+      const lock = await waiting;
+      await new Promise((resolve) => setImmediate(resolve)); // after the wait's own clean-up
+      if (round === 1) assert.equal(fdCount(), before, `${wait}: the lock's fd in place of the holder's, and nothing else`);
+      lock.release();
+    }
+  }
+});
+
 test('no finalizer releases a lock: a handle collected as garbage keeps its lock', async (t) => {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc');

@@ -1,5 +1,7 @@
 'use strict';
 const assert = require('node:assert/strict');
+const { channel } = require('node:diagnostics_channel');
+const { setMaxListeners } = require('node:events');
 const fsp = require('node:fs/promises');
 const path = require('node:path');
 const { describe, test } = require('node:test');
@@ -123,6 +125,35 @@ test('abstract: a waiter queued on a listening holder is woken by its death alon
   assert.equal(await waiter.nextLine(), 'locked', 'the reset of the queued connection woke the waiter, with its clock stopped');
 });
 
+// The clock is mocked (setTimeout): a retry after a backoff cannot run, one at once can. A holder
+// bound without listening refuses the waiter's connect, as one does that lets go between the
+// waiter's bind and its connect (four processes handing a lock around spent ms in backoffs).
+test('abstract: a refused connect as the wait begins is retried at once a few times, then backed off, never busy-looping', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const name = uniqueName();
+  const held = solely.lockAbstractSync(name, { listen: false });
+  t.after(() => held.release());
+  let attempts = 0;
+  const onAttempt = (attempt) => attempt.target.address === `@${name}` && attempts++;
+  channel('solely:wait').subscribe(onAttempt);
+  t.after(() => channel('solely:wait').unsubscribe(onAttempt));
+  const controller = new AbortController();
+  const waiting = solely.lockAbstract(name, { wait: true, signal: controller.signal }).catch((e) => e);
+  const turns = async (n) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  await turns(20);
+  const atOnce = attempts;
+  assert.ok(atOnce > 1, `${atOnce} attempt(s) with the clock stopped: a refused connect waited for a backoff at once`);
+  await turns(20);
+  assert.equal(attempts, atOnce, 'the retries at once stop: the waiter backs off');
+  held.release();
+  t.mock.timers.tick(1); // the first backoff
+  const lock = await waiting;
+  assert.equal(lock.kind, 'abstract');
+  lock.release();
+});
+
 // A holder that accepts and hangs up (listenUnix('\0name'), a single-instance primary) wakes its
 // waiters at once each time, yet keeps the name. The waiter runs on a mocked clock, so the bound is
 // a count of events, not a wall-clock window, and no load can break it: each reconnection waits
@@ -187,6 +218,36 @@ test('64 pending waits occupy no thread-pool thread: fs.promises.stat completes 
   for (const result of await Promise.all(waits)) assert.equal(result.name, 'AbortError');
   heldAbstract.release();
   heldFile.release();
+});
+
+// The waits' clock is mocked: each 1 ms tick runs the fallback polls due in it, however busy the
+// machine is. Armed together, the polls of 64 waits would all fall in the same tick.
+test('64 waits armed together spread their fallback polls over many timer ticks, never one burst', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  for (const kind of kinds.slice(0, 2)) {
+    const held = kind.sync(kind.target(t));
+    let polls = 0;
+    const onAttempt = (attempt) => attempt.cause === 'poll' && polls++;
+    channel('solely:wait').subscribe(onAttempt);
+    const controller = new AbortController();
+    setMaxListeners(64, controller.signal);
+    const waits = Array.from({ length: 64 }, () => kind.lock(held.target, { wait: true, signal: controller.signal }).catch((e) => e));
+    t.after(() => {
+      channel('solely:wait').unsubscribe(onAttempt);
+      controller.abort();
+      held.release();
+    });
+    let most = 0;
+    for (let ms = 0; ms < FALLBACK_POLL_MS; ms++) {
+      const before = polls;
+      t.mock.timers.tick(1);
+      most = Math.max(most, polls - before);
+    }
+    assert.equal(polls, 64, `${kind.kind}: each wait polled once within the fallback interval`);
+    assert.ok(most <= 4, `${kind.kind}: ${most} of the 64 polls ran in one tick`);
+    controller.abort();
+    for (const result of await Promise.all(waits)) assert.equal(result.name, 'AbortError');
+  }
 });
 
 test("Node 20's net pads '\\0name' to 108 bytes: a different name, which does not conflict", { skip: Number(process.versions.node.split('.')[0]) >= 22 }, async (t) => {
