@@ -141,6 +141,8 @@ function callBindingWithWrongTypes(root, scratch) {
     statAt: ['int', 'string'],
     unlinkAtIf: ['int', 'string', 'bigint', 'bigint'],
     setCloexec: ['int'],
+    dup: ['int'],
+    fileStatusFlags: ['int'],
     socketInfo: ['int'],
     sendFds: ['int', 'string', 'fds'],
     recvFds: ['int'],
@@ -148,6 +150,8 @@ function callBindingWithWrongTypes(root, scratch) {
     pidfileRead: ['int', 'int'],
     socketSend: ['int', 'buffer', 'int'],
     socketRecv: ['int', 'int'],
+    fdWrite: ['int', 'buffer', 'int'],
+    fdRead: ['int', 'int'],
     execWithParentDeath: ['int', 'int', 'argv'],
   };
   const calls = { ...signatures, 'FdWatch#start': ['int'], 'FdWatchOnThread#start': ['int'] };
