@@ -3,7 +3,7 @@
 import { readlinkSync } from 'node:fs';
 import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
-import { type Holder, type LockHeldError } from '../errors';
+import { type Holder, type LockHeldError, type SolelyError } from '../errors';
 import { errnoOf, fromErrno, unsupportedRuntime } from '../internal/errno';
 import { holderOf } from '../internal/holder';
 import { heldBy } from '../internal/holder-message';
@@ -185,9 +185,20 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
   return secondaryOf(outcome.answer, holder, place, policy);
 }
 
+const STDIO_NAMES = ['stdin', 'stdout', 'stderr'];
+const MAX_WHY_CHARS = 200;
+
+/** The primary's refusal of this launch's stdio, saying which descriptor and why as its answer did. */
+function stdioRefused(answer: Record<string, unknown>, place: Place): SolelyError {
+  const name = typeof answer.fd === 'number' ? STDIO_NAMES[answer.fd] : undefined;
+  const which = name === undefined ? "this launch's stdin, stdout and stderr" : `this launch's ${name} (fd ${answer.fd as number})`;
+  const why = typeof answer.why === 'string' && answer.why.length <= MAX_WHY_CHARS ? `: ${answer.why}` : '';
+  return fromErrno(EBADF, 'recv', place.errorTarget, undefined, `the primary cannot use ${which} as stdio${why}`);
+}
+
 function secondaryOf(answer: Record<string, unknown>, holder: Holder, place: Place, policy: InstancePolicy): Secondary {
   if (answer.error === REFUSED) throw fromErrno(EACCES, 'connect', place.errorTarget, new Error('the primary does not accept messages from this uid'));
-  if (answer.error === 'EBADF') throw fromErrno(EBADF, 'sendmsg', place.errorTarget, new Error('the primary cannot use this launch\'s stdin, stdout or stderr'));
+  if (answer.error === 'EBADF') throw stdioRefused(answer, place);
   if (answer.error !== undefined) throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error(`the primary answered ${JSON.stringify(answer.error)}`));
   // A protocol 1 primary ignored the fields it does not know, and took the rest as a plain launch.
   if ((policy.env !== undefined || policy.attach) && answer.protocol !== PROTOCOL) {

@@ -227,7 +227,7 @@ describe('solely lock --fd locks an inherited fd on every runtime', () => {
   });
 });
 
-describe('singleInstance between runtimes', () => {
+describe('singleInstance between runtimes, attached launches included', () => {
   for (const primary of NAMES) {
     for (const secondary of NAMES) {
       test(`a ${secondary} secondary delivers to a ${primary} primary and gets its reply`, { skip: skipUnless(primary, secondary) }, async (t) => {
@@ -236,6 +236,16 @@ describe('singleInstance between runtimes', () => {
         assert.equal(await first.next(), 'primary');
         const second = run(secondary, 'app.cjs', ['single-instance', id]);
         assert.deepEqual(JSON.parse(second.stdout), { reply: { runtime: primary, args: [id] }, holderPid: first.pid }, second.stderr);
+      });
+      test(`an attached ${secondary} launch, stdin a pipe and stdout a file: a ${primary} primary reads and writes them, and its exit(5) is the launch's status`, { skip: skipUnless(primary, secondary) }, async (t) => {
+        const id = uniqueName('runtimes-attach');
+        const first = app(t, primary, 'single-instance', id);
+        assert.equal(await first.next(), 'primary');
+        const out = path.join(tempDir(t), 'out');
+        const [command, argv] = commandFor(secondary, 'app.cjs', ['attach', id]);
+        const launch = spawnSync('sh', ['-c', 'printf typed | "$@" > "$OUT"', 'sh', command, ...argv], { cwd: consumer, encoding: 'utf8', env: { ...process.env, OUT: out } });
+        assert.equal(launch.status, 5, launch.stderr);
+        assert.equal(fs.readFileSync(out, 'utf8'), `hi from ${primary}\nin typed\n${JSON.stringify({ reply: { runtime: primary, args: [id] }, exitCode: 5 })}\n`);
       });
     }
   }
