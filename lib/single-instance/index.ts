@@ -56,7 +56,8 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   const policy = parsePolicy(o, uid);
   const place = placeOf(id, scope, transport, o.directory, uid, sandbox);
   const request = ownRequest(o.data, policy, place);
-  const deadline = new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+  const budget = (): Deadline => new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+  let deadline = budget();
   // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
   // a look-up of who holds the name, nor the server's modules. A process given its socket by
   // systemd listens first: asking, it would connect to that very socket, which nobody accepts.
@@ -73,7 +74,9 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     const fd = place.connect();
     if (fd >= 0) {
       const secondary = await ask(fd, request, place, policy, deadline);
-      if (secondary !== undefined) {
+      // The primary died holding this attached launch: it starts over, as a new launch would.
+      if (secondary === 'lost') deadline = budget();
+      else if (secondary !== undefined) {
         forgetActivation();
         return secondary;
       }

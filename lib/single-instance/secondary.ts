@@ -27,7 +27,6 @@ export interface Secondary {
 
 const EACCES = errnoOf('EACCES');
 const EBADF = errnoOf('EBADF');
-const ECONNRESET = errnoOf('ECONNRESET');
 const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
 const EPROTONOSUPPORT = errnoOf('EPROTONOSUPPORT');
@@ -85,7 +84,7 @@ export function ownRequest(data: unknown, policy: InstancePolicy, place: Place, 
   return out;
 }
 
-type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'timeout';
+type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'lost' | 'timeout';
 
 /**
  * Sends the request on fd and reads the one answer frame, through the addon rather than net (Bun's
@@ -118,8 +117,8 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, 
       watching = events;
       if (watch.start(fd, events) < 0) settle('gone');
     };
-    // Closed or failed before an answer: the primary died, was busy, or is leaving; once attached, it is lost.
-    const closed = (): void => settle(attached ? { failed: ECONNRESET, syscall: 'recv', why: 'the primary closed the connection before exit()' } : 'gone');
+    // Closed or failed before an answer: the primary died, was busy, or is leaving; once attached, it died holding this launch.
+    const closed = (): void => settle(attached ? 'lost' : 'gone');
     // The answer; or, the first time an attached launch is asked for them, its stdio sent on.
     const answered = (answer: Record<string, unknown>): boolean => {
       if (!attach || attached || answer.fds !== true) {
@@ -164,9 +163,11 @@ export function heldError(place: Place, holder: Holder): LockHeldError {
 /**
  * Asks the primary connected on fd (which this function owns) and resolves with its answer, or
  * with undefined when the connection closed before one came (the primary died, was busy, or is
- * leaving): then the caller tries again, within the same deadline.
+ * leaving): then the caller tries again, within the same deadline. 'lost': an attached launch
+ * whose primary closed the connection before exit() (it died, or left without answering): the
+ * caller tries again with a whole timeout, as a new launch.
  */
-export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined> {
+export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined | 'lost'> {
   const cred = binding.peerCred(fd);
   if (typeof cred === 'number') {
     binding.close(fd);
@@ -181,6 +182,7 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
   if (outcome === 'timeout') throw deadline.timedOut();
   if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered with bytes that are not a frame'));
   if (outcome === 'gone') return undefined;
+  if (outcome === 'lost') return 'lost';
   if ('failed' in outcome) throw fromErrno(outcome.failed, outcome.syscall, place.errorTarget, new Error(outcome.why));
   return secondaryOf(outcome.answer, holder, place, policy);
 }

@@ -197,6 +197,29 @@ test('attach: launches in terminals leave the primary none of their terminal des
   assert.equal(await ttys(), before);
 });
 
+test('attach: a launch whose primary dies before exit() starts over as a new launch would: delivered again to the next primary, or the primary itself', async (t) => {
+  const id = uniqueName('si2-lost');
+  const first = await primary(t, { id, onReplace: 'release' });
+  const launch = app(t, { id, options: { attach: true } }, ['flood']);
+  const lines = async () => {
+    for (let line = 0; line < 5000; line++) assert.equal(await launch.next(), `line ${line} from the primary`);
+  };
+  assert.equal((await first.nextJSON()).attached, true);
+  assert.equal((await first.nextJSON()).full, true);
+  await lines(); // what the first primary wrote reached the launch
+  assert.deepEqual(await first.nextJSON(), { drained: launch.pid });
+  // The first primary gives its name to the next, and dies still holding the launch.
+  const next = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: next.pid });
+  assert.equal(await next.next(), 'primary');
+  first.kill('SIGKILL');
+  await lines(); // written by the next primary, to which the launch was delivered again
+  const again = await next.nextJSON();
+  assert.deepEqual([again.args, again.attached, again.pid], [['flood'], true, launch.pid]);
+  next.kill('SIGKILL');
+  assert.equal(await launch.next(), 'primary'); // no primary left: it is the primary
+});
+
 test('a Python peer written from docs/protocol.md: activation and env arrive, attach passes its stdio and gets the exit code', async (t) => {
   const id = uniqueName('si2-python');
   const first = await primary(t, { id });
