@@ -374,6 +374,25 @@ test('replace: several launches replacing the same primary at once give exactly 
   await first.next();
 });
 
+test('replace: launches replacing a primary that ignores them, many at once, each become a primary or are delivered to one: none fails', async (t) => {
+  const id = uniqueName('si2-storm');
+  await primary(t, { id, onReplace: 'ignore' });
+  // Each is ended by a later one's SIGTERM, or asked in vain: the name changes hands while they come.
+  const launches = Array.from({ length: 12 }, (_, i) => app(t, { id, onReplace: 'ignore', options: { replace: { grace: 200 }, timeout: 60_000 } }, [`r${i}`]));
+  const results = await Promise.all(launches.map((launch) => launch.next()));
+  for (const result of results) assert.ok(result === 'primary' || result.startsWith('{"primary":false'), results.join('\n'));
+});
+
+test('replace: a holder the kernel does not name (a primary leaving: its main thread gone, its socket still open) is never signalled, and no ELOCKED: the launch goes on as an ordinary one', async (t) => {
+  const id = uniqueName('si2-leaving');
+  const leaving = start(t, 'python3', [PEER, `@${USER}/${id}`, 'leaving-primary']);
+  assert.equal(await leaving.next(), 'listening');
+  const replacer = app(t, { id, options: { replace: { grace: 50 }, timeout: 100 } });
+  assert.equal((await replacer.nextJSON()).error.name, 'LockTimeoutError'); // it does not answer, as any launch finds
+  leaving.kill('SIGKILL');
+  assert.equal(await leaving.exitStatus, 'SIGKILL'); // the first signal it got
+});
+
 test('replace: the replacer SIGKILLed during grace leaves a primary or a free name; the old primary SIGKILLed during grace lets the replacer in', async (t) => {
   const id = uniqueName('si2-kill');
   const first = await primary(t, { id, onReplace: 'ignore' });
