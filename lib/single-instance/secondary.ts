@@ -1,6 +1,6 @@
 // A later launch: sends the primary this process's command line, cwd and data, and reads its one
 // answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
 import { type Holder, type LockHeldError, type SolelyError } from '../errors';
@@ -49,11 +49,37 @@ function workingDirectory(): Buffer {
   }
 }
 
+let startEnvironment: Map<string, string> | undefined;
+
+/**
+ * process.env[name], decoded as UTF-8 (U+FFFD for a byte that is not) as Node and Bun decode it.
+ * Deno throws InvalidData for such a value: there it comes from the environment this process
+ * started with (/proc/self/environ), where alone Deno can have got one.
+ */
+function envValue(name: string): string | undefined {
+  try {
+    return process.env[name];
+  } catch {
+    if (startEnvironment === undefined) {
+      startEnvironment = new Map();
+      try {
+        for (const entry of readFileSync('/proc/self/environ').toString('utf8').split('\0')) {
+          const equals = entry.indexOf('=');
+          if (equals > 0) startEnvironment.set(entry.slice(0, equals), entry.slice(equals + 1));
+        }
+      } catch {
+        // no /proc: the value is left out
+      }
+    }
+    return startEnvironment.get(name);
+  }
+}
+
 /** This launch's focus tokens, from its environment. */
 export function ownActivation(): Activation {
   const activation: Activation = {};
   for (const [key, name] of Object.entries(ACTIVATION_VARIABLES) as [keyof Activation, string][]) {
-    const value = process.env[name];
+    const value = envValue(name);
     if (value !== undefined && value !== '') activation[key] = value;
   }
   return activation;
@@ -68,7 +94,7 @@ function ownEnv(names: InstancePolicy['env']): Record<string, string> | undefine
   if (names === undefined) return undefined;
   const env: Record<string, string> = {};
   for (const name of names === 'all' ? Object.keys(process.env) : names) {
-    const value = process.env[name];
+    const value = envValue(name);
     if (value !== undefined) env[name] = value;
   }
   return env;

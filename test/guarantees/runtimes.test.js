@@ -251,6 +251,18 @@ describe('singleInstance between runtimes, attached launches included', () => {
   }
 });
 
+describe('a launch forwards an environment value and a focus token that are not UTF-8 with U+FFFD for each invalid byte, on every runtime', () => {
+  onEach('to a node primary, env: [NAME] and XDG_ACTIVATION_TOKEN holding the byte 0xff', async (t, runtime) => {
+    const id = uniqueName('runtimes-env');
+    const first = app(t, 'node', 'single-instance', id);
+    assert.equal(await first.next(), 'primary');
+    const [command, argv] = commandFor(runtime, 'app.cjs', ['forward-env', id, 'RAW']);
+    const bytes = 'RAW="$(printf \'a\\377b\')" XDG_ACTIVATION_TOKEN="$(printf \'t\\377\')" exec "$@"';
+    const launch = spawnSync('sh', ['-c', bytes, 'sh', command, ...argv], { cwd: consumer, encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(launch.stdout).reply, { runtime: 'node', args: ['RAW'], env: { RAW: 'a\ufffdb' }, activation: { xdgActivationToken: 't\ufffd' } }, launch.stderr);
+  });
+});
+
 test('node --permission without --allow-addons: an UnsupportedPlatformError that names --allow-addons', () => {
   const flag = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
   const script = `try { require('solely'); console.log('loaded'); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message, cause: e.cause?.code })); }`;
