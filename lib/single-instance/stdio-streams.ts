@@ -75,59 +75,47 @@ class Descriptor {
   }
 }
 
-class DescriptorReadable extends Readable {
-  /** true on a terminal's stream, as on Node's tty streams. */
-  readonly isTTY: true | undefined;
-  readonly #descriptor: Descriptor;
+type Callback = (error?: Error | null) => void;
 
-  constructor(descriptor: Descriptor) {
-    super();
-    this.#descriptor = descriptor;
-    if (descriptor.terminal) this.isTTY = true;
-  }
-
-  override _read(size: number): void {
-    const { fd, io } = this.#descriptor;
-    const chunk = io.read(fd, size);
-    if (chunk === EAGAIN) {
-      const waiting = this.#descriptor.wait(READABLE, () => this._read(size));
-      if (waiting < 0) this.destroy(fromErrno(waiting, 'epoll_ctl', {}));
-    } else if (typeof chunk === 'number') this.destroy(fromErrno(chunk, 'read', {}));
-    else this.push(chunk.length === 0 ? null : chunk);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#descriptor.close();
+/** A stream's destroy(): closes descriptor at once. */
+function closing(descriptor: Descriptor): (error: Error | null, callback: Callback) => void {
+  return (error, callback) => {
+    descriptor.close();
     callback(error);
-  }
+  };
 }
 
-class DescriptorWritable extends Writable {
-  /** true on a terminal's stream, as on Node's tty streams. */
-  readonly isTTY: true | undefined;
-  readonly #descriptor: Descriptor;
+/**
+ * stream on descriptor: isTTY on a terminal, as Node's tty streams, and its errors (EPIPE once the
+ * launch's reader is gone) its own, never the primary's: the app sees them with a listener.
+ */
+function owning<S extends Readable | Writable>(stream: S, descriptor: Descriptor): S {
+  stream.on('error', () => {});
+  if (descriptor.terminal) Object.assign(stream, { isTTY: true });
+  return stream;
+}
 
-  constructor(descriptor: Descriptor) {
-    super();
-    this.#descriptor = descriptor;
-    if (descriptor.terminal) this.isTTY = true;
-  }
+function readableOn(descriptor: Descriptor): Readable {
+  const { fd, io } = descriptor;
+  const read = (size: number): void => {
+    const chunk = io.read(fd, size);
+    if (chunk === EAGAIN) {
+      const waiting = descriptor.wait(READABLE, () => read(size));
+      if (waiting < 0) stream.destroy(fromErrno(waiting, 'epoll_ctl', {}));
+    } else if (typeof chunk === 'number') stream.destroy(fromErrno(chunk, 'read', {}));
+    else stream.push(chunk.length === 0 ? null : chunk);
+  };
+  const stream = new Readable({ read, destroy: closing(descriptor) });
+  return owning(stream, descriptor);
+}
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#writeFrom(chunk, 0, callback);
-  }
-
-  /** What piled up while the descriptor was full, in as few writes as it takes. */
-  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.#writeFrom(Buffer.concat(chunks.map(({ chunk }) => chunk)), 0, callback);
-  }
-
-  #writeFrom(chunk: Buffer, offset: number, callback: (error?: Error | null) => void): void {
-    const { fd, io } = this.#descriptor;
+function writableOn(descriptor: Descriptor): Writable {
+  const { fd, io } = descriptor;
+  const writeFrom = (chunk: Buffer, offset: number, callback: Callback): void => {
     while (offset < chunk.length) {
       const written = io.write(fd, chunk, offset);
       if (written === EAGAIN) {
-        const waiting = this.#descriptor.wait(WRITABLE, () => this.#writeFrom(chunk, offset, callback));
+        const waiting = descriptor.wait(WRITABLE, () => writeFrom(chunk, offset, callback));
         if (waiting < 0) callback(fromErrno(waiting, 'epoll_ctl', {}));
         return;
       }
@@ -138,12 +126,14 @@ class DescriptorWritable extends Writable {
       offset += written;
     }
     callback();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#descriptor.close();
-    callback(error);
-  }
+  };
+  const stream = new Writable({
+    destroy: closing(descriptor),
+    write: (chunk: Buffer, _encoding, callback: Callback) => writeFrom(chunk, 0, callback),
+    // What piled up while the descriptor was full, in as few writes as it takes.
+    writev: (chunks: { chunk: Buffer }[], callback: Callback) => writeFrom(Buffer.concat(chunks.map(({ chunk }) => chunk)), 0, callback),
+  });
+  return owning(stream, descriptor);
 }
 
 type Role = 'stdin' | 'stdout' | 'stderr';
@@ -193,8 +183,7 @@ const ROLES: readonly Role[] = ['stdin', 'stdout', 'stderr'];
 
 /**
  * Streams on an attached launch's stdin, stdout and stderr, taking the three fds; or the Refusal
- * of the first that cannot be its stdio (every fd closed then). A stream's errors (EPIPE once the
- * launch's reader is gone) are its own, never the primary's: the app sees them with a listener.
+ * of the first that cannot be its stdio (every fd closed then).
  */
 export function stdioOf(fds: readonly number[]): Stdio | Refusal {
   if (fds.length !== ROLES.length) {
@@ -211,7 +200,5 @@ export function stdioOf(fds: readonly number[]): Stdio | Refusal {
     }
     descriptors.push(descriptor);
   }
-  const [stdin, stdout, stderr] = [new DescriptorReadable(descriptors[0]), new DescriptorWritable(descriptors[1]), new DescriptorWritable(descriptors[2])];
-  for (const stream of [stdin, stdout, stderr]) stream.on('error', () => {});
-  return { stdin, stdout, stderr };
+  return { stdin: readableOn(descriptors[0]), stdout: writableOn(descriptors[1]), stderr: writableOn(descriptors[2]) };
 }
