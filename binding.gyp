@@ -25,7 +25,7 @@
         "src-native/socket_diag.cc",
         "src-native/wait_fds.cc",
         "src-native/fd_passing.cc",
-        "src-native/socket_io.cc",
+        "src-native/byte_io.cc",
         "src-native/exec.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],

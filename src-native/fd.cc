@@ -1,5 +1,6 @@
-// Generic descriptor operations: open, close, FD_CLOEXEC, and the *at() calls on a kept directory
-// fd that check a name still names a known inode before acting on it (one same-file check for all).
+// Generic descriptor operations: open, close, dup, FD_CLOEXEC, F_GETFL, and the *at() calls on a
+// kept directory fd that check a name still names a known inode before acting on it (one same-file
+// check for all).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,22 @@ Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
   return Result(info, 0);
 }
 
+// dup(fd): a close-on-exec duplicate (F_DUPFD_CLOEXEC), the same open file description. The fd
+// or -errno.
+Napi::Value Dup(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
+  int fd = fcntl(IntArg(info, 0), F_DUPFD_CLOEXEC, 0);
+  return Result(info, fd < 0 ? -errno : fd);
+}
+
+// fileStatusFlags(fd): F_GETFL, the access mode and status flags of fd's open file description
+// (O_PATH included), or -errno.
+Napi::Value FileStatusFlags(const Napi::CallbackInfo& info) {
+  if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
+  int flags = fcntl(IntArg(info, 0), F_GETFL);
+  return Result(info, flags < 0 ? -errno : flags);
+}
+
 uint64_t BigIntArg(const Napi::CallbackInfo& info, size_t i) {
   bool lossless = true;
   return info[i].As<Napi::BigInt>().Uint64Value(&lossless);
@@ -88,13 +105,17 @@ Napi::Value StatAt(const Napi::CallbackInfo& info) {
   return StatResult(info, st);
 }
 
-// fstat(fd): [mode, dev, ino] or -errno. Runtimes other than Node cannot fstat an fd they did
-// not open (Deno's fs knows only its own resources).
+// fstat(fd): [mode, dev, ino, rdev] or -errno (rdev: the device number of a device file, encoded
+// as glibc's st_rdev). Runtimes other than Node cannot fstat an fd they did not open (Deno's fs
+// knows only its own resources).
 Napi::Value Fstat(const Napi::CallbackInfo& info) {
   if (!CheckArgs(info, {Arg::kInt32})) return info.Env().Undefined();
   struct stat st;
   if (fstat(IntArg(info, 0), &st) < 0) return Result(info, -errno);
-  return StatResult(info, st);
+  Napi::Value result = StatResult(info, st);
+  result.As<Napi::Array>().Set(3u,
+                               Napi::BigInt::New(info.Env(), static_cast<uint64_t>(st.st_rdev)));
+  return result;
 }
 
 // unlinkAtIf(dirfd, name, dev, ino): 0, -ESTALE if name is another inode now, or -errno.
@@ -126,6 +147,8 @@ void RegisterFd(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec, "setCloexec"));
+  exports.Set("dup", Napi::Function::New(env, Dup, "dup"));
+  exports.Set("fileStatusFlags", Napi::Function::New(env, FileStatusFlags, "fileStatusFlags"));
   exports.Set("statAt", Napi::Function::New(env, StatAt, "statAt"));
   exports.Set("fstat", Napi::Function::New(env, Fstat, "fstat"));
   exports.Set("unlinkAtIf", Napi::Function::New(env, UnlinkAtIf, "unlinkAtIf"));

@@ -17,7 +17,7 @@ static Napi::Object InitSolely(Napi::Env env, Napi::Object exports) {
   solely::RegisterSocketDiag(env, exports);
   solely::RegisterWaitFds(env, exports);
   solely::RegisterFdPassing(env, exports);
-  solely::RegisterSocketIo(env, exports);
+  solely::RegisterByteIo(env, exports);
   solely::RegisterExec(env, exports);
   return exports;
 }

@@ -171,7 +171,7 @@ void RegisterSocketInfo(Napi::Env env, Napi::Object exports);
 void RegisterSocketDiag(Napi::Env env, Napi::Object exports);
 void RegisterWaitFds(Napi::Env env, Napi::Object exports);
 void RegisterFdPassing(Napi::Env env, Napi::Object exports);
-void RegisterSocketIo(Napi::Env env, Napi::Object exports);
+void RegisterByteIo(Napi::Env env, Napi::Object exports);
 void RegisterExec(Napi::Env env, Napi::Object exports);
 
 }  // namespace solely

@@ -70,8 +70,8 @@ export interface Binding {
   unixListen(address: string, dirFd: number, name: string, mode: number, backlog: number): [number, bigint, bigint] | number;
   /** A non-blocking connected socket to a socket path (at most 107 bytes): the fd, or -errno. */
   unixConnect(address: string): number;
-  /** fstat(fd): [mode, dev, ino], or -errno. */
-  fstat(fd: number): [number, bigint, bigint] | number;
+  /** fstat(fd): [mode, dev, ino, rdev], or -errno. */
+  fstat(fd: number): [number, bigint, bigint, bigint] | number;
   /** lstat of name in the directory dirFd: [mode, dev, ino], or -errno. */
   statAt(dirFd: number, name: string): [number, bigint, bigint] | number;
   /** Unlinks name in dirFd if it is still the inode dev/ino: 0, -ESTALE if not, or -errno. */
@@ -90,6 +90,10 @@ export interface Binding {
   close(fd: number): number;
   /** FD_CLOEXEC on an inherited fd. 0 or -errno. */
   setCloexec(fd: number): number;
+  /** A close-on-exec duplicate of fd (the same open file description), or -errno. */
+  dup(fd: number): number;
+  /** F_GETFL: fd's access mode and status flags (O_PATH included), or -errno. */
+  fileStatusFlags(fd: number): number;
   /** This thread's registry of fds kept open only for a pending wait: it closes the fds still in
    *  it when the thread's environment ends (a Worker terminated mid-wait). trackWaitFd adds fd. */
   trackWaitFd(fd: number): void;
@@ -101,6 +105,10 @@ export interface Binding {
   socketSend(fd: number, buffer: Buffer, offset: number): number;
   /** One non-blocking recv(2) of up to max bytes: a Buffer (empty at end of stream), or -errno. */
   socketRecv(fd: number, max: number): Buffer | number;
+  /** One write(2) of buffer from offset: the bytes taken, or -errno (-EAGAIN when a non-blocking fd is full). */
+  fdWrite(fd: number, buffer: Buffer, offset: number): number;
+  /** One read(2) of up to max bytes: a Buffer (empty at end of file), or -errno. */
+  fdRead(fd: number, max: number): Buffer | number;
   /**
    * Arms the parent-death signal, checks the parent is still expectedParent (else -ESRCH), resets
    * signal dispositions and mask, clears FD_CLOEXEC on 0..2 and on each fd of keep, then

@@ -18,12 +18,15 @@ function located(text: string, target: ErrorTarget): string {
   return where === undefined || where === '' ? text : `${text} ${where}`;
 }
 
-/** Builds the system error for a failed syscall; `errno` is negative. */
-export function fromErrno(errno: number, syscall: string, target: ErrorTarget, cause?: unknown): SolelyError {
+/**
+ * Builds the system error for a failed syscall; `errno` is negative. `said` replaces the errno's
+ * own words where a peer's answer says more (what it refused, and why).
+ */
+export function fromErrno(errno: number, syscall: string, target: ErrorTarget, cause?: unknown, said?: string): SolelyError {
   const [code, message] = describe(errno);
   const fields: SolelyErrorFields = { errno, syscall, ...target };
   if (cause !== undefined) fields.cause = cause;
-  const text = systemMessage(code, message, syscall, target);
+  const text = systemMessage(code, said ?? message, syscall, target);
   const cls = INVALID_TARGET.has(code) ? InvalidTargetError : UNSUPPORTED.has(code) ? UnsupportedPlatformError : SolelyError;
   return new cls(code, text, fields);
 }

@@ -1,6 +1,7 @@
 // Who holds a lock, learned without taking it (a probe lock would make a legitimate acquirer fail).
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { binding } from './binding';
+import { deviceNumber } from './device-number';
 import { type Holder } from '../errors';
 import { fromFsError } from './errno';
 import { readPid } from './pid-in-file';
@@ -153,10 +154,7 @@ interface FileKey {
 
 function keyOf(stats: Pick<BigIntStats, 'dev' | 'ino'>): FileKey {
   const { dev, ino } = stats;
-  // glibc's encoding of st_dev (new_encode_dev), as the kernel's MAJOR()/MINOR() print it.
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
-  return { dev, ino, major, minor };
+  return { dev, ino, ...deviceNumber(dev) };
 }
 
 const LOCK_LINE = /^(?:lock:\s+)?\d+: (->\s+)?(\S+)\s+\S+\s+\S+\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/gm;

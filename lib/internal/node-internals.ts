@@ -55,22 +55,3 @@ export function listenOnFd<S extends Server>(server: S, fd: number, backlog: num
     else server.listen({ fd }, backlog);
   });
 }
-
-interface StreamHandle {
-  readStop?(): number;
-  readStart?(): number;
-}
-
-/**
- * Stops libuv reading a socket, so that the next bytes (and the descriptors they carry, which a
- * plain read() would discard) stay in the kernel for recvmsg. net's own flag stays set: net would
- * otherwise start reading again on its next _read(). 0 or -errno.
- */
-export function suspendReading(socket: Socket): number {
-  return (socket as unknown as { _handle?: StreamHandle })._handle?.readStop?.() ?? -9; // EBADF
-}
-
-/** Undoes suspendReading. 0 or -errno. */
-export function resumeReading(socket: Socket): number {
-  return (socket as unknown as { _handle?: StreamHandle })._handle?.readStart?.() ?? -9;
-}

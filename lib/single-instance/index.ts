@@ -55,7 +55,6 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   const policy = parsePolicy(o, uid);
   const place = placeOf(id, scope, transport, o.directory, uid, sandbox);
   const request = ownRequest(o.data, policy, place);
-  const deadline = new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
   // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
   // a look-up of who holds the name, nor the server's modules. A process given its socket by
   // systemd listens first: asking, it would connect to that very socket, which nobody accepts.
@@ -67,12 +66,17 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     const primary = await replaceModule().takeOver(place, policy, ownRequest(o.data, policy, place, true), policy.grace, () => tryPrimary(place, policy));
     if (primary !== undefined) return primary;
   }
+  // The budget of an ordinary launch: from here, after any takeover (which has budgets of its own).
+  const budget = (): Deadline => new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+  let deadline = budget();
   let backoff = 1;
   for (;;) {
     const fd = place.connect();
     if (fd >= 0) {
       const secondary = await ask(fd, request, place, policy, deadline);
-      if (secondary !== undefined) {
+      // The primary died holding this attached launch: it starts over, as a new launch would.
+      if (secondary === 'lost') deadline = budget();
+      else if (secondary !== undefined) {
         forgetActivation();
         return secondary;
       }

@@ -37,7 +37,7 @@ export interface Message {
   activation: Activation;
   /** The secondary's environment (all of it, or the names it chose), with options.env. */
   env?: Record<string, string>;
-  /** With options.attach: streams on the secondary's own stdin, stdout and stderr. */
+  /** With options.attach: streams on the secondary's own stdin, stdout and stderr (isTTY true on a terminal). */
   stdin?: Readable;
   stdout?: Writable;
   stderr?: Writable;

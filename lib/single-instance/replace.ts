@@ -17,24 +17,6 @@ const MAX_RETRY_MS = 100;
 
 type BecomePrimary = () => Promise<Primary | LockHeldError>;
 
-/**
- * Binds as soon as the name is free, within ms: the Primary; undefined once another process than
- * pid holds the name (another launch took over first); the LockHeldError if pid still holds it.
- */
-async function bindWithin(ms: number, pid: number, becomePrimary: BecomePrimary): Promise<Primary | LockHeldError | undefined> {
-  const deadline = new Deadline({ timeout: ms, signal: undefined }, 'the name', {});
-  let backoff = 1;
-  for (;;) {
-    const attempt = await becomePrimary();
-    if (!(attempt instanceof LockHeldError)) return attempt;
-    // A holder we cannot name is a primary starting up or leaving: look again.
-    if (attempt.holder?.pid !== undefined && attempt.holder.pid !== pid) return undefined;
-    if (deadline.remaining === 0) return attempt;
-    await sleep(Math.min(backoff, deadline.remaining));
-    backoff = Math.min(backoff * 2, MAX_RETRY_MS);
-  }
-}
-
 /** Sends signal to pid if the kernel says it still holds the name and runs as our uid. */
 function end(place: Place, held: LockHeldError, pid: number, signal: NodeJS.Signals): void {
   const uid = process.getuid?.() ?? 0;
@@ -46,6 +28,41 @@ function end(place: Place, held: LockHeldError, pid: number, signal: NodeJS.Sign
     if (signal === 'SIGTERM') process.kill(pid, 'SIGCONT');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw fromErrno(-(error as NodeJS.ErrnoException).errno!, 'kill', place.errorTarget, error);
+  }
+}
+
+/**
+ * Binds as soon as the name is free: the Primary. pid, the primary asked to hand over, is ended
+ * when its time comes (SIGTERM grace ms after asking, SIGKILL grace ms after that), and only while
+ * the kernel names it as the holder. Undefined once another process holds the name (another launch
+ * took over first: the caller delivers to it), or if the holder stays one we cannot name (a
+ * primary starting up or leaving, or one /proc does not show) for as long as a whole takeover
+ * takes: a pid the kernel does not confirm is never signalled. LockTimeoutError if pid still
+ * holds the name timeout ms after SIGKILL.
+ */
+async function takeName(place: Place, pid: number, grace: number, timeout: number, becomePrimary: BecomePrimary): Promise<Primary | undefined> {
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL'];
+  const deadline = (ms: number): Deadline => new Deadline({ timeout: ms, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+  let due = deadline(grace);
+  const patience = deadline(2 * grace + timeout);
+  let backoff = 1;
+  for (;;) {
+    const attempt = await becomePrimary();
+    if (!(attempt instanceof LockHeldError)) return attempt;
+    const holder = attempt.holder?.pid;
+    if (holder === undefined) {
+      if (patience.remaining === 0) return undefined;
+    } else if (holder !== pid) {
+      return undefined;
+    } else if (due.remaining === 0) {
+      const signal = signals.shift();
+      // SIGKILL frees the name when the kernel reaps the process: within the launch's own timeout.
+      if (signal === undefined) throw due.timedOut();
+      end(place, attempt, pid, signal);
+      due = deadline(signals.length > 0 ? grace : timeout);
+    }
+    await sleep(backoff);
+    backoff = Math.min(backoff * 2, MAX_RETRY_MS);
   }
 }
 
@@ -63,20 +80,11 @@ export async function takeOver(place: Place, policy: InstancePolicy, request: Bu
     binding.close(fd);
     return undefined;
   }
-  const pid = cred[0];
   try {
     // A wedged primary never answers: its grace is the budget for the question too.
     await ask(fd, request, place, { ...policy, env: undefined, attach: false }, new Deadline({ timeout: grace, signal: undefined }, `the primary ${place.target}`, place.errorTarget));
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
   }
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    const attempt = await bindWithin(grace, pid, becomePrimary);
-    if (!(attempt instanceof LockHeldError)) return attempt;
-    end(place, attempt, pid, signal);
-  }
-  // SIGKILL frees the name when the kernel reaps the process: within the launch's own timeout.
-  const attempt = await bindWithin(policy.timeout, pid, becomePrimary);
-  if (!(attempt instanceof LockHeldError)) return attempt;
-  throw new Deadline({ timeout: 0, signal: undefined }, `the primary ${place.target}`, place.errorTarget).timedOut();
+  return takeName(place, cred[0], grace, policy.timeout, becomePrimary);
 }

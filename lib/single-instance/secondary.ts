@@ -1,9 +1,9 @@
 // A later launch: sends the primary this process's command line, cwd and data, and reads its one
 // answer. The primary's pid and uid come from SO_PEERCRED on the connected socket.
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { READABLE, WRITABLE, binding } from '../internal/binding';
 import { commandLine } from '../internal/command-line';
-import { type Holder, type LockHeldError } from '../errors';
+import { type Holder, type LockHeldError, type SolelyError } from '../errors';
 import { errnoOf, fromErrno, unsupportedRuntime } from '../internal/errno';
 import { holderOf } from '../internal/process-holder';
 import { heldBy } from '../internal/holder-message';
@@ -27,7 +27,6 @@ export interface Secondary {
 
 const EACCES = errnoOf('EACCES');
 const EBADF = errnoOf('EBADF');
-const ECONNRESET = errnoOf('ECONNRESET');
 const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
 const EPROTONOSUPPORT = errnoOf('EPROTONOSUPPORT');
@@ -50,11 +49,37 @@ function workingDirectory(): Buffer {
   }
 }
 
+let startEnvironment: Map<string, string> | undefined;
+
+/**
+ * process.env[name], decoded as UTF-8 (U+FFFD for a byte that is not) as Node and Bun decode it.
+ * Deno throws InvalidData for such a value: there it comes from the environment this process
+ * started with (/proc/self/environ), where alone Deno can have got one.
+ */
+function envValue(name: string): string | undefined {
+  try {
+    return process.env[name];
+  } catch {
+    if (startEnvironment === undefined) {
+      startEnvironment = new Map();
+      try {
+        for (const entry of readFileSync('/proc/self/environ').toString('utf8').split('\0')) {
+          const equals = entry.indexOf('=');
+          if (equals > 0) startEnvironment.set(entry.slice(0, equals), entry.slice(equals + 1));
+        }
+      } catch {
+        // no /proc: the value is left out
+      }
+    }
+    return startEnvironment.get(name);
+  }
+}
+
 /** This launch's focus tokens, from its environment. */
 export function ownActivation(): Activation {
   const activation: Activation = {};
   for (const [key, name] of Object.entries(ACTIVATION_VARIABLES) as [keyof Activation, string][]) {
-    const value = process.env[name];
+    const value = envValue(name);
     if (value !== undefined && value !== '') activation[key] = value;
   }
   return activation;
@@ -69,7 +94,7 @@ function ownEnv(names: InstancePolicy['env']): Record<string, string> | undefine
   if (names === undefined) return undefined;
   const env: Record<string, string> = {};
   for (const name of names === 'all' ? Object.keys(process.env) : names) {
-    const value = process.env[name];
+    const value = envValue(name);
     if (value !== undefined) env[name] = value;
   }
   return env;
@@ -85,7 +110,7 @@ export function ownRequest(data: unknown, policy: InstancePolicy, place: Place, 
   return out;
 }
 
-type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'timeout';
+type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'lost' | 'timeout';
 
 /**
  * Sends the request on fd and reads the one answer frame, through the addon rather than net (Bun's
@@ -118,8 +143,8 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, 
       watching = events;
       if (watch.start(fd, events) < 0) settle('gone');
     };
-    // Closed or failed before an answer: the primary died, was busy, or is leaving; once attached, it is lost.
-    const closed = (): void => settle(attached ? { failed: ECONNRESET, syscall: 'recv', why: 'the primary closed the connection before exit()' } : 'gone');
+    // Closed or failed before an answer: the primary died, was busy, or is leaving; once attached, it died holding this launch.
+    const closed = (): void => settle(attached ? 'lost' : 'gone');
     // The answer; or, the first time an attached launch is asked for them, its stdio sent on.
     const answered = (answer: Record<string, unknown>): boolean => {
       if (!attach || attached || answer.fds !== true) {
@@ -164,9 +189,11 @@ export function heldError(place: Place, holder: Holder): LockHeldError {
 /**
  * Asks the primary connected on fd (which this function owns) and resolves with its answer, or
  * with undefined when the connection closed before one came (the primary died, was busy, or is
- * leaving): then the caller tries again, within the same deadline.
+ * leaving): then the caller tries again, within the same deadline. 'lost': an attached launch
+ * whose primary closed the connection before exit() (it died, or left without answering): the
+ * caller tries again with a whole timeout, as a new launch.
  */
-export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined> {
+export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined | 'lost'> {
   const cred = binding.peerCred(fd);
   if (typeof cred === 'number') {
     binding.close(fd);
@@ -182,13 +209,25 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
   if (outcome === 'timeout') throw deadline.timedOut();
   if (outcome === 'garbage') throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error('the primary answered with bytes that are not a frame'));
   if (outcome === 'gone') return undefined;
+  if (outcome === 'lost') return 'lost';
   if ('failed' in outcome) throw fromErrno(outcome.failed, outcome.syscall, place.errorTarget, new Error(outcome.why));
   return secondaryOf(outcome.answer, holder, place, policy);
 }
 
+const STDIO_NAMES = ['stdin', 'stdout', 'stderr'];
+const MAX_WHY_CHARS = 200;
+
+/** The primary's refusal of this launch's stdio, saying which descriptor and why as its answer did. */
+function stdioRefused(answer: Record<string, unknown>, place: Place): SolelyError {
+  const name = typeof answer.fd === 'number' ? STDIO_NAMES[answer.fd] : undefined;
+  const which = name === undefined ? "this launch's stdin, stdout and stderr" : `this launch's ${name} (fd ${answer.fd as number})`;
+  const why = typeof answer.why === 'string' && answer.why.length <= MAX_WHY_CHARS ? `: ${answer.why}` : '';
+  return fromErrno(EBADF, 'recv', place.errorTarget, undefined, `the primary cannot use ${which} as stdio${why}`);
+}
+
 function secondaryOf(answer: Record<string, unknown>, holder: Holder, place: Place, policy: InstancePolicy): Secondary {
   if (answer.error === REFUSED) throw fromErrno(EACCES, 'connect', place.errorTarget, new Error('the primary does not accept messages from this uid'));
-  if (answer.error === 'EBADF') throw fromErrno(EBADF, 'sendmsg', place.errorTarget, new Error('the primary cannot use this launch\'s stdin, stdout or stderr'));
+  if (answer.error === 'EBADF') throw stdioRefused(answer, place);
   if (answer.error !== undefined) throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error(`the primary answered ${JSON.stringify(answer.error)}`));
   // A protocol 1 primary ignored the fields it does not know, and took the rest as a plain launch.
   if ((policy.env !== undefined || policy.attach) && answer.protocol !== PROTOCOL) {

@@ -142,6 +142,8 @@ function callBindingWithWrongTypes(root, scratch) {
     statAt: ['int', 'string'],
     unlinkAtIf: ['int', 'string', 'bigint', 'bigint'],
     setCloexec: ['int'],
+    dup: ['int'],
+    fileStatusFlags: ['int'],
     socketInfo: ['int'],
     sendFds: ['int', 'string', 'fds'],
     recvFds: ['int'],
@@ -149,6 +151,8 @@ function callBindingWithWrongTypes(root, scratch) {
     pidfileRead: ['int', 'int'],
     socketSend: ['int', 'buffer', 'int'],
     socketRecv: ['int', 'int'],
+    fdWrite: ['int', 'buffer', 'int'],
+    fdRead: ['int', 'int'],
     execWithParentDeath: ['int', 'int', 'argv', 'fdList'],
   };
   const calls = { ...signatures, 'FdWatch#start': ['int'], 'FdWatchOnThread#start': ['int'] };

@@ -11,6 +11,7 @@ const { FIXTURES, NOBODY, spawnLines: start, uniqueName, tempDir, exited, abstra
 
 const APP = path.join(FIXTURES, 'single-instance-v2.js');
 const PEER = path.join(FIXTURES, 'single-instance-v2-peer.py');
+const PTY = path.join(FIXTURES, 'pty-launch.py');
 const USER = `solely/user/${process.getuid()}`;
 
 function app(t, config, args = [], options = {}) {
@@ -21,6 +22,18 @@ async function primary(t, config) {
   const child = app(t, config);
   assert.equal(await child.next(), 'primary');
   return child;
+}
+
+/** The fixture primary's JSON answer to a line on its stdin ("fds", "ttys", "links"). */
+async function asked(child, line) {
+  child.stdin.write(`${line}\n`);
+  return child.nextJSON();
+}
+
+/** O_NONBLOCK of the open file behind pid's fd, as /proc shows it. */
+function nonBlocking(pid, fd) {
+  const flags = parseInt(/^flags:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))[1], 8);
+  return (flags & fs.constants.O_NONBLOCK) !== 0;
 }
 
 function envWithout(...names) {
@@ -73,7 +86,7 @@ test("attach: the primary writes to the launch's own pipe, reads its stdin (a pi
   assert.deepEqual(await piped.nextJSON(), { primary: false, reply: { args: ['exit', '7'] }, exitCode: 7, tokens: [] });
   assert.equal(await piped.exitStatus, 7);
   assert.equal(stderr, 'err\n');
-  assert.equal((await first.nextJSON()).attached, true);
+  assert.deepEqual((await first.nextJSON()).terminal, [null, null, null]); // no isTTY off a terminal
 
   const input = path.join(dir, 'input');
   fs.writeFileSync(input, 'from a file');
@@ -95,18 +108,15 @@ test("attach: the primary writes to the launch's own pipe, reads its stdin (a pi
 test('attach: the launch waits until exit(); Ctrl-C in it is a cancel; the primary keeps none of its fds after', async (t) => {
   const id = uniqueName('si2-hold');
   const first = await primary(t, { id });
-  first.stdin.write('fds\n');
-  const before = (await first.nextJSON()).fds;
+  const before = (await asked(first, 'fds')).fds;
   const held = app(t, { id, options: { attach: true, timeout: 100 } }, ['hold']);
   await first.nextJSON();
-  first.stdin.write('fds\n');
-  assert.equal((await first.nextJSON()).fds, before + 4); // the connection and three stdio fds
+  assert.equal((await asked(first, 'fds')).fds, before + 4); // the connection and three stdio fds
   // Attached, the launch waits for exit() beyond its own timeout (100 ms).
   assert.equal(held.exitCode, null);
   first.stdin.write('exit 5\n');
   assert.equal(await held.exitStatus, 5);
-  first.stdin.write('fds\n');
-  assert.equal((await first.nextJSON()).fds, before);
+  assert.equal((await asked(first, 'fds')).fds, before);
 
   // A launch that goes away before exit() (Ctrl-C): 'cancel', and its descriptors are closed with it.
   const gone = app(t, { id, options: { attach: true } }, ['hold']);
@@ -114,8 +124,100 @@ test('attach: the launch waits until exit(); Ctrl-C in it is a cancel; the prima
   gone.kill('SIGINT');
   assert.equal(await gone.exitStatus, 'SIGINT'); // a shell shows 130
   assert.deepEqual(await first.nextJSON(), { cancel: gone.pid });
-  first.stdin.write('fds\n');
-  assert.equal((await first.nextJSON()).fds, before);
+  assert.equal((await asked(first, 'fds')).fds, before);
+});
+
+/** The fixture as an attached launch in a pseudo-terminal of its own (pty-launch.py): its pid. */
+async function inTerminal(t, id, args, stopped = false) {
+  const driver = start(t, 'python3', [PTY, ...(stopped ? ['stopped'] : []), '--', process.execPath, APP, JSON.stringify({ id, options: { attach: true } }), ...args]);
+  driver.pid = Number(/^pid (\d+)$/.exec(await driver.next())[1]);
+  return driver;
+}
+
+test("attach: a launch whose terminal is stopped (Ctrl-S) never stalls the primary: its writes wait in the stream, other launches are served, and the launch's terminal stays blocking; a terminal's streams are isTTY", async (t) => {
+  const id = uniqueName('si2-stopped');
+  const first = await primary(t, { id });
+  const terminal = await inTerminal(t, id, ['flood'], true);
+  assert.deepEqual((await first.nextJSON()).terminal, [true, true, true]);
+  // A primary blocked in a write would never answer this launch: it would time out.
+  const other = app(t, { id }, ['meanwhile']);
+  assert.equal((await other.nextJSON()).primary, false);
+  const { flooded, full } = await first.nextJSON();
+  assert.ok(flooded > 0 && full); // the lines wait in message.stdout, whose write() said it is full
+  assert.deepEqual((await first.nextJSON()).args, ['meanwhile']);
+  // The primary wrote through a description of its own: the launch's terminal is not non-blocking.
+  for (const fd of [0, 1, 2]) assert.equal(nonBlocking(terminal.pid, fd), false, `fd ${fd}`);
+  terminal.stdin.write('start\n'); // Ctrl-Q: the terminal takes the lines
+  assert.deepEqual(await first.nextJSON(), { drained: terminal.pid });
+  first.stdin.write('exit 4\n');
+  const { status, output } = await terminal.nextJSON();
+  assert.equal(status, 4);
+  assert.match(output, /^line 0 from the primary\r\n[^]*line 4999 from the primary\r\n/);
+});
+
+test("attach: a launch whose stdout is a pipe or socket nobody reads never stalls the primary, and keeps its flags; gone, its streams close at once, unflushed", async (t) => {
+  const id = uniqueName('si2-unread');
+  const first = await primary(t, { id });
+  for (const what of ['unread-pipe', 'unread-socket']) {
+    const peer = start(t, 'python3', [PEER, `@${USER}/${id}`, 'attach', what, 'flood']);
+    const { stdout } = await peer.nextJSON();
+    const peerStdout = fs.readlinkSync(`/proc/${peer.pid}/fd/${stdout}`);
+    assert.equal((await first.nextJSON()).attached, true);
+    const other = app(t, { id }, ['meanwhile']);
+    assert.equal((await other.nextJSON()).primary, false, what);
+    assert.equal((await first.nextJSON()).full, true);
+    await first.nextJSON(); // 'meanwhile'
+    // Written through a description of the primary's own (a pipe) or with MSG_DONTWAIT (a socket).
+    assert.equal(nonBlocking(peer.pid, stdout), false, what);
+    assert.ok((await asked(first, 'links')).links.includes(peerStdout), what);
+    peer.kill('SIGKILL');
+    assert.deepEqual(await first.nextJSON(), { cancel: peer.pid });
+    assert.ok(!(await asked(first, 'links')).links.includes(peerStdout), what);
+  }
+});
+
+test('attach: launches in terminals leave the primary none of their terminal descriptors, after exit() and after going away (cancel)', async (t) => {
+  const id = uniqueName('si2-ttys');
+  const first = await primary(t, { id });
+  const ttys = async () => (await asked(first, 'ttys')).ttys;
+  const before = await ttys();
+  for (const code of ['3', '4', '5']) {
+    const terminal = await inTerminal(t, id, ['print', code]);
+    assert.equal((await first.nextJSON()).attached, true);
+    const { status, output } = await terminal.nextJSON();
+    assert.equal(status, Number(code));
+    assert.match(output, new RegExp(`^out print ${code}\r\n`));
+    assert.equal(await ttys(), before);
+  }
+  const held = await inTerminal(t, id, ['hold']);
+  await first.nextJSON();
+  assert.equal(await ttys(), before + 3); // its stdin, stdout and stderr, reopened
+  process.kill(held.pid, 'SIGINT');
+  assert.deepEqual(await first.nextJSON(), { cancel: held.pid });
+  assert.equal(await ttys(), before);
+});
+
+test('attach: a launch whose primary dies before exit() starts over as a new launch would: delivered again to the next primary, or the primary itself', async (t) => {
+  const id = uniqueName('si2-lost');
+  const first = await primary(t, { id, onReplace: 'release' });
+  const launch = app(t, { id, options: { attach: true } }, ['flood']);
+  const lines = async () => {
+    for (let line = 0; line < 5000; line++) assert.equal(await launch.next(), `line ${line} from the primary`);
+  };
+  assert.equal((await first.nextJSON()).attached, true);
+  assert.equal((await first.nextJSON()).full, true);
+  await lines(); // what the first primary wrote reached the launch
+  assert.deepEqual(await first.nextJSON(), { drained: launch.pid });
+  // The first primary gives its name to the next, and dies still holding the launch.
+  const next = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: next.pid });
+  assert.equal(await next.next(), 'primary');
+  first.kill('SIGKILL');
+  await lines(); // written by the next primary, to which the launch was delivered again
+  const again = await next.nextJSON();
+  assert.deepEqual([again.args, again.attached, again.pid], [['flood'], true, launch.pid]);
+  next.kill('SIGKILL');
+  assert.equal(await launch.next(), 'primary'); // no primary left: it is the primary
 });
 
 test('a Python peer written from docs/protocol.md: activation and env arrive, attach passes its stdio and gets the exit code', async (t) => {
@@ -132,26 +234,66 @@ test('a Python peer written from docs/protocol.md: activation and env arrive, at
   assert.equal(await attached.next(), '{"exit": 0, "protocol": 2, "reply": {"args": []}}');
 });
 
-test('hostile attach peers (no fds, two, four, a directory, an epoll fd, other text) get EBADF or are closed; the primary keeps no fd and serves on', async (t) => {
+const NO_STDIO = 'not a terminal, pipe, stream socket, regular file or memory device';
+
+/** The Python peer's answer to an attach that passes what: the payload, or 'closed'. */
+async function attachAnswer(t, id, what) {
+  const peer = start(t, 'python3', [PEER, `@${USER}/${id}`, 'attach', what]);
+  const answer = await peer.next();
+  await exited(peer);
+  return answer === 'closed' ? answer : JSON.parse(answer);
+}
+
+test('hostile attach peers (no fds, two, four, eight, a directory, an epoll fd, other text) get EBADF saying why; the primary keeps no fd and serves on', async (t) => {
   const id = uniqueName('si2-hostile');
   const first = await primary(t, { id });
-  first.stdin.write('fds\n');
-  const before = (await first.nextJSON()).fds;
-  for (const what of ['none', 'two', 'four', 'dir', 'epoll', 'text']) {
-    const peer = start(t, 'python3', [PEER, `@${USER}/${id}`, 'attach', what]);
-    const answer = await peer.next();
-    assert.ok(answer === 'closed' || answer === '{"error": "EBADF", "protocol": 2}', `${what}: ${answer}`);
-    await exited(peer);
-  }
+  const before = (await asked(first, 'fds')).fds;
+  const expected = {
+    none: { why: '0 descriptors, not 3' },
+    two: { why: '2 descriptors, not 3' },
+    four: { why: '4 descriptors, not 3' },
+    eight: { why: 'more than 4 descriptors, not 3' },
+    dir: { fd: 0, why: NO_STDIO },
+    epoll: { fd: 0, why: NO_STDIO },
+    text: {},
+  };
+  for (const [what, fields] of Object.entries(expected)) assert.deepEqual(await attachAnswer(t, id, what), { error: 'EBADF', protocol: 2, ...fields }, what);
   for (const fields of [{ env: { A: 1 } }, { env: { 'A=B': 'x' } }, { env: [] }, { activation: { other: 'x' } }, { activation: { xdgActivationToken: 5 } }, { attach: 'yes' }, { replace: 1 }]) {
     const peer = start(t, 'python3', [PEER, `@${USER}/${id}`, 'fields', JSON.stringify(fields)]);
     assert.equal(await peer.next(), 'closed', JSON.stringify(fields));
   }
-  first.stdin.write('fds\n');
-  assert.equal((await first.nextJSON()).fds, before);
+  assert.equal((await asked(first, 'fds')).fds, before);
   const served = app(t, { id }, ['after']);
   assert.deepEqual((await first.nextJSON()).args, ['after']);
   assert.equal((await served.nextJSON()).primary, false);
+});
+
+test("descriptors the primary cannot read or write as stdio get EBADF naming which and why (a file of the wrong access mode, O_PATH, a listening or datagram socket, /dev/tty, a pseudo-terminal master, another device, a named pipe whose reader is gone); a Node launch's error says so", async (t) => {
+  const id = uniqueName('si2-refused');
+  const first = await primary(t, { id });
+  const before = (await asked(first, 'fds')).fds;
+  const expected = {
+    'wronly-in': { fd: 0, why: 'open only for writing' },
+    'rdonly-out': { fd: 1, why: 'open only for reading' },
+    'opath-out': { fd: 1, why: 'an O_PATH descriptor, which is neither read nor written' },
+    'listening-out': { fd: 1, why: 'a listening socket' },
+    'dgram-out': { fd: 1, why: 'a socket that is not a stream' },
+    'ptmx-out': { fd: 1, why: "a terminal the primary cannot reopen as the launch's (/dev/tty, /dev/console or a pseudo-terminal master)" },
+    'kmsg-out': { fd: 1, why: 'a device that may block' },
+    'gone-reader-out': { fd: 1, why: 'a pipe the primary cannot reopen (ENXIO)' },
+  };
+  for (const [what, fields] of Object.entries(expected)) assert.deepEqual(await attachAnswer(t, id, what), { error: 'EBADF', protocol: 2, ...fields }, what);
+  // /dev/tty opened by the primary would be its own terminal, not the launch's.
+  const ttyPeer = start(t, 'python3', [PTY, '--', 'python3', PEER, `@${USER}/${id}`, 'attach', 'devtty-out']);
+  await ttyPeer.next();
+  const { output } = await ttyPeer.nextJSON();
+  assert.deepEqual(JSON.parse(output), { error: 'EBADF', fd: 1, why: expected['ptmx-out'].why, protocol: 2 });
+  assert.equal((await asked(first, 'fds')).fds, before);
+
+  const launch = app(t, { id, options: { attach: true } }, [], { stdio: [fs.openSync('/dev/null', 'w'), 'pipe', 'inherit'] });
+  const { error } = await launch.nextJSON();
+  assert.deepEqual([error.code, error.syscall], ['EBADF', 'recv']);
+  assert.equal(error.message, `recv EBADF: the primary cannot use this launch's stdin (fd 0) as stdio: open only for writing @${USER}/${id}`);
 });
 
 test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent', async (t) => {
@@ -230,6 +372,25 @@ test('replace: several launches replacing the same primary at once give exactly 
   assert.equal(results.filter((line) => line === 'primary').length, 1, results.join('\n'));
   assert.equal(results.filter((line) => line.startsWith('{"primary":false')).length, 5, results.join('\n'));
   await first.next();
+});
+
+test('replace: launches replacing a primary that ignores them, many at once, each become a primary or are delivered to one: none fails', async (t) => {
+  const id = uniqueName('si2-storm');
+  await primary(t, { id, onReplace: 'ignore' });
+  // Each is ended by a later one's SIGTERM, or asked in vain: the name changes hands while they come.
+  const launches = Array.from({ length: 12 }, (_, i) => app(t, { id, onReplace: 'ignore', options: { replace: { grace: 200 }, timeout: 60_000 } }, [`r${i}`]));
+  const results = await Promise.all(launches.map((launch) => launch.next()));
+  for (const result of results) assert.ok(result === 'primary' || result.startsWith('{"primary":false'), results.join('\n'));
+});
+
+test('replace: a holder the kernel does not name (a primary leaving: its main thread gone, its socket still open) is never signalled, and no ELOCKED: the launch goes on as an ordinary one', async (t) => {
+  const id = uniqueName('si2-leaving');
+  const leaving = start(t, 'python3', [PEER, `@${USER}/${id}`, 'leaving-primary']);
+  assert.equal(await leaving.next(), 'listening');
+  const replacer = app(t, { id, options: { replace: { grace: 50 }, timeout: 100 } });
+  assert.equal((await replacer.nextJSON()).error.name, 'LockTimeoutError'); // it does not answer, as any launch finds
+  leaving.kill('SIGKILL');
+  assert.equal(await leaving.exitStatus, 'SIGKILL'); // the first signal it got
 });
 
 test('replace: the replacer SIGKILLed during grace leaves a primary or a free name; the old primary SIGKILLed during grace lets the replacer in', async (t) => {

@@ -227,7 +227,7 @@ describe('solely lock --fd locks an inherited fd on every runtime', () => {
   });
 });
 
-describe('singleInstance between runtimes', () => {
+describe('singleInstance between runtimes, attached launches included', () => {
   for (const primary of NAMES) {
     for (const secondary of NAMES) {
       test(`a ${secondary} secondary delivers to a ${primary} primary and gets its reply`, { skip: skipUnless(primary, secondary) }, async (t) => {
@@ -237,8 +237,30 @@ describe('singleInstance between runtimes', () => {
         const second = run(secondary, 'app.cjs', ['single-instance', id]);
         assert.deepEqual(JSON.parse(second.stdout), { reply: { runtime: primary, args: [id] }, holderPid: first.pid }, second.stderr);
       });
+      test(`an attached ${secondary} launch, stdin a pipe and stdout a file: a ${primary} primary reads and writes them, and its exit(5) is the launch's status`, { skip: skipUnless(primary, secondary) }, async (t) => {
+        const id = uniqueName('runtimes-attach');
+        const first = app(t, primary, 'single-instance', id);
+        assert.equal(await first.next(), 'primary');
+        const out = path.join(tempDir(t), 'out');
+        const [command, argv] = commandFor(secondary, 'app.cjs', ['attach', id]);
+        const launch = spawnSync('sh', ['-c', 'printf typed | "$@" > "$OUT"', 'sh', command, ...argv], { cwd: consumer, encoding: 'utf8', env: { ...process.env, OUT: out } });
+        assert.equal(launch.status, 5, launch.stderr);
+        assert.equal(fs.readFileSync(out, 'utf8'), `hi from ${primary}\nin typed\n${JSON.stringify({ reply: { runtime: primary, args: [id] }, exitCode: 5 })}\n`);
+      });
     }
   }
+});
+
+describe('a launch forwards an environment value and a focus token that are not UTF-8 with U+FFFD for each invalid byte, on every runtime', () => {
+  onEach('to a node primary, env: [NAME] and XDG_ACTIVATION_TOKEN holding the byte 0xff', async (t, runtime) => {
+    const id = uniqueName('runtimes-env');
+    const first = app(t, 'node', 'single-instance', id);
+    assert.equal(await first.next(), 'primary');
+    const [command, argv] = commandFor(runtime, 'app.cjs', ['forward-env', id, 'RAW']);
+    const bytes = 'RAW="$(printf \'a\\377b\')" XDG_ACTIVATION_TOKEN="$(printf \'t\\377\')" exec "$@"';
+    const launch = spawnSync('sh', ['-c', bytes, 'sh', command, ...argv], { cwd: consumer, encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(launch.stdout).reply, { runtime: 'node', args: ['RAW'], env: { RAW: 'a\ufffdb' }, activation: { xdgActivationToken: 't\ufffd' } }, launch.stderr);
+  });
 });
 
 test('node --permission without --allow-addons: an UnsupportedPlatformError that names --allow-addons', () => {
