@@ -26,6 +26,8 @@ export interface Sandbox {
 }
 
 const SANDBOX_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+/** snapd's longest instance name: a 40-character snap name, "_" and a 10-character key. */
+const MAX_SNAP_INSTANCE = 51;
 
 function flatpakInfoName(): string | undefined {
   // Outside Flatpak (most launches) a look costs a few µs, where a failed read costs an error's
@@ -38,11 +40,11 @@ function flatpakInfoName(): string | undefined {
   }
 }
 
-/** Snap and Flatpak, detected from the environment (names that are not plain are ignored). */
+/** Snap and Flatpak, detected from the environment (names that are not plain, or longer than snapd's, are ignored). */
 export function sandboxOf(): Sandbox {
   const sandbox: Sandbox = {};
   const snap = process.env.SNAP_INSTANCE_NAME;
-  if (snap !== undefined && SANDBOX_NAME.test(snap)) sandbox.snap = snap;
+  if (snap !== undefined && snap.length <= MAX_SNAP_INSTANCE && SANDBOX_NAME.test(snap)) sandbox.snap = snap;
   const flatpak = process.env.FLATPAK_ID ?? flatpakInfoName();
   if (flatpak !== undefined && SANDBOX_NAME.test(flatpak)) sandbox.flatpak = flatpak;
   return sandbox;
@@ -68,12 +70,19 @@ function sha256(id: string): string {
   return lazy.crypto().createHash('sha256').update(id, 'utf8').digest('hex');
 }
 
-/** "solely/user/<uid>/<id>" or "solely/system/<id>"; over 107 bytes, "<base>#<sha256 hex of id>"; in a snap, after "snap.<instance>.". */
+/**
+ * "solely/user/<uid>/<id>" or "solely/system/<id>"; over 107 bytes, "<base>#<sha256 hex of id>"; in
+ * a snap, after "snap.<instance>.", and if even that is too long (a long instance name), the
+ * prefix, "#" and the sha256 hex of the unprefixed name cut to fit: every id has a name.
+ */
 function abstractNameOf(id: string, scope: SingleInstanceScope, uid: number, sandbox: Sandbox): string {
   const prefix = sandbox.snap === undefined ? '' : `snap.${sandbox.snap}.`;
-  const base = prefix + (scope === 'user' ? `solely/user/${uid}` : 'solely/system');
-  const plain = `${base}/${id}`;
-  return Buffer.byteLength(plain) <= MAX_NAME_BYTES ? plain : `${base}#${sha256(id)}`;
+  const base = scope === 'user' ? `solely/user/${uid}` : 'solely/system';
+  const plain = `${prefix}${base}/${id}`;
+  if (Buffer.byteLength(plain) <= MAX_NAME_BYTES) return plain;
+  const hashed = `${prefix}${base}#${sha256(id)}`;
+  if (Buffer.byteLength(hashed) <= MAX_NAME_BYTES) return hashed;
+  return `${prefix}#${sha256(`${base}/${id}`).slice(0, MAX_NAME_BYTES - prefix.length - 1)}`;
 }
 
 /** "<id>.sock" for a short id of [A-Za-z0-9._-] not starting with a dot or a dash, else "#<sha256 hex>.sock". */

@@ -17,6 +17,10 @@ const MAX_RETRY_MS = 100;
 
 type BecomePrimary = () => Promise<Primary | LockHeldError>;
 
+function budget(place: Place, ms: number): Deadline {
+  return new Deadline({ timeout: ms, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+}
+
 /** Sends signal to pid if the kernel says it still holds the name and runs as our uid. */
 function end(place: Place, held: LockHeldError, pid: number, signal: NodeJS.Signals): void {
   const uid = process.getuid?.() ?? 0;
@@ -33,18 +37,17 @@ function end(place: Place, held: LockHeldError, pid: number, signal: NodeJS.Sign
 
 /**
  * Binds as soon as the name is free: the Primary. pid, the primary asked to hand over, is ended
- * when its time comes (SIGTERM grace ms after asking, SIGKILL grace ms after that), and only while
+ * when its time comes (SIGTERM once asked is over, grace ms after asking; SIGKILL grace ms after that), and only while
  * the kernel names it as the holder. Undefined once another process holds the name (another launch
  * took over first: the caller delivers to it), or if the holder stays one we cannot name (a
  * primary starting up or leaving, or one /proc does not show) for as long as a whole takeover
  * takes: a pid the kernel does not confirm is never signalled. LockTimeoutError if pid still
  * holds the name timeout ms after SIGKILL.
  */
-async function takeName(place: Place, pid: number, grace: number, timeout: number, becomePrimary: BecomePrimary): Promise<Primary | undefined> {
+async function takeName(place: Place, pid: number, grace: number, timeout: number, asked: Deadline, becomePrimary: BecomePrimary): Promise<Primary | undefined> {
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL'];
-  const deadline = (ms: number): Deadline => new Deadline({ timeout: ms, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
-  let due = deadline(grace);
-  const patience = deadline(2 * grace + timeout);
+  let due = asked;
+  const patience = budget(place, 2 * grace + timeout);
   let backoff = 1;
   for (;;) {
     const attempt = await becomePrimary();
@@ -59,7 +62,7 @@ async function takeName(place: Place, pid: number, grace: number, timeout: numbe
       // SIGKILL frees the name when the kernel reaps the process: within the launch's own timeout.
       if (signal === undefined) throw due.timedOut();
       end(place, attempt, pid, signal);
-      due = deadline(signals.length > 0 ? grace : timeout);
+      due = budget(place, signals.length > 0 ? grace : timeout);
     }
     await sleep(backoff);
     backoff = Math.min(backoff * 2, MAX_RETRY_MS);
@@ -80,11 +83,12 @@ export async function takeOver(place: Place, policy: InstancePolicy, request: Bu
     binding.close(fd);
     return undefined;
   }
+  // Grace runs from the question: a wedged primary, which never answers, is ended once it is over.
+  const asked = budget(place, grace);
   try {
-    // A wedged primary never answers: its grace is the budget for the question too.
-    await ask(fd, request, place, { ...policy, env: undefined, attach: false }, new Deadline({ timeout: grace, signal: undefined }, `the primary ${place.target}`, place.errorTarget));
+    await ask(fd, request, place, { ...policy, env: undefined, attach: false }, asked);
   } catch (error) {
     if (!(error instanceof LockTimeoutError)) throw error;
   }
-  return takeName(place, cred[0], grace, policy.timeout, becomePrimary);
+  return takeName(place, cred[0], grace, policy.timeout, asked, becomePrimary);
 }

@@ -3,6 +3,7 @@
 // the protocol 2 fields against protocol 1 peers and hostile ones.
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { test } = require('node:test');
@@ -362,6 +363,18 @@ test('replace: a wedged (SIGSTOPped) or deaf primary is ended after grace (SIGTE
   assert.equal(await deaf.exitStatus, 'SIGKILL');
 });
 
+test('replace: grace runs from the question: a primary that never answers gets SIGTERM at the first look after grace, not after a second grace of looks', async (t) => {
+  const id = uniqueName('si2-deaf');
+  const deaf = start(t, 'python3', [PEER, `@${USER}/${id}`, 'deaf-primary']);
+  assert.equal(await deaf.next(), 'listening');
+  const replacer = app(t, { id, options: { replace: { grace: 300 } } });
+  let connections = 0;
+  for (let line = await deaf.next(); line !== 'term'; line = await deaf.next()) connections++;
+  // The question, then the one look that names the holder before signalling it.
+  assert.ok(connections <= 2, `${connections} connections before SIGTERM`);
+  assert.equal(await replacer.next(), 'primary');
+});
+
 test('replace: several launches replacing the same primary at once give exactly one primary; the others are delivered to it', async (t) => {
   const id = uniqueName('si2-concurrent');
   const first = await primary(t, { id, onReplace: 'ignore' });
@@ -420,6 +433,20 @@ test('replace: a primary of another uid is asked, never signalled: ForeignHolder
   assert.deepEqual((await replacer.nextJSON()).error.name, 'ForeignHolderError');
   other.stdin.write('fds\n');
   assert.ok('fds' in (await other.nextJSON())); // it still answers: never signalled
+});
+
+test("sandboxes: in a snap with the longest instance name snapd allows, a long id still gets a name: the prefix, '#' and the hashed plain name cut to 107 bytes", async (t) => {
+  const id = `${uniqueName('si2-long-snap')}.${'LongApplicationName'.repeat(6)}`;
+  const instance = `${'s'.repeat(40)}_${'k'.repeat(10)}`;
+  const snapEnv = { ...envWithout('FLATPAK_ID'), SNAP_INSTANCE_NAME: instance };
+  const snapPrimary = app(t, { id }, [], { env: snapEnv });
+  assert.equal(await snapPrimary.next(), 'primary');
+  const prefix = `snap.${instance}.`;
+  const hash = crypto.createHash('sha256').update(`${USER}/${id}`).digest('hex');
+  await abstractBound(`${prefix}#${hash.slice(0, 107 - prefix.length - 1)}`);
+  const inSnap = app(t, { id }, ['in-snap'], { env: snapEnv });
+  assert.equal((await inSnap.nextJSON()).primary, false);
+  assert.deepEqual((await snapPrimary.nextJSON()).args, ['in-snap']);
 });
 
 test('sandboxes: in a snap the abstract name starts with snap.<instance>.; in a Flatpak the socket is in $XDG_RUNTIME_DIR/app/$FLATPAK_ID', async (t) => {
