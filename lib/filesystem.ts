@@ -51,6 +51,8 @@ const LOCAL: ReadonlyArray<[number, string]> = [
   [0x73717368, 'squashfs'],
   [0x9fa0, 'proc'],
   [0x62656572, 'sysfs'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
 ];
 const KNOWN = new Map<number, [string, boolean]>([
   ...NETWORK.map(([magic, name]): [number, [string, boolean]] => [magic, [name, true]]),

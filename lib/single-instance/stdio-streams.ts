@@ -9,6 +9,7 @@
 import { constants } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { isatty } from 'node:tty';
+import { classifyFilesystem } from '../filesystem';
 import { READABLE, WRITABLE, binding, type FdWatch } from '../internal/binding';
 import { deviceNumber } from '../internal/device-number';
 import { errnoOf, fromErrno } from '../internal/errno';
@@ -21,6 +22,8 @@ const TTYAUX_MAJOR = 5;
 const MEMORY_MAJOR = 1;
 /** /dev/null, zero, full, random and urandom: never block. */
 const MEMORY_MINORS = new Set([3, 5, 7, 8, 9]);
+/** Kernel interfaces whose regular files can block a read (/proc/kmsg, tracefs's trace_pipe). */
+const BLOCKING_PSEUDO_FILESYSTEMS = new Set(['proc', 'sysfs', 'debugfs', 'tracefs']);
 
 export interface Stdio {
   stdin: Readable;
@@ -103,7 +106,9 @@ function readableOn(descriptor: Descriptor): Readable {
       const waiting = descriptor.wait(READABLE, () => read(size));
       if (waiting < 0) stream.destroy(fromErrno(waiting, 'epoll_ctl', {}));
     } else if (typeof chunk === 'number') stream.destroy(fromErrno(chunk, 'read', {}));
-    else stream.push(chunk.length === 0 ? null : chunk);
+    // Pushed from the event loop's next turn: a source that is never empty (/dev/zero, a big
+    // file, a fast writer) would otherwise keep the stream reading in one tick, every launch waiting.
+    else setImmediate(() => stream.push(chunk.length === 0 ? null : chunk));
   };
   const stream = new Readable({ read, destroy: closing(descriptor) });
   return owning(stream, descriptor);
@@ -147,6 +152,18 @@ function reopened(fd: number, role: Role, what: 'a pipe' | 'a terminal'): Descri
   return new Descriptor(own, FILE_IO, what === 'a terminal');
 }
 
+/**
+ * A regular file is read and written directly, unless its filesystem can make that wait: a
+ * network or FUSE filesystem (its server), or a kernel interface such as /proc/kmsg.
+ */
+function regularFile(fd: number): Descriptor | string {
+  const magic = binding.statfsType(`/proc/self/fd/${fd}`);
+  if (magic < 0) return `a file whose filesystem the primary cannot name (${describe(magic)[0]})`;
+  const { name, network } = classifyFilesystem(magic);
+  if (network || BLOCKING_PSEUDO_FILESYSTEMS.has(name)) return `a file on ${name}, whose reads and writes may block`;
+  return new Descriptor(fd, FILE_IO);
+}
+
 /** What the primary reads (stdin) or writes (stdout, stderr) through, taking fd; or why fd cannot be role. */
 function descriptorFor(fd: number, role: Role): Descriptor | string {
   const flags = binding.fileStatusFlags(fd);
@@ -157,7 +174,7 @@ function descriptorFor(fd: number, role: Role): Descriptor | string {
   if (role === 'stdin' ? access === O_WRONLY : access === O_RDONLY) return `open only for ${role === 'stdin' ? 'writing' : 'reading'}`;
   const [mode, , , rdev] = stats;
   const type = mode & S_IFMT;
-  if (type === S_IFREG) return new Descriptor(fd, FILE_IO);
+  if (type === S_IFREG) return regularFile(fd);
   if (type === S_IFIFO) return reopened(fd, role, 'a pipe');
   if (type === S_IFSOCK) {
     const info = binding.socketInfo(fd);

@@ -297,6 +297,32 @@ test("descriptors the primary cannot read or write as stdio get EBADF naming whi
   assert.equal(error.message, `recv EBADF: the primary cannot use this launch's stdin (fd 0) as stdio: open only for writing @${USER}/${id}`);
 });
 
+test("attach: a stdin that is never empty (/dev/zero), read by the primary, leaves it serving other launches; the launch's going away is a 'cancel'", async (t) => {
+  const id = uniqueName('si2-zero');
+  const first = await primary(t, { id });
+  const zero = fs.openSync('/dev/zero', 'r');
+  const endless = app(t, { id, options: { attach: true } }, ['sink'], { stdio: [zero, 'pipe', 'inherit'] });
+  fs.closeSync(zero);
+  assert.deepEqual((await first.nextJSON()).args, ['sink']);
+  const plain = app(t, { id }, ['plain']);
+  assert.equal((await plain.nextJSON()).primary, false);
+  assert.deepEqual((await first.nextJSON()).args, ['plain']);
+  endless.kill('SIGKILL');
+  assert.deepEqual(await first.nextJSON(), { cancel: endless.pid });
+});
+
+test('attach: a regular file on a kernel interface (/proc), whose reads may block, is refused with EBADF naming it', async (t) => {
+  const id = uniqueName('si2-procfile');
+  const first = await primary(t, { id });
+  const before = (await asked(first, 'fds')).fds;
+  const version = fs.openSync('/proc/version', 'r');
+  const launch = app(t, { id, options: { attach: true } }, [], { stdio: [version, 'pipe', 'inherit'] });
+  fs.closeSync(version);
+  const { error } = await launch.nextJSON();
+  assert.equal(error.message, `recv EBADF: the primary cannot use this launch's stdin (fd 0) as stdio: a file on proc, whose reads and writes may block @${USER}/${id}`);
+  assert.equal((await asked(first, 'fds')).fds, before);
+});
+
 test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent', async (t) => {
   const id = uniqueName('si2-huge');
   const first = await primary(t, { id });
