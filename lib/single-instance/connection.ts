@@ -58,6 +58,11 @@ export class Connection {
     return this.#delivered;
   }
 
+  /** An attached launch the primary has not answered: it waits for exit(), which no deadline bounds. */
+  get awaitsExit(): boolean {
+    return this.#attached !== undefined && !this.#answered;
+  }
+
   /** Reads one request frame, then hands its payload on; garbage and extra bytes close the connection. */
   read(onPayload: (payload: Record<string, unknown>) => void): void {
     const reader = new FrameReader(this.#max);

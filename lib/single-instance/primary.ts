@@ -137,13 +137,15 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
   }
 
   /**
-   * Stops accepting and frees the name, drops connections whose message nobody took, and
-   * resolves once every message taken was answered (or its connection's deadline passed).
+   * Stops accepting and frees the name, drops connections whose message nobody took, lets go of
+   * attached launches not yet exit()ed (each emits 'cancel' and starts over, as if this process
+   * had exited), and resolves once every other message taken was answered (or its connection's
+   * deadline passed).
    */
   release(): Promise<void> {
     this.#released ??= new Promise((resolveClosed) => {
       this.#server.close(() => resolveClosed());
-      for (const connection of this.#connections) if (!connection.delivered) connection.destroy();
+      for (const connection of this.#connections) if (!connection.delivered || connection.awaitsExit) connection.destroy();
       for (const { connection } of this.#queue.splice(0)) connection.destroy();
       for (const wake of this.#takers.splice(0)) wake(undefined);
     });

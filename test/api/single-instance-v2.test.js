@@ -323,6 +323,24 @@ test('attach: a regular file on a kernel interface (/proc), whose reads may bloc
   assert.equal((await asked(first, 'fds')).fds, before);
 });
 
+test("attach: leaving a for await loop, or release(), with an attached launch not exit()ed lets the launch go: 'cancel', it starts over and becomes the primary, and the old process exits", async (t) => {
+  const id = uniqueName('si2-break');
+  const leaving = start(t, process.execPath, ['-e', `require(${JSON.stringify(path.join(FIXTURES, '../../..'))}).singleInstance(${JSON.stringify(id)}).then(async (p) => { console.log('primary'); for await (const m of p) { m.on('cancel', () => console.log('cancel')); break; } console.log('left'); })`]);
+  assert.equal(await leaving.next(), 'primary');
+  const launch = app(t, { id, options: { attach: true } }, ['hold']);
+  assert.equal(await leaving.next(), 'cancel');
+  assert.equal(await leaving.next(), 'left');
+  assert.equal(await leaving.exitStatus, 0);
+  assert.equal(await launch.next(), 'primary');
+
+  const held = app(t, { id, options: { attach: true } }, ['hold']);
+  assert.deepEqual((await launch.nextJSON()).args, ['hold']);
+  launch.stdin.write('release\n');
+  assert.deepEqual(await launch.nextJSON(), { cancel: held.pid });
+  assert.equal(await launch.next(), 'released');
+  assert.equal(await held.next(), 'primary');
+});
+
 test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent', async (t) => {
   const id = uniqueName('si2-huge');
   const first = await primary(t, { id });
