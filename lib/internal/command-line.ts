@@ -50,6 +50,16 @@ export function commandLine(): Buffer[] {
       args.splice(1, own + (ended ? 1 : 0));
       return args;
     }
+    // Bun's and Deno's own options (`run -A`) are in neither list, but on every runtime the
+    // arguments after the script end the command line: theirs are exact, once they decode to
+    // what process.argv has.
+    const after = process.argv.length - 2;
+    const tail = after > 0 && args.length > after ? args.slice(args.length - after) : [];
+    if (tail.length > 0 && tail.every((arg, i) => arg.toString('utf8') === process.argv[2 + i])) return [...process.argv.slice(0, 2).map(utf8), ...tail];
   }
-  return process.argv.map((arg) => Buffer.from(arg, 'utf8'));
+  return process.argv.map(utf8);
+}
+
+function utf8(arg: string): Buffer {
+  return Buffer.from(arg, 'utf8');
 }

@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
 const { before, after, describe, test } = require('node:test');
-const { ROOT, FIXTURES, uniqueName, tempDir, exited, kill, needs } = require('../support/helpers');
+const { ROOT, FIXTURES, uniqueName, tempDir, exited, kill, needs, spawnLines } = require('../support/helpers');
 
 const RUNTIMES = {
   node: [process.execPath],
@@ -249,6 +249,19 @@ describe('singleInstance between runtimes, attached launches included', () => {
       });
     }
   }
+});
+
+describe("a launch's argvBytes are its arguments' exact bytes on every runtime", () => {
+  onEach('an argument holding the byte 0xff reaches a node primary as that byte, not U+FFFD', async (t, runtime) => {
+    const id = uniqueName('runtimes-argv');
+    const listening = `require(${JSON.stringify(ROOT)}).singleInstance(${JSON.stringify(id)}).then((p) => { console.log('primary'); p.on('second-instance', (m) => console.log(JSON.stringify(m.argvBytes.slice(-2).map((b) => b.toString('hex'))))); })`;
+    const first = spawnLines(t, process.execPath, ['-e', listening]);
+    assert.equal(await first.next(), 'primary');
+    const [command, argv] = commandFor(runtime, 'app.cjs', ['single-instance', id]);
+    const launch = spawnSync('sh', ['-c', '"$@" "$(printf \'\\377\')"', 'sh', command, ...argv], { cwd: consumer, encoding: 'utf8' });
+    assert.equal(launch.status, 0, launch.stderr);
+    assert.deepEqual(await first.nextJSON(), [Buffer.from(id).toString('hex'), 'ff']);
+  });
 });
 
 describe('a launch forwards an environment value and a focus token that are not UTF-8 with U+FFFD for each invalid byte, on every runtime', () => {
