@@ -419,6 +419,16 @@ test('replace: grace runs from the question: a primary that never answers gets S
   assert.equal(await replacer.next(), 'primary');
 });
 
+test('replace: a protocol 1 primary takes the request as an ordinary launch and, never releasing, is ended after grace', async (t) => {
+  const id = uniqueName('si2-v1-replace');
+  const old = start(t, 'python3', [PEER, `@${USER}/${id}`, 'v1-primary']);
+  assert.equal(await old.next(), 'listening');
+  const replacer = app(t, { id, options: { replace: { grace: 200 } } });
+  assert.ok((await old.nextJSON()).includes('replace'));
+  assert.equal(await replacer.next(), 'primary');
+  assert.equal(await old.exitStatus, 'SIGTERM');
+});
+
 test('replace: several launches replacing the same primary at once give exactly one primary; the others are delivered to it', async (t) => {
   const id = uniqueName('si2-concurrent');
   const first = await primary(t, { id, onReplace: 'ignore' });

@@ -264,6 +264,17 @@ describe("a launch's argvBytes are its arguments' exact bytes on every runtime",
   });
 });
 
+test('bun: a launch that handed its focus token on leaves it to no child given process.env; Bun.spawn without env passes the start environment', { skip: needs('bun') }, async (t) => {
+  const id = uniqueName('runtimes-token');
+  const first = app(t, 'node', 'single-instance', id);
+  assert.equal(await first.next(), 'primary');
+  const script = path.join(tempDir(t), 'token.cjs');
+  const see = "(env) => Bun.spawnSync(['sh', '-c', 'echo \"[$XDG_ACTIVATION_TOKEN]\"'], env && { env }).stdout.toString().trim()";
+  fs.writeFileSync(script, `const see = ${see}; require(${JSON.stringify(ROOT)}).singleInstance(${JSON.stringify(id)}).then(() => console.log(JSON.stringify({ own: process.env.XDG_ACTIVATION_TOKEN ?? null, given: see(process.env), unset: see() })));`);
+  const launch = spawnSync('bun', [script], { encoding: 'utf8', env: { ...process.env, XDG_ACTIVATION_TOKEN: 'tok' } });
+  assert.deepEqual(JSON.parse(launch.stdout), { own: null, given: '[]', unset: '[tok]' }, launch.stderr);
+});
+
 describe('a launch forwards an environment value and a focus token that are not UTF-8 with U+FFFD for each invalid byte, on every runtime', () => {
   onEach('to a node primary, env: [NAME] and XDG_ACTIVATION_TOKEN holding the byte 0xff', async (t, runtime) => {
     const id = uniqueName('runtimes-env');
