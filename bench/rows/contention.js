@@ -2,7 +2,7 @@
 // A try* call on a lock another holds: how fast "already held" comes back.
 const solely = require('../..');
 const { binding } = require('../../dist/internal/binding');
-const { uniqueName, lockPath, loop, rounds, floorCase, compare, OPEN_LOCK_FILE } = require('../measure');
+const { uniqueName, lockPath, loop, rounds, floorCase, addonCalls, sumOf, median, line, compare, OPEN_LOCK_FILE } = require('../measure');
 
 async function alreadyHeld() {
   const row = '"already held" via try*';
@@ -26,10 +26,14 @@ async function alreadyHeld() {
     addon: loop(() => {
       if (binding.openLocked(file, OPEN_LOCK_FILE, 0o644, binding.lockMethods.flock) >= 0) throw new Error('not held');
     }),
+    call: addonCalls(1),
   });
+  f.floorAndCall = sumOf(f.floor, f.call);
   heldFile.release();
   compare(row, 'tryLockFileSync → null', f, 'solely', 'floor', 'C floor: open+flock (EWOULDBLOCK)+close', { max: 1.15 });
   compare(row, "the addon's one call alone (no facade)", f, 'addon', 'floor', 'C floor: open+flock (EWOULDBLOCK)+close');
+  line(row, 'one call into the addon that makes no syscall (the N-API crossing)', { value: median(f.call) });
+  compare(row, 'tryLockFileSync → null', f, 'solely', 'floorAndCall', 'C floor + one empty addon call: the floor from JavaScript');
 }
 
 module.exports = alreadyHeld;
