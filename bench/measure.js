@@ -151,10 +151,12 @@ const rows = [];
 
 /**
  * One line of the table. value/against: ns (or a string); ratio is the median of the per-round
- * ratios value/against; goal: { max } or { min } on the ratio, or a string.
+ * ratios value/against; goal: { max } or { min } on the ratio, or a string. key names a line with
+ * a goal; explains lists the keys of the goal lines this line measures a floor of (printed under
+ * the table beside each missed goal).
  */
-function line(row, measure, { value, against, anchor, ratio, goal, pass, unit = 'ns' }) {
-  rows.push({ row, measure, value, unit, against, anchor, ratio, goal, pass });
+function line(row, measure, { value, against, anchor, ratio, goal, pass, unit = 'ns', key, explains = [] }) {
+  rows.push({ row, measure, value, unit, against, anchor, ratio, goal, pass, key, explains });
 }
 
 function ratioOf(a, b) {
@@ -167,9 +169,11 @@ function judge(ratio, goal) {
   return ratio >= goal.min;
 }
 
-function compare(row, measure, samples, label, againstLabel, anchor, goal) {
+/** A line comparing two contenders; tags: { key } or { explains } (see line). */
+function compare(row, measure, samples, label, againstLabel, anchor, goal, tags = {}) {
   const ratio = ratioOf(samples[label], samples[againstLabel]);
   line(row, measure, {
+    ...tags,
     value: median(samples[label]),
     against: median(samples[againstLabel]),
     anchor,

@@ -21,9 +21,9 @@ async function secondaryLaunch() {
     });
     primary.kill();
     const measure = 'single instance: secondary launch, delivered and replied';
-    compare(row, measure, si, 'solely', 'bare', `${RUNTIME} -e 0`, { max: 1.08 });
-    compare(row, `${RUNTIME} loading the same ${same.files} files (${same.kb} KB) and the addon, running none`, si, 'same', 'bare', `${RUNTIME} -e 0`);
-    compare(row, measure, si, 'solely', 'same', 'the same files loaded, none run: the floor of this launch');
+    compare(row, measure, si, 'solely', 'bare', `${RUNTIME} -e 0`, { max: 1.08 }, { key: 'secondary' });
+    compare(row, `${RUNTIME} loading the same ${same.files} files (${same.kb} KB) and the addon, running none`, si, 'same', 'bare', `${RUNTIME} -e 0`, undefined, { explains: ['secondary'] });
+    compare(row, measure, si, 'solely', 'same', 'the same files loaded, none run: the floor of this launch', undefined, { explains: ['secondary'] });
   } else {
     line(row, 'single instance: secondary launch, delivered and replied', { value: 'n/a (not built yet)' });
   }

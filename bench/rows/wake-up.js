@@ -59,19 +59,24 @@ async function wakeUp() {
   for (let k = 0; k < kinds.length; k++) {
     const [kind, , measure, floorCaseName] = kinds[k];
     const f = floorCaseName ? floors[floorCaseName] : undefined;
-    if (kind === 'fsne' || kind === 'poll') {
+    if (kind === 'fsne') {
       for (const p of [50, 99]) line(row, `${measure} p${p}`, { value: percentile(samples[k], p) });
+      continue;
+    }
+    if (kind === 'poll') {
+      line(row, `${measure} p99`, { value: percentile(samples[k], 99) }); // its p50 goes beside each lock's
       continue;
     }
     // The goals (issue 22): p50 within 2.5× the C floor and no slower than fs-native-extensions'
     // thread wait; p99 within 0.5 ms.
     const p50 = percentile(samples[k], 50);
     const floorP50 = percentile(f, 50);
-    line(row, `${measure} p50`, { value: p50, against: floorP50, anchor: 'C floor: blocked in the kernel', ratio: p50 / floorP50, goal: { max: 2.5 }, pass: p50 <= 2.5 * floorP50 });
+    line(row, `${measure} p50`, { value: p50, against: floorP50, anchor: 'C floor: blocked in the kernel', ratio: p50 / floorP50, goal: { max: 2.5 }, pass: p50 <= 2.5 * floorP50, key: `wake-${kind}` });
     if (fsneP50 !== undefined) {
       line(row, `${measure} p50`, { value: p50, against: fsneP50, anchor: 'fs-native-extensions waitForLock p50', ratio: p50 / fsneP50, goal: { max: 1 }, pass: p50 <= fsneP50 });
     }
-    line(row, `${measure} p50`, { value: p50, against: loopP50, anchor: `${LOOP_FLOOR} p50`, ratio: p50 / loopP50 });
+    line(row, `${LOOP_FLOOR} p50`, { value: loopP50, against: floorP50, anchor: `C floor: blocked in the kernel (${kind})`, ratio: loopP50 / floorP50, explains: [`wake-${kind}`] });
+    line(row, `${measure} p50`, { value: p50, against: loopP50, anchor: `${LOOP_FLOOR} p50`, ratio: p50 / loopP50, explains: [`wake-${kind}`] });
     const p99 = percentile(samples[k], 99);
     line(row, `${measure} p99`, { value: p99, against: percentile(f, 99), anchor: 'C floor: blocked in the kernel', goal: { absMax: 500e3 }, pass: p99 <= 500e3 });
   }
