@@ -128,6 +128,20 @@ async function rounds(contenders) {
   return out;
 }
 
+/**
+ * The N-API crossing alone, as a contender: count calls into the addon that make no syscall
+ * (untrackWaitFd of an fd it does not track: a look-up in a small table), as many as a lock makes.
+ */
+function addonCalls(count) {
+  const { binding } = require('../dist/internal/binding');
+  return loop(() => {
+    for (let i = 0; i < count; i++) binding.untrackWaitFd(-1);
+  });
+}
+
+/** Two contenders' samples added round by round: what a JavaScript caller cannot go below. */
+const sumOf = (x, y) => x.map((v, i) => (v === null || y[i] === null ? null : v + y[i]));
+
 /** The floor as a contender: the C program runs the loop, our side only reads its result. */
 const floorCase = (which, target) => (n) => floor(which, n, target).ns;
 
@@ -137,10 +151,12 @@ const rows = [];
 
 /**
  * One line of the table. value/against: ns (or a string); ratio is the median of the per-round
- * ratios value/against; goal: { max } or { min } on the ratio, or a string.
+ * ratios value/against; goal: { max } or { min } on the ratio, or a string. key names a line with
+ * a goal; explains lists the keys of the goal lines this line measures a floor of (printed under
+ * the table beside each missed goal).
  */
-function line(row, measure, { value, against, anchor, ratio, goal, pass, unit = 'ns' }) {
-  rows.push({ row, measure, value, unit, against, anchor, ratio, goal, pass });
+function line(row, measure, { value, against, anchor, ratio, goal, pass, unit = 'ns', key, explains = [] }) {
+  rows.push({ row, measure, value, unit, against, anchor, ratio, goal, pass, key, explains });
 }
 
 function ratioOf(a, b) {
@@ -153,9 +169,11 @@ function judge(ratio, goal) {
   return ratio >= goal.min;
 }
 
-function compare(row, measure, samples, label, againstLabel, anchor, goal) {
+/** A line comparing two contenders; tags: { key } or { explains } (see line). */
+function compare(row, measure, samples, label, againstLabel, anchor, goal, tags = {}) {
   const ratio = ratioOf(samples[label], samples[againstLabel]);
   line(row, measure, {
+    ...tags,
     value: median(samples[label]),
     against: median(samples[againstLabel]),
     anchor,
@@ -191,10 +209,10 @@ async function expectLine(child, prefix) {
   return l.slice(prefix.length).trim();
 }
 
-/** Wall time of a process launch, in ns. */
-function launch(args, options = {}) {
+/** Wall time of a process launch, in ns; args.cwd (else the repository) its working directory. */
+function launch(args) {
   const start = process.hrtime.bigint();
-  const r = spawnSync(args[0], args.slice(1), { stdio: 'ignore', cwd: ROOT, ...options });
+  const r = spawnSync(args[0], args.slice(1), { stdio: 'ignore', cwd: args.cwd ?? ROOT });
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited with ${r.status ?? r.signal}`);
   return Number(process.hrtime.bigint() - start);
 }
@@ -210,6 +228,34 @@ async function launches(contenders) {
     }
   }
   return out;
+}
+
+/**
+ * The floor of a launch that runs code: a package named solely, with solely's `exports`, holding
+ * the same files code loads at the same paths, each the same bytes but wrapped in a function never
+ * called, in a chain of requires ending with the addon's dlopen. Launched with `require('solely')`
+ * from its directory (cwd), it resolves, reads and compiles what solely's launch does, and runs
+ * none of it. Returns { cwd, files, kb }.
+ */
+function sameModules(code) {
+  const probe = `${code}; process.stdout.write(JSON.stringify(Object.keys(require.cache)))`;
+  const loaded = JSON.parse(execFileSync(process.execPath, ['-e', probe], { cwd: ROOT, encoding: 'utf8' }));
+  const dist = path.join(ROOT, 'dist');
+  const files = loaded.filter((f) => f.startsWith(dist + path.sep) && f.endsWith('.js'));
+  const addon = loaded.find((f) => f.endsWith('.node'));
+  const cwd = fs.mkdtempSync(path.join(dir, 'same-modules-'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  fs.writeFileSync(path.join(cwd, 'package.json'), JSON.stringify({ name: pkg.name, type: pkg.type, main: pkg.main, exports: pkg.exports }));
+  let bytes = 0;
+  files.forEach((file, i) => {
+    const copy = path.join(cwd, path.relative(ROOT, file));
+    const next = files[i + 1] === undefined ? addon : `./${path.relative(path.dirname(file), files[i + 1]).replace(/\.js$/, '')}`;
+    const source = fs.readFileSync(file, 'utf8');
+    bytes += source.length;
+    fs.mkdirSync(path.dirname(copy), { recursive: true });
+    fs.writeFileSync(copy, `'use strict';\n${next === undefined ? '' : `require(${JSON.stringify(next)});\n`}function unused() {\n${source}\n}\n`);
+  });
+  return { cwd, files: files.length, kb: Math.round(bytes / 1024) };
 }
 
 module.exports = {
@@ -236,6 +282,8 @@ module.exports = {
   loopAsync,
   rounds,
   floorCase,
+  addonCalls,
+  sumOf,
   rows,
   line,
   ratioOf,
@@ -244,4 +292,5 @@ module.exports = {
   peer,
   expectLine,
   launches,
+  sameModules,
 };

@@ -5,7 +5,9 @@
 //                                       "release" -> "released <t>" (t: process.hrtime.bigint())
 //   peer.js ring KIND TARGET ID LAST MS   after "go", loop acquire/release for MS ms; print counts
 //   peer.js pending KIND TARGET STATS ROUNDS WINDOW_MS   fs.promises.stat with 64 waits pending
-// KIND: abstract | file | fcntl (solely), fsne (fs-native-extensions), fs-ext (async flock).
+// KIND: abstract | file | fcntl (solely), fsne (fs-native-extensions), fs-ext (async flock),
+//   poll (no lock: the event loop's floor; TARGET a FIFO, "release" writes one byte to it, "wait"
+//   is the addon's fd watch on it, as solely's waits use, calling back into JavaScript).
 // The clock is system-wide (below), so times compare across processes.
 const { setMaxListeners } = require('node:events');
 const fs = require('node:fs');
@@ -29,8 +31,31 @@ function optional(name) {
   }
 }
 
+// The FIFO of kind poll, opened for reading first (an O_NONBLOCK open for writing needs a reader).
+let fifo;
+function fifoFds() {
+  const { O_RDONLY, O_WRONLY, O_NONBLOCK } = fs.constants;
+  fifo ??= { read: fs.openSync(target, O_RDONLY | O_NONBLOCK) };
+  fifo.write ??= fs.openSync(target, O_WRONLY | O_NONBLOCK);
+  return fifo;
+}
+
+function pollWait() {
+  const { binding } = require('../dist/internal/binding');
+  const { read, write } = fifoFds();
+  return new Promise((resolve) => {
+    const watch = new binding.FdWatch(() => {
+      watch.stop();
+      fs.readSync(read, Buffer.alloc(64)); // every byte written so far: the next wait starts empty
+      resolve({ release: () => fs.writeSync(write, 'x') });
+    });
+    if (watch.start(read) < 0) throw new Error('poll: the fd watch did not start');
+  });
+}
+
 /** A lock held by this process: { release() }. */
 function trySync() {
+  if (kind === 'poll') return { release: () => fs.writeSync(fifoFds().write, 'x') };
   if (kind === 'abstract') return solely.tryLockAbstractSync(target);
   if (kind === 'file') return solely.tryLockFileSync(target);
   if (kind === 'fcntl') return solely.tryLockFileSync(target, { method: 'fcntl' });
@@ -47,6 +72,7 @@ function trySync() {
 function waitLock(signal) {
   if (kind === 'abstract') return solely.lockAbstract(target, { wait: true, signal });
   if (kind === 'file') return solely.lockFile(target, { wait: true, signal });
+  if (kind === 'poll') return pollWait();
   const fd = fs.openSync(target, 'r+');
   if (kind === 'fsne') return optional('fs-native-extensions').waitForLock(fd).then(() => fdLock(fd));
   if (kind === 'fs-ext') {

@@ -61,6 +61,22 @@ function tableRows() {
 
 const HEADER = ['row', 'measure', 'solely', 'against', 'ratio', 'goal', ''];
 
+/** One line for each missed goal: the figure, the goal, and the floor lines that account for it. */
+function missedGoals() {
+  const cell = (r) => {
+    const value = formatValue(r.value, r.unit);
+    if (r.ratio === undefined || r.ratio === null) return value;
+    return `${value}, ${r.ratio.toFixed(r.ratio >= 10 ? 0 : 2)}× ${r.anchor}`;
+  };
+  return rows
+    .filter((r) => r.pass === false)
+    .map((r) => {
+      const floors = rows.filter((f) => r.key !== undefined && f.explains.includes(r.key));
+      const left = floors.length === 0 ? 'no floor row measures this one' : floors.map((f) => `${f.measure}: ${cell(f)}`).join('; ');
+      return `${r.measure} (${r.row}): ${cell(r)}, goal ${formatGoal(r.goal)}. Measured below it: ${left}.`;
+    });
+}
+
 function machine(loadBefore) {
   const cpus = os.cpus();
   let distro = '';
@@ -92,6 +108,8 @@ function print(m) {
     console.log(`| ${HEADER.join(' | ')} |`);
     console.log(`|${HEADER.map(() => '---').join('|')}|`);
     for (const cells of table) console.log(`| ${cells.map(esc).join(' | ')} |`);
+    const missed = missedGoals();
+    if (missed.length > 0) console.log(`\nMissed goals, each with the floor rows that measure what is left:\n\n${missed.map((m) => `- ${m}`).join('\n')}`);
     return;
   }
   const widths = HEADER.map((h, i) => Math.max(h.length, ...table.map((c) => c[i].length)));
@@ -100,6 +118,7 @@ function print(m) {
   console.log(fmt(HEADER));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const cells of table) console.log(fmt(cells));
+  for (const missed of missedGoals()) console.log(`MISS ${missed}`);
 }
 
 async function main() {

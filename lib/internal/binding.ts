@@ -1,7 +1,5 @@
 // The one module that touches the untyped addon. Every function returns a value >= 0 or -errno;
 // none throws for an OS error. Arguments are validated by the callers, in TypeScript.
-import { existsSync } from 'node:fs';
-import path = require('node:path');
 import { UnsupportedPlatformError } from '../errors';
 import { onNode } from './runtime';
 
@@ -117,28 +115,40 @@ export interface Binding {
   execWithParentDeath(signal: number, expectedParent: number, argv: string[], keep: number[]): number;
 }
 
-const ROOT = path.join(__dirname, '..', '..');
+/* eslint-disable @typescript-eslint/no-require-imports */
+// Paths joined by hand, and node:fs and node:path loaded only off the usual path: on Bun each of
+// those modules costs a launch that takes a free lock a millisecond or more (bench: process start).
+const ROOT = `${__dirname}/../..`;
 
 /**
- * The binary node-gyp-build would choose in the two usual layouts (a build from source, or the
- * glibc prebuild an install kept), found with a stat or two: loading node-gyp-build and its
- * directory search cost a start more than the dlopen itself. Undefined where node-gyp-build must
- * decide: an environment variable that steers it, musl, or any other layout.
+ * The glibc prebuild an install kept, found with a stat or two, where node-gyp-build would choose
+ * it. Undefined where node-gyp-build must decide: musl, or any other layout.
  */
-function expectedBinary(): string | undefined {
-  const env = process.env;
-  if (env.PREBUILDS_ONLY || env.SOLELY_PREBUILD || env.LIBC || env.npm_config_arch || env.npm_config_platform) return undefined;
-  const release = path.join(ROOT, 'build', 'Release', 'solely.node');
-  if (existsSync(release)) return release;
-  if (process.platform !== 'linux' || existsSync(path.join(ROOT, 'build')) || existsSync('/etc/alpine-release')) return undefined;
-  const prebuild = path.join(ROOT, 'prebuilds', `linux-${process.arch}`, 'solely.glibc.node');
+function expectedPrebuild(): string | undefined {
+  const { existsSync } = require('node:fs') as typeof import('node:fs');
+  if (process.platform !== 'linux' || existsSync(`${ROOT}/build`) || existsSync('/etc/alpine-release')) return undefined;
+  const prebuild = `${ROOT}/prebuilds/linux-${process.arch}/solely.glibc.node`;
   return existsSync(prebuild) ? prebuild : undefined;
 }
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * The binary node-gyp-build would choose in the two usual layouts (a build from source, or the
+ * glibc prebuild), loaded straight: loading node-gyp-build and its directory search cost a start
+ * more than the dlopen itself. node-gyp-build decides where an environment variable steers it.
+ */
 function load(): unknown {
-  const binary = expectedBinary();
-  return binary === undefined ? (require('node-gyp-build') as (dir: string) => unknown)(ROOT) : require(binary);
+  const env = process.env;
+  if (!(env.PREBUILDS_ONLY || env.SOLELY_PREBUILD || env.LIBC || env.npm_config_arch || env.npm_config_platform)) {
+    try {
+      return require(`${ROOT}/build/Release/solely.node`);
+    } catch (error) {
+      // Absent (an install from a prebuild); an addon that is there but fails to load fails here.
+      if ((error as { code?: unknown } | null)?.code !== 'MODULE_NOT_FOUND') throw error;
+    }
+    const prebuild = expectedPrebuild();
+    if (prebuild !== undefined) return require(prebuild);
+  }
+  return (require('node-gyp-build') as (dir: string) => unknown)(ROOT);
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 

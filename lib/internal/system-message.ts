@@ -1,8 +1,9 @@
 // A failed syscall's code and message, and its message worded as Node words its own errors.
-import { existsSync } from 'node:fs';
+// node:util, node:fs and node:path load when a message is first built, not at start: Bun builds
+// each of them on first require, a few milliseconds of a launch that takes a free lock. Not
+// through lazy-modules, which needs this module (through errno) to be loaded first.
+/* eslint-disable @typescript-eslint/no-require-imports */
 import { constants } from 'node:os';
-import { dirname } from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import type { ErrnoCode, ErrorTarget } from '../errors';
 
 // libuv's table (behind util) lacks some errnos that locks return.
@@ -18,6 +19,7 @@ let names: Map<number, [ErrnoCode, string]> | undefined;
 export function describe(errno: number): [code: ErrnoCode, message: string] {
   if (names === undefined) {
     // libuv's names are the ErrnoCode union; test/errors.test.js checks it against this table.
+    const { getSystemErrorMap } = require('node:util') as typeof import('node:util');
     names = new Map(getSystemErrorMap() as Map<number, [ErrnoCode, string]>);
     for (const [code, value] of Object.entries(constants.errno) as [keyof typeof constants.errno, number][]) {
       if (!names.has(-value)) names.set(-value, [code, EXTRA_MESSAGES[code] ?? 'system error']);
@@ -54,8 +56,14 @@ export function systemMessage(code: string, text: string, syscall: string, targe
 
 function withHint(message: string, code: string, syscall: string, path: string | undefined): string {
   if (path === undefined || !CREATING_CALLS.has(syscall)) return message;
-  if (code === 'ENOENT' && !existsSync(dirname(path))) return `${message} (the directory does not exist)`;
+  if (code === 'ENOENT' && !directoryExists(path)) return `${message} (the directory does not exist)`;
   if (code === 'EACCES' || code === 'EROFS') return `${message} (${WRITABLE_DIRECTORY_HINT})`;
   return message;
 }
 
+
+function directoryExists(path: string): boolean {
+  const { existsSync } = require('node:fs') as typeof import('node:fs');
+  const nodePath = require('node:path') as typeof import('node:path');
+  return existsSync(nodePath.dirname(path));
+}

@@ -65,6 +65,23 @@ test('require("solely") loads no mechanism until one is used, then only what it 
   }
 });
 
+/** The builtins (node:x) that solely's own modules required while code ran. */
+async function builtinsAsked(code) {
+  const hook = `const M = require('node:module'); const load = M._load; const asked = new Set();
+    M._load = function (request, parent) { if (parent?.filename?.startsWith(${JSON.stringify(DIST + path.sep)}) && request.startsWith('node:')) asked.add(request); return load.apply(this, arguments); };`;
+  const script = `${hook} Promise.resolve((() => ${code})()).then(() => console.log(JSON.stringify([...asked].sort())))`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8' });
+  return JSON.parse(stdout);
+}
+
+test('a launch that takes a free lock requires no node:fs, node:path or node:util (Bun builds each on first use)', async () => {
+  const asked = await builtinsAsked(`require(${ROOT_LITERAL}).lockAbstractSync('solely-entry-builtins-${process.pid}').release()`);
+  assert.deepEqual(asked, ['node:os']);
+  // Once an error is worded, they load: libuv's messages, and the hint about a missing directory.
+  const failed = await builtinsAsked(`(() => { try { require(${ROOT_LITERAL}).lockFileSync('/nonexistent-solely-dir/x.lock'); } catch (error) { if (!/directory does not exist/.test(error.message)) throw error; } })()`);
+  for (const builtin of ['node:fs', 'node:path', 'node:util']) assert.ok(failed.includes(builtin), builtin);
+});
+
 test('the addon loads from the binary node-gyp-build would choose, without loading it; PREBUILDS_ONLY and musl go through it', { skip: process.platform !== 'linux' || fs.existsSync('/etc/alpine-release') }, async (t) => {
   const copy = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'solely-addon-'));
   t.after(() => fs.rmSync(copy, { recursive: true, force: true }));
