@@ -61,7 +61,6 @@ function withHint(message: string, code: string, syscall: string, path: string |
   return message;
 }
 
-
 function directoryExists(path: string): boolean {
   const { existsSync } = require('node:fs') as typeof import('node:fs');
   const nodePath = require('node:path') as typeof import('node:path');
