@@ -414,8 +414,9 @@ test('replace: grace runs from the question: a primary that never answers gets S
   const replacer = app(t, { id, options: { replace: { grace: 300 } } });
   let connections = 0;
   for (let line = await deaf.next(); line !== 'term'; line = await deaf.next()) connections++;
-  // The question, then the one look that names the holder before signalling it.
-  assert.ok(connections <= 2, `${connections} connections before SIGTERM`);
+  // The question, the look that names the holder before signalling it, and at most one more
+  // look while the signal lands on a busy machine; a second grace of looks is about ten.
+  assert.ok(connections <= 3, `${connections} connections before SIGTERM`);
   assert.equal(await replacer.next(), 'primary');
 });
 
