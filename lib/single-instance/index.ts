@@ -11,8 +11,8 @@ import { optionsObject, parseChoice } from '../internal/options';
 import { KEYS, parsePolicy, type InstancePolicy, type ReplaceOptions, type SingleInstanceOptions } from './options';
 import { placeOf, sandboxOf, type Place } from './place';
 import type { Primary } from './primary';
-import { Deadline } from '../internal/wait';
-import { ask, forgetActivation, heldError, ownRequest, type Secondary } from './secondary';
+import type { Deadline } from '../internal/wait';
+import { ask, askBudget, forgetActivation, heldError, ownRequest, type Secondary } from './secondary';
 
 export type { SingleInstanceOptions, ReplaceOptions };
 export type { SingleInstanceScope, SingleInstanceTransport } from './place';
@@ -67,7 +67,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     if (primary !== undefined) return primary;
   }
   // The budget of an ordinary launch: from here, after any takeover (which has budgets of its own).
-  const budget = (): Deadline => new Deadline({ timeout: policy.timeout, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
+  const budget = (): Deadline => askBudget(place, policy.timeout);
   let deadline = budget();
   let backoff = 1;
   for (;;) {

@@ -7,19 +7,15 @@ import { LockHeldError, LockTimeoutError } from '../errors';
 import { binding } from '../internal/binding';
 import { fromErrno } from '../internal/errno';
 import { holderOf } from '../internal/process-holder';
-import { Deadline } from '../internal/wait';
+import type { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
 import type { Primary } from './primary';
-import { ask, heldError } from './secondary';
+import { ask, askBudget, heldError } from './secondary';
 
 const MAX_RETRY_MS = 100;
 
 type BecomePrimary = () => Promise<Primary | LockHeldError>;
-
-function budget(place: Place, ms: number): Deadline {
-  return new Deadline({ timeout: ms, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
-}
 
 /** Sends signal to pid if the kernel says it still holds the name and runs as our uid. */
 function end(place: Place, held: LockHeldError, pid: number, signal: NodeJS.Signals): void {
@@ -47,7 +43,7 @@ function end(place: Place, held: LockHeldError, pid: number, signal: NodeJS.Sign
 async function takeName(place: Place, pid: number, grace: number, timeout: number, asked: Deadline, becomePrimary: BecomePrimary): Promise<Primary | undefined> {
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL'];
   let due = asked;
-  const patience = budget(place, 2 * grace + timeout);
+  const patience = askBudget(place, 2 * grace + timeout);
   let backoff = 1;
   for (;;) {
     const attempt = await becomePrimary();
@@ -62,7 +58,7 @@ async function takeName(place: Place, pid: number, grace: number, timeout: numbe
       // SIGKILL frees the name when the kernel reaps the process: within the launch's own timeout.
       if (signal === undefined) throw due.timedOut();
       end(place, attempt, pid, signal);
-      due = budget(place, signals.length > 0 ? grace : timeout);
+      due = askBudget(place, signals.length > 0 ? grace : timeout);
     }
     await sleep(backoff);
     backoff = Math.min(backoff * 2, MAX_RETRY_MS);
@@ -84,7 +80,7 @@ export async function takeOver(place: Place, policy: InstancePolicy, request: Bu
     return undefined;
   }
   // Grace runs from the question: a wedged primary, which never answers, is ended once it is over.
-  const asked = budget(place, grace);
+  const asked = askBudget(place, grace);
   try {
     await ask(fd, request, place, { ...policy, env: undefined, attach: false }, asked);
   } catch (error) {

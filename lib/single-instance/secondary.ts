@@ -7,7 +7,7 @@ import { type Holder, type LockHeldError, type SolelyError } from '../errors';
 import { errnoOf, fromErrno, unsupportedRuntime } from '../internal/errno';
 import { holderOf } from '../internal/process-holder';
 import { heldBy } from '../internal/holder-message';
-import type { Deadline } from '../internal/wait';
+import { Deadline } from '../internal/wait';
 import type { InstancePolicy } from './options';
 import type { Place } from './place';
 import { ACTIVATION_VARIABLES, FrameReader, PROTOCOL, REFUSED, STDIO_TEXT, checkJson, requestFrame, type Activation } from './protocol';
@@ -184,6 +184,11 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, 
 /** The name is held by holder, whom this launch does not trust (or who does not listen). */
 export function heldError(place: Place, holder: Holder): LockHeldError {
   return heldBy(`connect ELOCKED: ${place.target} is held`, { errno: errnoOf('EADDRINUSE'), syscall: 'connect', ...place.errorTarget }, holder);
+}
+
+/** A deadline of ms for an exchange with the primary at place, its errors naming place. */
+export function askBudget(place: Place, ms: number): Deadline {
+  return new Deadline({ timeout: ms, signal: undefined }, `the primary ${place.target}`, place.errorTarget);
 }
 
 /**
