@@ -200,7 +200,7 @@ test('attach: launches in terminals leave the primary none of their terminal des
 
 test('attach: a launch whose primary dies before exit() starts over as a new launch would: delivered again to the next primary, or the primary itself', async (t) => {
   const id = uniqueName('si2-lost');
-  const first = await primary(t, { id, onReplace: 'release' });
+  const first = await primary(t, { id, onReplace: 'ignore' });
   const launch = app(t, { id, options: { attach: true } }, ['flood']);
   const lines = async () => {
     for (let line = 0; line < 5000; line++) assert.equal(await launch.next(), `line ${line} from the primary`);
@@ -209,11 +209,14 @@ test('attach: a launch whose primary dies before exit() starts over as a new lau
   assert.equal((await first.nextJSON()).full, true);
   await lines(); // what the first primary wrote reached the launch
   assert.deepEqual(await first.nextJSON(), { drained: launch.pid });
-  // The first primary gives its name to the next, and dies still holding the launch.
+  // The launch stays stopped until the next primary holds the name, so that it cannot win the
+  // name itself; the first primary dies still holding it.
+  process.kill(launch.pid, 'SIGSTOP');
   const next = app(t, { id, options: { replace: { grace: 60_000 } } });
   assert.deepEqual(await first.nextJSON(), { replace: next.pid });
-  assert.equal(await next.next(), 'primary');
   first.kill('SIGKILL');
+  assert.equal(await next.next(), 'primary');
+  process.kill(launch.pid, 'SIGCONT');
   await lines(); // written by the next primary, to which the launch was delivered again
   const again = await next.nextJSON();
   assert.deepEqual([again.args, again.attached, again.pid], [['flood'], true, launch.pid]);
