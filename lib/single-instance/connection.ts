@@ -117,15 +117,18 @@ export class Connection {
     attached.launch.exit(() => this.answer('reply' in attached ? { exit: code, reply: attached.reply } : { exit: code }));
   };
 
-  /** Sends the one answer, then closes once it is flushed; false if one was sent already. */
-  answer(payload: Record<string, unknown>): boolean {
+  /**
+   * Sends the one answer, then closes once it is flushed, or with untilPeerCloses once the peer
+   * closes its side too (within the connection's deadline); false if one was sent already.
+   */
+  answer(payload: Record<string, unknown>, untilPeerCloses = false): boolean {
     if (this.#answered) return false;
     const out = frame({ ...payload, protocol: PROTOCOL }, this.#max);
     if (out === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'value', `at most ${this.#max} bytes of JSON`, payload.reply);
     this.#answered = true;
     // The bytes are in the peer's receive queue once written, so closing after does not lose them.
     if (this.#attached !== undefined) this.#attached.launch.answer(out);
-    else if (!this.socket.destroyed) this.socket.end(out, () => this.socket.destroy());
+    else if (!this.socket.destroyed) this.socket.end(out, untilPeerCloses ? undefined : () => this.socket.destroy());
     return true;
   }
 

@@ -31,6 +31,8 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
   readonly #server: Server;
   readonly #policy: InstancePolicy;
   readonly #connections = new Set<Connection>();
+  /** Launches taking over that hold their connection open until they hold the name. */
+  readonly #takingOver = new Set<Connection>();
   readonly #queue: { message: Message; connection: Connection }[] = [];
   readonly #takers: ((taken: { message: Message; connection: Connection } | undefined) => void)[] = [];
   #iterators = 0;
@@ -70,6 +72,7 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       this.#connections.delete(connection);
       const queued = this.#queue.findIndex((entry) => entry.connection === connection);
       if (queued >= 0) this.#queue.splice(queued, 1);
+      if (this.#takingOver.delete(connection)) this.#letAttachedGo();
     });
     this.#connections.add(connection);
     const [pid, uid] = cred;
@@ -80,14 +83,18 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
       else if (!request.attach) this.#deliver(request.message, connection);
       else {
         const message = Object.assign(new EventEmitter(), request.message, { exit: connection.exit });
-        connection.attach((stdio) => (this.#released === undefined ? this.#deliver(Object.assign(message, stdio), connection) : connection.destroy()), () => message.emit('cancel'));
+        connection.attach((stdio) => (this.#released === undefined ? this.#deliver(Object.assign(message, stdio), connection) : this.#letAttachedGo()), () => message.emit('cancel'));
       }
     });
   }
 
-  /** A launch asks to take over: 'replace' listeners release within its grace period; with none, release now. */
+  /**
+   * A launch asks to take over: 'replace' listeners release within its grace period; with none,
+   * release now. Its connection stays open until it holds the name (see #letAttachedGo).
+   */
   #replace(message: Message, connection: Connection): void {
-    connection.answer({});
+    this.#takingOver.add(connection);
+    connection.answer({}, true);
     if (this.listenerCount('replace') === 0) void this.release();
     else this.emit('replace', message);
   }
@@ -137,18 +144,28 @@ export class Primary extends EventEmitter implements AsyncIterable<Message>, Dis
   }
 
   /**
+   * Once released, lets go of attached launches not yet exit()ed: each emits 'cancel' and starts
+   * over, as if this process had exited. A launch taking over closes its connection once it holds
+   * the name, so they wait for that: they then ask it, rather than race it for the free name.
+   */
+  #letAttachedGo(): void {
+    if (this.#released === undefined || this.#takingOver.size > 0) return;
+    for (const connection of this.#connections) if (connection.awaitsExit) connection.destroy();
+  }
+
+  /**
    * Stops accepting and frees the name, drops connections whose message nobody took, lets go of
-   * attached launches not yet exit()ed (each emits 'cancel' and starts over, as if this process
-   * had exited), and resolves once every other message taken was answered (or its connection's
-   * deadline passed).
+   * attached launches (#letAttachedGo), and resolves once every other message taken was answered
+   * (or its connection's deadline passed) and every launch taking over holds the name.
    */
   release(): Promise<void> {
     this.#released ??= new Promise((resolveClosed) => {
       this.#server.close(() => resolveClosed());
-      for (const connection of this.#connections) if (!connection.delivered || connection.awaitsExit) connection.destroy();
-      for (const { connection } of this.#queue.splice(0)) connection.destroy();
+      for (const connection of this.#connections) if (!connection.delivered) connection.destroy();
+      for (const { connection } of this.#queue.splice(0)) if (!connection.awaitsExit) connection.destroy();
       for (const wake of this.#takers.splice(0)) wake(undefined);
     });
+    this.#letAttachedGo();
     return this.#released;
   }
 

@@ -81,10 +81,18 @@ export async function takeOver(place: Place, policy: InstancePolicy, request: Bu
   }
   // Grace runs from the question: a wedged primary, which never answers, is ended once it is over.
   const asked = askBudget(place, grace);
+  // The connection stays open until this launch holds the name or gives up: the primary lets its
+  // attached launches go only then, so that they ask this launch rather than race it for the name.
+  const held = binding.dup(fd);
+  if (held >= 0) binding.trackWaitFd(held);
   try {
-    await ask(fd, request, place, { ...policy, env: undefined, attach: false }, asked);
-  } catch (error) {
-    if (!(error instanceof LockTimeoutError)) throw error;
+    try {
+      await ask(fd, request, place, { ...policy, env: undefined, attach: false }, asked);
+    } catch (error) {
+      if (!(error instanceof LockTimeoutError)) throw error;
+    }
+    return await takeName(place, cred[0], grace, policy.timeout, asked, becomePrimary);
+  } finally {
+    if (held >= 0) binding.closeWaitFd(held);
   }
-  return takeName(place, cred[0], grace, policy.timeout, asked, becomePrimary);
 }

@@ -390,6 +390,59 @@ test("replace: a cooperative primary gets 'replace' and releases, and the launch
   assert.equal(await second.exitStatus, 0); // released at once, not ended
 });
 
+test('replace: a primary that releases for a launch taking over lets its attached launches go only once that launch holds the name, and they are delivered to it', async (t) => {
+  const id = uniqueName('si2-attached-replace');
+  const first = await primary(t, { id, onReplace: 'ignore' });
+  const before = (await asked(first, 'links')).links;
+  const launch = app(t, { id, options: { attach: true } }, ['hold']);
+  assert.equal((await first.nextJSON()).attached, true);
+  const launchLinks = (await asked(first, 'links')).links.filter((link) => !before.includes(link)); // its connection and stdio
+  assert.equal(launchLinks.length >= 2, true, launchLinks.join(', '));
+  const replacer = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: replacer.pid });
+  // Stopped on its way to the name, the replacer leaves it free after the release.
+  process.kill(replacer.pid, 'SIGSTOP');
+  first.stdin.write('release\n');
+  const released = (await asked(first, 'links')).links;
+  assert.deepEqual(launchLinks.filter((link) => !released.includes(link)), [], 'the launch is still held');
+  process.kill(replacer.pid, 'SIGCONT');
+  assert.equal(await replacer.next(), 'primary');
+  assert.deepEqual([await first.next(), await first.next()].sort(), ['released', JSON.stringify({ cancel: launch.pid })]);
+  const again = await replacer.nextJSON();
+  assert.deepEqual([again.args, again.attached, again.pid], [['hold'], true, launch.pid]);
+});
+
+test("replace: a launch taking over that stalls on its way to the name holds the primary's attached launches no longer than connectionTimeout", async (t) => {
+  const id = uniqueName('si2-stalled-replace');
+  const first = await primary(t, { id, onReplace: 'ignore', options: { connectionTimeout: 2000 } });
+  const launch = app(t, { id, options: { attach: true } }, ['hold']);
+  assert.equal((await first.nextJSON()).attached, true);
+  const replacer = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: replacer.pid });
+  process.kill(replacer.pid, 'SIGSTOP');
+  first.stdin.write('release\n');
+  assert.deepEqual([await first.next(), await first.next()].sort(), ['released', JSON.stringify({ cancel: launch.pid })]);
+  assert.equal(await launch.next(), 'primary');
+  process.kill(replacer.pid, 'SIGCONT');
+  assert.equal((await replacer.nextJSON()).primary, false);
+});
+
+test('replace: the attached launches of a primary that dies start over at once; one that takes the name first gets the launch taking over as an ordinary launch', async (t) => {
+  const id = uniqueName('si2-attached-died');
+  const first = await primary(t, { id, onReplace: 'ignore' });
+  const launch = app(t, { id, options: { attach: true } }, ['hold']);
+  assert.equal((await first.nextJSON()).attached, true);
+  const replacer = app(t, { id, options: { replace: { grace: 60_000 } } });
+  assert.deepEqual(await first.nextJSON(), { replace: replacer.pid });
+  process.kill(replacer.pid, 'SIGSTOP');
+  first.kill('SIGKILL');
+  assert.equal(await launch.next(), 'primary');
+  process.kill(replacer.pid, 'SIGCONT');
+  const delivered = await launch.nextJSON();
+  assert.deepEqual([delivered.args, delivered.attached, delivered.pid], [[], false, replacer.pid]);
+  assert.equal((await replacer.nextJSON()).primary, false);
+});
+
 test('replace: a wedged (SIGSTOPped) or deaf primary is ended after grace (SIGTERM, then SIGKILL); the launch becomes the primary', async (t) => {
   const id = uniqueName('si2-wedged');
   const stopped = await primary(t, { id });
