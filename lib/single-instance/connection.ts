@@ -69,6 +69,13 @@ export class Connection {
     this.socket.on('data', (chunk: Buffer) => {
       const payload = reader.push(chunk);
       if (payload === undefined) return;
+      if (reader.overMax && !this.#delivered) {
+        // Answered unread, so that the launch fails with EMSGSIZE rather than retrying until its
+        // timeout; it reads the answer even if its send fails (EPIPE) once this closes.
+        this.socket.pause();
+        this.answer({ error: 'EMSGSIZE', max: this.#max });
+        return;
+      }
       if (payload === null || this.#delivered) {
         this.socket.destroy();
         return;
@@ -123,7 +130,8 @@ export class Connection {
    */
   answer(payload: Record<string, unknown>, untilPeerCloses = false): boolean {
     if (this.#answered) return false;
-    const out = frame({ ...payload, protocol: PROTOCOL }, this.#max);
+    // maxMessageBytes bounds the app's reply; the protocol's own answers are a few bytes.
+    const out = frame({ ...payload, protocol: PROTOCOL }, 'reply' in payload ? this.#max : Number.MAX_SAFE_INTEGER);
     if (out === null) throw invalidArgument('ERR_INVALID_ARG_VALUE', 'value', `at most ${this.#max} bytes of JSON`, payload.reply);
     this.#answered = true;
     // The bytes are in the peer's receive queue once written, so closing after does not lose them.

@@ -135,6 +135,8 @@ export class FrameReader {
   #received = 0;
   #expected = -1;
   #finished = false;
+  /** The header announced more than max bytes (push returned null for that). */
+  overMax = false;
 
   constructor(max: number) {
     this.#max = max;
@@ -152,7 +154,10 @@ export class FrameReader {
       const head = Buffer.concat(this.#chunks);
       this.#chunks.splice(0, this.#chunks.length, head);
       const length = head.readUInt32BE(1);
-      if (length > this.#max) return this.#fail();
+      if (length > this.#max) {
+        this.overMax = true;
+        return this.#fail();
+      }
       this.#expected = HEADER_BYTES + length;
     }
     if (this.#received < this.#expected) return undefined;

@@ -31,6 +31,8 @@ const EMSGSIZE = errnoOf('EMSGSIZE');
 const EPROTO = errnoOf('EPROTO');
 const EPROTONOSUPPORT = errnoOf('EPROTONOSUPPORT');
 const EAGAIN = errnoOf('EAGAIN');
+const EPIPE = errnoOf('EPIPE');
+const ECONNRESET = errnoOf('ECONNRESET');
 const CHUNK_BYTES = 65536;
 
 function workingDirectory(): Buffer {
@@ -106,7 +108,7 @@ export function ownRequest(data: unknown, policy: InstancePolicy, place: Place, 
   const max = policy.maxMessageBytes;
   const fields = { data, activation: ownActivation(), env: ownEnv(policy.env), attach: policy.attach && !replace, replace };
   const out = requestFrame(commandLine(), workingDirectory(), fields, max);
-  if (out === null) throw fromErrno(EMSGSIZE, 'send', place.errorTarget, new Error(`the message is over options.maxMessageBytes (${max})`));
+  if (out === null) throw fromErrno(EMSGSIZE, 'send', place.errorTarget, undefined, `the message is over options.maxMessageBytes (${max})`);
   return out;
 }
 
@@ -163,6 +165,11 @@ function exchange(fd: number, request: Buffer, max: number, deadline: Deadline, 
       while (sent < request.length) {
         const taken = binding.socketSend(fd, request, sent);
         if (taken === EAGAIN) return waitFor(WRITABLE);
+        if (taken === EPIPE || taken === ECONNRESET) {
+          // Closed before it read the whole request (over its maxMessageBytes): what it answered first is still to read.
+          sent = request.length;
+          break;
+        }
         if (taken < 0) return closed();
         sent += taken;
       }
@@ -233,6 +240,10 @@ function stdioRefused(answer: Record<string, unknown>, place: Place): SolelyErro
 function secondaryOf(answer: Record<string, unknown>, holder: Holder, place: Place, policy: InstancePolicy): Secondary {
   if (answer.error === REFUSED) throw fromErrno(EACCES, 'connect', place.errorTarget, new Error('the primary does not accept messages from this uid'));
   if (answer.error === 'EBADF') throw stdioRefused(answer, place);
+  if (answer.error === 'EMSGSIZE') {
+    const max = Number.isSafeInteger(answer.max) ? ` (${answer.max as number})` : '';
+    throw fromErrno(EMSGSIZE, 'send', place.errorTarget, undefined, `the message is over the primary's maxMessageBytes${max}`);
+  }
   if (answer.error !== undefined) throw fromErrno(EPROTO, 'recv', place.errorTarget, new Error(`the primary answered ${JSON.stringify(answer.error)}`));
   // A protocol 1 primary ignored the fields it does not know, and took the rest as a plain launch.
   if ((policy.env !== undefined || policy.attach) && answer.protocol !== PROTOCOL) {

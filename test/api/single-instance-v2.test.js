@@ -344,11 +344,28 @@ test("attach: leaving a for await loop, or release(), with an attached launch no
   assert.equal(await held.next(), 'primary');
 });
 
+test("a launch over the primary's maxMessageBytes fails with EMSGSIZE naming that limit, whether or not the socket took the whole message; the primary serves on", async (t) => {
+  const id = uniqueName('si2-over');
+  const first = await primary(t, { id, options: { maxMessageBytes: 4096 } });
+  const before = (await asked(first, 'fds')).fds;
+  // 8 KiB fits in the socket's buffer; 4 MiB does not, and its send fails (EPIPE) once the primary closes.
+  for (const dataBytes of [8192, 4 << 20]) {
+    const launch = app(t, { id, dataBytes, options: { maxMessageBytes: 8 << 20, timeout: 10_000 } });
+    const { error } = await launch.nextJSON();
+    assert.deepEqual([error.code, error.syscall, error.message], ['EMSGSIZE', 'send', `send EMSGSIZE: the message is over the primary's maxMessageBytes (4096) @${USER}/${id}`]);
+  }
+  const plain = app(t, { id }, ['plain']);
+  assert.deepEqual((await first.nextJSON()).args, ['plain']);
+  await plain.next();
+  assert.equal((await asked(first, 'fds')).fds, before);
+});
+
 test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent', async (t) => {
   const id = uniqueName('si2-huge');
   const first = await primary(t, { id });
   const huge = app(t, { id, options: { env: true, maxMessageBytes: 4096 } }, [], { env: { ...process.env, HUGE: 'x'.repeat(8192) } });
-  assert.deepEqual((await huge.nextJSON()).error.code, 'EMSGSIZE');
+  const { error } = await huge.nextJSON();
+  assert.deepEqual([error.code, error.message], ['EMSGSIZE', `send EMSGSIZE: the message is over options.maxMessageBytes (4096) @${USER}/${id}`]);
   first.stdin.write('fds\n');
   assert.ok('fds' in (await first.nextJSON())); // nothing arrived before
 });
