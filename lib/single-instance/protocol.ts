@@ -135,11 +135,15 @@ export class FrameReader {
   #received = 0;
   #expected = -1;
   #finished = false;
-  /** The header announced more than max bytes (push returned null for that). */
-  overMax = false;
+  #overMax = false;
 
   constructor(max: number) {
     this.#max = max;
+  }
+
+  /** The header announced more than max bytes (push returned null for that). */
+  get overMax(): boolean {
+    return this.#overMax;
   }
 
   /** undefined while incomplete; null for bytes that cannot be one frame (wrong version, over max,
@@ -155,7 +159,7 @@ export class FrameReader {
       this.#chunks.splice(0, this.#chunks.length, head);
       const length = head.readUInt32BE(1);
       if (length > this.#max) {
-        this.overMax = true;
+        this.#overMax = true;
         return this.#fail();
       }
       this.#expected = HEADER_BYTES + length;
