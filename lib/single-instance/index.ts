@@ -54,7 +54,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
   const uid = process.getuid?.() ?? 0;
   const policy = parsePolicy(o, uid);
   const place = placeOf(id, scope, transport, o.directory, uid, sandbox);
-  const request = ownRequest(o.data, policy, place);
+  const request = ownRequest(o.data, policy);
   // Ask first: every launch after the first is a secondary, and asking needs neither a bind, nor
   // a look-up of who holds the name, nor the server's modules. A process given its socket by
   // systemd listens first: asking, it would connect to that very socket, which nobody accepts.
@@ -63,7 +63,7 @@ export async function singleInstance(id: string, options?: SingleInstanceOptions
     if (!(primary instanceof LockHeldError)) return primary;
   }
   if (policy.grace !== undefined) {
-    const primary = await replaceModule().takeOver(place, policy, ownRequest(o.data, policy, place, true), policy.grace, () => tryPrimary(place, policy));
+    const primary = await replaceModule().takeOver(place, policy, ownRequest(o.data, policy, true), policy.grace, () => tryPrimary(place, policy));
     if (primary !== undefined) return primary;
   }
   // The budget of an ordinary launch: from here, after any takeover (which has budgets of its own).

@@ -71,7 +71,7 @@ async function takeName(place: Place, pid: number, grace: number, timeout: numbe
  * (SIGKILL). Undefined when nobody listens or another launch took over first: the caller goes on
  * as an ordinary launch.
  */
-export async function takeOver(place: Place, policy: InstancePolicy, request: Buffer, grace: number, becomePrimary: BecomePrimary): Promise<Primary | undefined> {
+export async function takeOver(place: Place, policy: InstancePolicy, request: Buffer | null, grace: number, becomePrimary: BecomePrimary): Promise<Primary | undefined> {
   const fd = place.connect();
   if (fd < 0) return undefined;
   const cred = binding.peerCred(fd);

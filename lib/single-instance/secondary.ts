@@ -102,14 +102,14 @@ function ownEnv(names: InstancePolicy['env']): Record<string, string> | undefine
   return env;
 }
 
-/** This launch's request, with data; throws before anything is sent if it cannot be one. */
-export function ownRequest(data: unknown, policy: InstancePolicy, place: Place, replace = false): Buffer {
+/**
+ * This launch's request, with data (checked now); null when it is over options.maxMessageBytes,
+ * which is an error only once there is a primary to send it to (ask()).
+ */
+export function ownRequest(data: unknown, policy: InstancePolicy, replace = false): Buffer | null {
   if (data !== undefined) checkJson('options.data', data);
-  const max = policy.maxMessageBytes;
   const fields = { data, activation: ownActivation(), env: ownEnv(policy.env), attach: policy.attach && !replace, replace };
-  const out = requestFrame(commandLine(), workingDirectory(), fields, max);
-  if (out === null) throw fromErrno(EMSGSIZE, 'send', place.errorTarget, undefined, `the message is over options.maxMessageBytes (${max})`);
-  return out;
+  return requestFrame(commandLine(), workingDirectory(), fields, policy.maxMessageBytes);
 }
 
 type Outcome = { answer: Record<string, unknown> } | { failed: number; syscall: string; why: string } | 'garbage' | 'gone' | 'lost' | 'timeout';
@@ -203,9 +203,10 @@ export function askBudget(place: Place, ms: number): Deadline {
  * with undefined when the connection closed before one came (the primary died, was busy, or is
  * leaving): then the caller tries again, within the same deadline. 'lost': an attached launch
  * whose primary closed the connection before exit() (it died, or left without answering): the
- * caller tries again with a whole timeout, as a new launch.
+ * caller tries again with a whole timeout, as a new launch. A null request (over
+ * options.maxMessageBytes) fails with EMSGSIZE, once the primary is one this launch trusts.
  */
-export async function ask(fd: number, request: Buffer, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined | 'lost'> {
+export async function ask(fd: number, request: Buffer | null, place: Place, policy: InstancePolicy, deadline: Deadline): Promise<Secondary | undefined | 'lost'> {
   const cred = binding.peerCred(fd);
   if (typeof cred === 'number') {
     binding.close(fd);
@@ -214,6 +215,10 @@ export async function ask(fd: number, request: Buffer, place: Place, policy: Ins
   if (!policy.allowed.has(cred[1])) {
     binding.close(fd);
     throw heldError(place, holderOf(cred[0], cred[1]));
+  }
+  if (request === null) {
+    binding.close(fd);
+    throw fromErrno(EMSGSIZE, 'send', place.errorTarget, undefined, `the message is over options.maxMessageBytes (${policy.maxMessageBytes})`);
   }
   const exchanged = exchange(fd, request, policy.maxMessageBytes, deadline, policy.attach); // sent, if the socket took it
   const holder = holderOf(cred[0], cred[1]); // the primary's command, read from /proc while it reads the request

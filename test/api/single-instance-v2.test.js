@@ -360,14 +360,15 @@ test("a launch over the primary's maxMessageBytes fails with EMSGSIZE naming tha
   assert.equal((await asked(first, 'fds')).fds, before);
 });
 
-test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent', async (t) => {
+test('a huge environment over maxMessageBytes fails with EMSGSIZE before anything is sent; with nobody to send to, the launch becomes the primary', async (t) => {
   const id = uniqueName('si2-huge');
-  const first = await primary(t, { id });
+  const first = await primary(t, { id, options: { maxMessageBytes: 64 } }); // its own message is over 64 bytes
   const huge = app(t, { id, options: { env: true, maxMessageBytes: 4096 } }, [], { env: { ...process.env, HUGE: 'x'.repeat(8192) } });
   const { error } = await huge.nextJSON();
   assert.deepEqual([error.code, error.message], ['EMSGSIZE', `send EMSGSIZE: the message is over options.maxMessageBytes (4096) @${USER}/${id}`]);
   first.stdin.write('fds\n');
   assert.ok('fds' in (await first.nextJSON())); // nothing arrived before
+  await primary(t, { id: uniqueName('si2-huge-replace'), options: { replace: true, maxMessageBytes: 64 } });
 });
 
 test('protocol 1 peers: a protocol 1 secondary is served by this primary; env and attach to a protocol 1 primary fail with EPROTONOSUPPORT, a plain launch works', async (t) => {
