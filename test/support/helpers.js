@@ -154,6 +154,29 @@ function fdCount() {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
+/**
+ * How many of this process's fds link to each target ("/path", "socket:[inode]", ...). Compared
+ * with opened(), across awaits: an fd some earlier test's stream closes meanwhile is no leak.
+ */
+function fdLinks() {
+  const counts = new Map();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    let link;
+    try {
+      link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the directory's own fd, closed by now
+    }
+    counts.set(link, (counts.get(link) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The targets that more fds link to in `after` than in `before`. */
+function opened(before, after) {
+  return [...after].filter(([link, count]) => count > (before.get(link) ?? 0)).map(([link]) => link);
+}
+
 function has(command) {
   try {
     execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
@@ -250,4 +273,4 @@ async function commandStopsWithWrapper(t, lockArgs) {
   assert.equal(spawnSync(process.execPath, [CLI, 'run', ...lockArgs, '--key', key, '--', __filename]).status, 126);
 }
 
-module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, spawnLines, commandStopsWithWrapper, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, has, needs, readableCopy, readablePackage, readableFixture };
+module.exports = { ROOT, FIXTURES, CLI, NOBODY, uniqueName, tempDir, spawnReady, spawnLines, commandStopsWithWrapper, holder, exited, kill, killAfter, abstractBound, hasOpen, fdCount, fdLinks, opened, has, needs, readableCopy, readablePackage, readableFixture };
