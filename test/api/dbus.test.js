@@ -8,7 +8,7 @@ const test = require('node:test');
 const dbus = require('dbus-native');
 const solely = require('../..');
 const { checkBusName, lockDbusName, tryLockDbusName } = require('../../dist/dbus/index.js');
-const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdCount, needs, readableFixture, NOBODY } = require('../support/helpers');
+const { FIXTURES, tempDir, spawnReady, kill, uniqueName, fdLinks, opened, needs, readableFixture, NOBODY } = require('../support/helpers');
 
 // Each test but the last starts a private bus.
 const NO_DAEMON = needs('dbus-daemon');
@@ -71,7 +71,7 @@ test('two processes contend: try is null, lock is a LockHeldError naming the hol
   const name = `org.solely.${uniqueName('contend').replace(/-/g, '_')}`;
   const child = await holdName(t, address, name);
   assert.match(child.firstLine, /^:1\.\d+$/);
-  const fds = fdCount();
+  const fds = fdLinks();
   assert.equal(await tryLockDbusName(name, { address }), null);
   await assert.rejects(lockDbusName(name, { address }), (error) => {
     assert.ok(error instanceof solely.LockHeldError);
@@ -82,7 +82,7 @@ test('two processes contend: try is null, lock is a LockHeldError naming the hol
     assert.match(error.holder.command, /hold-dbus\.js/);
     return true;
   });
-  assert.equal(fdCount(), fds, 'a refused attempt closes its connection');
+  assert.deepEqual(opened(fds, fdLinks()), [], 'a refused attempt closes its connection');
   assert.equal((await holdName(t, address, name)).firstLine, 'held', 'another process is refused too');
 });
 
@@ -165,7 +165,7 @@ test('timeout and abort leave the queue and close the connection', { skip: NO_DA
   const look = observer(t, address);
   const name = 'org.solely.Queue';
   const child = await holdName(t, address, name);
-  const fds = fdCount();
+  const fds = fdLinks();
   await assert.rejects(lockDbusName(name, { address, wait: 50 }), (error) => {
     assert.ok(error instanceof solely.LockTimeoutError);
     assert.deepEqual({ code: error.code, address: error.address }, { code: 'ETIMEDOUT', address: name });
@@ -185,7 +185,7 @@ test('timeout and abort leave the queue and close the connection', { skip: NO_DA
   });
   assert.deepEqual(await look.queue(name), [child.firstLine]);
   await assert.rejects(lockDbusName(name, { address, signal: AbortSignal.abort(reason) }), { code: 'ABORT_ERR', cause: reason });
-  assert.equal(fdCount(), fds);
+  assert.deepEqual(opened(fds, fdLinks()), []);
   // The owner releasing now gives the name to nobody from the aborted waits.
   child.stdin.write('\n');
   await once(child.lines, 'line');
@@ -197,7 +197,7 @@ test('an abort while RequestName is under way ends the wait at once and leaves t
   const look = observer(t, address);
   const name = 'org.solely.AbortedEarly';
   const child = await holdName(t, address, name);
-  const fds = fdCount();
+  const fds = fdLinks();
   const controller = new AbortController();
   const reason = new Error('stop');
   // The call has checked the signal and sent RequestName; the wait in the queue has not begun.
@@ -209,7 +209,7 @@ test('an abort while RequestName is under way ends the wait at once and leaves t
     return true;
   });
   assert.deepEqual(await look.queue(name), [child.firstLine], 'the queue was left before the wait rejected');
-  assert.equal(fdCount(), fds);
+  assert.deepEqual(opened(fds, fdLinks()), []);
 });
 
 test('the bus going away marks the lock lost: lost, a lost event, an aborted signal', { skip: NO_DAEMON }, async (t) => {
